@@ -1,0 +1,69 @@
+package dev.switchboard.hub;
+
+import dev.switchboard.transport.Message;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletionStage;
+
+/**
+ * Service-provider interface for the message store and fan-out behind a {@link Hub}: the embedded
+ * {@link InMemoryBroker}, or a broker that spans nodes (Redis).
+ *
+ * <p>Contract: {@link #publish} stores the message (assigning id and time) <em>before</em> any
+ * listener sees it, so a history read that starts after a listener is registered contains every
+ * message that listener may have missed. Listener calls for one topic are serialised and in id
+ * order. Implementations are thread-safe.
+ */
+public interface Broker extends AutoCloseable {
+  /**
+   * Stores and fans out a draft.
+   *
+   * @return the stored message; failed with a {@code SwitchboardException} (UNAVAILABLE when the
+   *     backing store is down — never success for a message that was not stored)
+   */
+  CompletionStage<Message> publish(Message draft);
+
+  /**
+   * Registers a live listener for a topic (no history). The listener must not block.
+   *
+   * @return a handle whose {@code close()} removes the listener
+   */
+  AutoCloseable subscribe(String topic, Listener listener);
+
+  /**
+   * Reads history.
+   *
+   * @param afterId return messages after this id; {@code null} for the oldest retained onwards
+   * @param limit at most this many (0 returns none, still reporting {@code latestId})
+   * @return the page; failed with {@code SwitchboardException} INVALID_ARGUMENT when {@code afterId}
+   *     is not an id this broker could have made
+   */
+  CompletionStage<History> history(String topic, String afterId, int limit);
+
+  /** One message by id, if still retained. */
+  CompletionStage<Optional<Message>> get(String topic, String id);
+
+  /** Releases resources; later calls fail. */
+  @Override
+  void close();
+
+  /** A live-message callback. */
+  @FunctionalInterface
+  interface Listener {
+    void onMessage(Message message);
+  }
+
+  /**
+   * One page of history.
+   *
+   * @param messages in id order
+   * @param recovered false when {@code afterId} is older than the retained history (or from another
+   *     epoch): a gap, and {@code messages} start at the oldest retained message
+   * @param latestId the newest id of the topic, or null when it has none
+   */
+  record History(List<Message> messages, boolean recovered, String latestId) {
+    public History {
+      messages = List.copyOf(messages);
+    }
+  }
+}

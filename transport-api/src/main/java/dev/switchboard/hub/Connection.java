@@ -1,0 +1,445 @@
+package dev.switchboard.hub;
+
+import dev.switchboard.transport.Message;
+import dev.switchboard.transport.Status;
+import dev.switchboard.transport.SwitchboardException;
+import dev.switchboard.transport.Topics;
+import java.security.Principal;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Queue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * One connected client as the {@link Hub} sees it: its subscriptions and its bounded outbound queue.
+ * A transport adapter creates one with {@link Hub#connect}, is told through its {@link Sink} when
+ * events are queued, and drains them with {@link #poll()} from a single writer whenever its
+ * connection can take more bytes — so a slow client never slows anyone else.
+ *
+ * <p>When the queue would exceed its message or byte limit, the connection is closed with
+ * {@link Status#SLOW_CONSUMER}; the client reconnects and resumes from history. Replays of history
+ * are fed page by page as the queue drains, so a large backlog never overflows it.
+ *
+ * <p>Thread-safe. {@link #poll()} must be called by one thread at a time (the connection's writer).
+ */
+public final class Connection {
+  /** Receives the connection's signals. Called from publishing threads: must not block. */
+  public interface Sink {
+    /** Events were queued; the writer should drain with {@link #poll()} when it can write. */
+    void onReady();
+
+    /**
+     * The hub closed the connection (slow consumer, shutdown, {@link Hub#disconnectAll}). Events
+     * still queued may be written before closing (they are in order), except after SLOW_CONSUMER.
+     */
+    void onClose(Status status, String reason);
+  }
+
+  /** Something to send to the client, in order. */
+  public sealed interface Event permits Delivery, Reset, Subscribed {
+    /** Approximate queued bytes, for the byte limit. */
+    int size();
+  }
+
+  /** A message for a subscribed topic. */
+  public record Delivery(Message message) implements Event {
+    @Override
+    public int size() {
+      return message.payloadSize() + 128;
+    }
+  }
+
+  /** Resume was impossible ({@code reason} is {@code history_gap}); older messages follow. */
+  public record Reset(String topic, String reason) implements Event {
+    @Override
+    public int size() {
+      return 64;
+    }
+  }
+
+  /** A subscription is in place; {@code recovered} is false when a requested resume hit a gap. */
+  public record Subscribed(String topic, boolean recovered) implements Event {
+    @Override
+    public int size() {
+      return 64;
+    }
+  }
+
+  /** Reset reason when history no longer reaches back to the requested id. */
+  public static final String HISTORY_GAP = "history_gap";
+
+  private static final AtomicLong IDS = new AtomicLong();
+
+  private final Hub hub;
+  private final String id;
+  private final Principal principal;
+  private final String transport;
+  private final Sink sink;
+  private final int maxMessages;
+  private final long maxBytes;
+  private final Queue<Event> queue = new ConcurrentLinkedQueue<>();
+  private final AtomicInteger queuedCount = new AtomicInteger();
+  private final AtomicLong queuedBytes = new AtomicLong();
+  private final Map<String, TopicSubscription> subscriptions = new ConcurrentHashMap<>();
+  private final AtomicBoolean closed = new AtomicBoolean();
+  private volatile Status closeStatus;
+  private volatile String closeReason;
+
+  Connection(Hub hub, Principal principal, String transport, Sink sink, int maxMessages, long maxBytes) {
+    this.hub = hub;
+    this.id = transport + "-" + IDS.incrementAndGet();
+    this.principal = principal;
+    this.transport = transport;
+    this.sink = sink;
+    this.maxMessages = maxMessages;
+    this.maxBytes = maxBytes;
+  }
+
+  /** A process-unique id, e.g. {@code sse-42}. */
+  public String id() {
+    return id;
+  }
+
+  public Principal principal() {
+    return principal;
+  }
+
+  public String transport() {
+    return transport;
+  }
+
+  /**
+   * Subscribes this connection to a topic. With {@code afterId}, every message still in history
+   * after it is queued first (preceded by a {@link Reset} if history no longer reaches back), then
+   * live messages follow with no duplicate and no gap at the seam. A {@link Subscribed} event is
+   * queued before the first message.
+   *
+   * @param afterId resume point, or null for live messages only
+   * @return a stage that completes when the subscription is in place, or fails with a
+   *     {@link SwitchboardException}: INVALID_ARGUMENT (bad topic or id), PERMISSION_DENIED,
+   *     CONFLICT (already subscribed), UNAVAILABLE (closed)
+   */
+  public CompletionStage<Void> subscribe(String topic, String afterId) {
+    try {
+      Topics.requireValid(topic);
+      hub.authorize(principal, topic, Authorizer.Action.SUBSCRIBE);
+      if (closed.get()) {
+        throw new SwitchboardException(Status.UNAVAILABLE, "connection is closed");
+      }
+      TopicSubscription sub = new TopicSubscription(topic);
+      if (subscriptions.putIfAbsent(topic, sub) != null) {
+        throw new SwitchboardException(Status.CONFLICT, "already subscribed to topic " + topic);
+      }
+      hub.subscriberAdded();
+      if (afterId == null) {
+        enqueue(new Subscribed(topic, true), false);
+        sub.goLive(null);
+        return CompletableFuture.completedFuture(null);
+      }
+      return sub.startReplay(afterId);
+    } catch (SwitchboardException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+  }
+
+  /** Removes a subscription; returns whether there was one. */
+  public boolean unsubscribe(String topic) {
+    TopicSubscription sub = subscriptions.remove(topic);
+    if (sub == null) {
+      return false;
+    }
+    sub.cancel();
+    return true;
+  }
+
+  /** The topics this connection is subscribed to. */
+  public List<String> topics() {
+    return new ArrayList<>(subscriptions.keySet());
+  }
+
+  /**
+   * Takes the next event to write, or null when none is queued. Single writer only. Taking events
+   * may fetch the next page of a history replay, which queues more and calls {@link Sink#onReady}.
+   */
+  public Event poll() {
+    Event e = queue.poll();
+    if (e != null) {
+      int count = queuedCount.decrementAndGet();
+      long bytes = queuedBytes.addAndGet(-e.size());
+      if (count <= maxMessages / 2 && bytes <= maxBytes / 2) {
+        for (TopicSubscription sub : subscriptions.values()) {
+          sub.maybeFetchNextPage();
+        }
+      }
+    }
+    return e;
+  }
+
+  /** Events waiting to be written. */
+  public int queuedMessages() {
+    return queuedCount.get();
+  }
+
+  public boolean isClosed() {
+    return closed.get();
+  }
+
+  /** Why the hub closed the connection, or null while open or when the transport released it. */
+  public Status closeStatus() {
+    return closeStatus;
+  }
+
+  public String closeReason() {
+    return closeReason;
+  }
+
+  /**
+   * Closes from the hub's side: removes every subscription and tells the {@link Sink}. Idempotent.
+   */
+  public void close(Status status, String reason) {
+    if (closed.compareAndSet(false, true)) {
+      closeStatus = status;
+      closeReason = reason;
+      if (status == Status.SLOW_CONSUMER) {
+        hub.slowConsumerClosed();
+      }
+      cleanup();
+      sink.onClose(status, reason);
+    }
+  }
+
+  /** Closes from the transport's side (the client went away): removes every subscription. Idempotent. */
+  public void release() {
+    if (closed.compareAndSet(false, true)) {
+      cleanup();
+    }
+  }
+
+  private void cleanup() {
+    for (String topic : List.copyOf(subscriptions.keySet())) {
+      unsubscribe(topic);
+    }
+    hub.connectionClosed(this);
+  }
+
+  /** Queues an event; with {@code bounded}, overflowing the limits closes as slow consumer. */
+  void enqueue(Event e, boolean bounded) {
+    if (closed.get()) {
+      return;
+    }
+    int size = e.size();
+    int count = queuedCount.incrementAndGet();
+    long bytes = queuedBytes.addAndGet(size);
+    if (bounded && (count > maxMessages || bytes > maxBytes)) {
+      queuedCount.decrementAndGet();
+      queuedBytes.addAndGet(-size);
+      close(Status.SLOW_CONSUMER, "slow consumer: outbound queue full (" + maxMessages
+          + " messages / " + maxBytes + " bytes); reconnect and resume from the last id");
+      return;
+    }
+    queue.offer(e);
+    sink.onReady();
+  }
+
+  private boolean hasRoomForReplay() {
+    return queuedCount.get() <= maxMessages / 2 && queuedBytes.get() <= maxBytes / 2;
+  }
+
+  private int pageSize() {
+    return Math.max(1, Math.min(256, maxMessages / 2));
+  }
+
+  /**
+   * One topic subscription. Replays history page by page (not yet in the topic's live group), then
+   * joins the live group and buffers live messages while reading the last bit of history, merges
+   * the two without duplicates, and goes live.
+   */
+  private final class TopicSubscription implements Hub.Member {
+    private final String topic;
+    private volatile boolean buffering;
+    private List<Message> buffer; // guarded by this
+    private String cursor; // last id queued from history; guarded by this
+    private boolean fetching; // guarded by this
+    private boolean replaying; // guarded by this
+    private boolean firstPage = true; // guarded by this
+    private volatile boolean cancelled;
+    private volatile boolean joined;
+    private final CompletableFuture<Void> started = new CompletableFuture<>();
+
+    TopicSubscription(String topic) {
+      this.topic = topic;
+    }
+
+    CompletionStage<Void> startReplay(String afterId) {
+      synchronized (this) {
+        cursor = afterId;
+        replaying = true;
+      }
+      fetchPage();
+      return started;
+    }
+
+    void maybeFetchNextPage() {
+      synchronized (this) {
+        if (!replaying || fetching || cancelled) {
+          return;
+        }
+      }
+      fetchPage();
+    }
+
+    private void fetchPage() {
+      String after;
+      synchronized (this) {
+        if (fetching || !replaying || cancelled || !hasRoomForReplay()) {
+          return;
+        }
+        fetching = true;
+        after = cursor;
+      }
+      int page = pageSize();
+      hub.broker().history(topic, after, page).whenComplete((h, err) -> {
+        if (err != null) {
+          failReplay(SwitchboardException.from(err));
+          return;
+        }
+        boolean last = h.messages().size() < page;
+        boolean first;
+        synchronized (this) {
+          fetching = false;
+          first = firstPage;
+          firstPage = false;
+          if (!h.messages().isEmpty()) {
+            cursor = h.messages().get(h.messages().size() - 1).id();
+          } else if (!h.recovered()) {
+            // Nothing retained at all: resume from the start of whatever arrives next.
+            cursor = null;
+          }
+        }
+        if (cancelled) {
+          return;
+        }
+        if (first) {
+          enqueue(new Subscribed(topic, h.recovered()), false);
+          if (!h.recovered()) {
+            enqueue(new Reset(topic, HISTORY_GAP), false);
+          }
+          started.complete(null);
+        }
+        for (Message m : h.messages()) {
+          enqueue(new Delivery(m), false);
+        }
+        if (last) {
+          String from;
+          synchronized (this) {
+            replaying = false;
+            from = cursor;
+          }
+          goLive(from == null ? "" : from);
+        } else {
+          fetchPage();
+        }
+      });
+    }
+
+    private void failReplay(SwitchboardException e) {
+      synchronized (this) {
+        fetching = false;
+        replaying = false;
+      }
+      boolean beforeStart = started.completeExceptionally(e);
+      if (subscriptions.remove(topic, this)) {
+        cancel();
+      }
+      if (!beforeStart) {
+        close(e.status(), "resume failed: " + e.getMessage());
+      }
+    }
+
+    /**
+     * Joins the live group. With a non-null {@code from} ("" meaning from the oldest retained),
+     * buffers live messages while reading history after it, then merges.
+     */
+    void goLive(String from) {
+      if (from != null) {
+        synchronized (this) {
+          buffer = new ArrayList<>();
+          buffering = true;
+        }
+      }
+      hub.join(topic, this);
+      joined = true;
+      if (cancelled) {
+        // cancel() may have run before joined was set; leaving twice is harmless.
+        hub.leave(topic, this);
+        return;
+      }
+      if (from == null) {
+        return;
+      }
+      hub.broker().history(topic, from.isEmpty() ? null : from, Integer.MAX_VALUE)
+          .whenComplete((h, err) -> {
+            if (err != null) {
+              failReplay(SwitchboardException.from(err));
+              return;
+            }
+            synchronized (this) {
+              String last = from.isEmpty() ? null : from;
+              for (Message m : h.messages()) {
+                enqueue(new Delivery(m), true);
+                last = m.id();
+              }
+              int skip = 0;
+              if (last != null) {
+                for (int i = 0; i < buffer.size(); i++) {
+                  if (buffer.get(i).id().equals(last)) {
+                    skip = i + 1;
+                    break;
+                  }
+                }
+              }
+              for (int i = skip; i < buffer.size(); i++) {
+                enqueue(new Delivery(buffer.get(i)), true);
+              }
+              buffer = null;
+              buffering = false;
+            }
+          });
+    }
+
+    @Override
+    public void deliver(Message m) {
+      if (!buffering) {
+        enqueue(new Delivery(m), true);
+        return;
+      }
+      synchronized (this) {
+        if (buffering) {
+          buffer.add(m);
+          if (buffer.size() > maxMessages) {
+            close(Status.SLOW_CONSUMER, "slow consumer: too many live messages during resume");
+          }
+          return;
+        }
+      }
+      enqueue(new Delivery(m), true);
+    }
+
+    void cancel() {
+      cancelled = true;
+      if (joined) {
+        hub.leave(topic, this);
+      }
+      hub.subscriberRemoved();
+      started.completeExceptionally(
+          new SwitchboardException(Status.UNAVAILABLE, "subscription cancelled"));
+    }
+  }
+}

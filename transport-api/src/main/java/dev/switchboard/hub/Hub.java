@@ -1,0 +1,516 @@
+package dev.switchboard.hub;
+
+import dev.switchboard.transport.Message;
+import dev.switchboard.transport.Publisher;
+import dev.switchboard.transport.Status;
+import dev.switchboard.transport.SwitchboardException;
+import dev.switchboard.transport.Topics;
+import java.security.Principal;
+import java.time.Duration;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The server core: topic routing, per-connection bounded outbound queues, history and resume,
+ * authentication and authorisation hooks, the slow-consumer policy and graceful shutdown. Transport
+ * adapters (servlets, WebSocket endpoints, gRPC services) only translate between their wire format
+ * and a Hub.
+ *
+ * <p>Each node subscribes to its {@link Broker} once per topic that has local subscribers and fans
+ * out locally. Build one with {@link #builder()}; share it between all transports of a server.
+ *
+ * <p>Thread-safe.
+ */
+public final class Hub implements Publisher, AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(Hub.class);
+
+  /** Something that receives a topic's live messages (a connection's subscription, a waiting poll). */
+  interface Member {
+    void deliver(Message m);
+  }
+
+  private final Broker broker;
+  private final boolean ownsBroker;
+  private final Authenticator authenticator;
+  private final Authorizer authorizer;
+  private final int maxPayloadBytes;
+  private final int maxQueuedMessages;
+  private final long maxQueuedBytes;
+  private final int maxConnections;
+  private final Duration maxPollWait;
+  private final ScheduledExecutorService scheduler;
+  private final ConcurrentHashMap<String, TopicGroup> groups = new ConcurrentHashMap<>();
+  private final Set<Connection> connections = ConcurrentHashMap.newKeySet();
+  private final Set<PollWaiter> waiters = ConcurrentHashMap.newKeySet();
+  private final AtomicInteger subscribers = new AtomicInteger();
+  private final AtomicLong slowConsumerCloses = new AtomicLong();
+  private final AtomicBoolean running = new AtomicBoolean(true);
+
+  private Hub(Builder b) {
+    this.broker = b.broker != null ? b.broker : new InMemoryBroker();
+    this.ownsBroker = b.broker == null;
+    this.authenticator = b.authenticator;
+    this.authorizer = b.authorizer;
+    this.maxPayloadBytes = b.maxPayloadBytes;
+    this.maxQueuedMessages = b.maxQueuedMessages;
+    this.maxQueuedBytes = b.maxQueuedBytes;
+    this.maxConnections = b.maxConnections;
+    this.maxPollWait = b.maxPollWait;
+    this.scheduler = Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, "switchboard-hub-timer");
+      t.setDaemon(true);
+      return t;
+    });
+  }
+
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** The broker behind this hub. */
+  public Broker broker() {
+    return broker;
+  }
+
+  /** The largest accepted payload in bytes (default 1 MiB). */
+  public int maxPayloadBytes() {
+    return maxPayloadBytes;
+  }
+
+  /** The longest accepted long-poll wait (default 60 s). */
+  public Duration maxPollWait() {
+    return maxPollWait;
+  }
+
+  /** A shared timer thread for heartbeats and timeouts; tasks must be short and non-blocking. */
+  public ScheduledExecutorService scheduler() {
+    return scheduler;
+  }
+
+  public boolean isRunning() {
+    return running.get();
+  }
+
+  /**
+   * Runs the {@link Authenticator}.
+   *
+   * @throws SwitchboardException UNAUTHENTICATED (or whatever the authenticator threw); UNAVAILABLE
+   *     after shutdown
+   */
+  public Principal authenticate(Handshake handshake) {
+    requireRunning();
+    Principal p;
+    try {
+      p = authenticator.authenticate(handshake);
+    } catch (SwitchboardException e) {
+      throw e;
+    } catch (RuntimeException e) {
+      log.warn("authenticator threw for {}", handshake, e);
+      throw new SwitchboardException(Status.UNAUTHENTICATED, "authentication failed", e);
+    }
+    if (p == null) {
+      throw new SwitchboardException(Status.UNAUTHENTICATED, "authentication failed");
+    }
+    return p;
+  }
+
+  /**
+   * Runs the {@link Authorizer}.
+   *
+   * @throws SwitchboardException PERMISSION_DENIED naming the principal, action and topic
+   */
+  public void authorize(Principal principal, String topic, Authorizer.Action action) {
+    if (!authorizer.isAllowed(principal, topic, action)) {
+      throw new SwitchboardException(Status.PERMISSION_DENIED, principal.getName() + " may not "
+          + action.name().toLowerCase(java.util.Locale.ROOT) + " on topic " + topic);
+    }
+  }
+
+  /** Publishes as the server itself (no authorisation). See {@link Publisher#publish}. */
+  @Override
+  public CompletionStage<Message> publish(Message draft) {
+    try {
+      requireRunning();
+      if (draft.payloadSize() > maxPayloadBytes) {
+        throw new SwitchboardException(Status.PAYLOAD_TOO_LARGE, "payload of " + draft.payloadSize()
+            + " bytes is over the limit of " + maxPayloadBytes + " bytes");
+      }
+      return broker.publish(draft);
+    } catch (SwitchboardException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+  }
+
+  /** Publishes on behalf of a client, after checking it may publish on the topic. */
+  public CompletionStage<Message> publish(Principal principal, Message draft) {
+    try {
+      authorize(principal, draft.topic(), Authorizer.Action.PUBLISH);
+    } catch (SwitchboardException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+    return publish(draft);
+  }
+
+  /**
+   * Registers a connected client.
+   *
+   * @throws SwitchboardException UNAVAILABLE (with a retry hint) when shut down or at the connection
+   *     limit
+   */
+  public Connection connect(Principal principal, String transport, Connection.Sink sink) {
+    requireRunning();
+    requireCapacity();
+    Connection c = new Connection(this, Objects.requireNonNull(principal, "principal"), transport,
+        Objects.requireNonNull(sink, "sink"), maxQueuedMessages, maxQueuedBytes);
+    connections.add(c);
+    if (!running.get()) {
+      // Shutdown raced with us: do not leave a connection it did not see.
+      c.close(Status.UNAVAILABLE, "server shutting down");
+    }
+    return c;
+  }
+
+  /**
+   * Reads history and, when there is nothing new and {@code wait} is positive, waits up to
+   * {@code wait} for a message (long polling). Stateless: any node can answer any poll.
+   *
+   * @param afterId resume point, or null for the oldest retained message onwards
+   * @return the page (empty after the wait expired), or failed with a SwitchboardException
+   */
+  public CompletionStage<Broker.History> poll(
+      Principal principal, String topic, String afterId, int limit, Duration wait) {
+    try {
+      requireRunning();
+      Topics.requireValid(topic);
+      authorize(principal, topic, Authorizer.Action.SUBSCRIBE);
+      if (wait.isNegative() || wait.compareTo(maxPollWait) > 0) {
+        throw new SwitchboardException(Status.INVALID_ARGUMENT, "wait must be between 0 and "
+            + maxPollWait.toSeconds() + " seconds");
+      }
+      if (wait.isZero() || limit == 0) {
+        return broker.history(topic, afterId, limit);
+      }
+      requireCapacity();
+    } catch (SwitchboardException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+    PollWaiter w = new PollWaiter(topic, afterId, limit);
+    return w.start(wait);
+  }
+
+  /**
+   * One message by id.
+   *
+   * @return failed with NOT_FOUND when unknown or evicted
+   */
+  public CompletionStage<Message> message(Principal principal, String topic, String id) {
+    try {
+      requireRunning();
+      Topics.requireValid(topic);
+      authorize(principal, topic, Authorizer.Action.SUBSCRIBE);
+    } catch (SwitchboardException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+    return broker.get(topic, id).thenApply((Optional<Message> m) -> m.orElseThrow(() ->
+        new SwitchboardException(Status.NOT_FOUND, "no message " + id + " in topic " + topic
+            + " (unknown or evicted from history)")));
+  }
+
+  /** Topic subscriptions of connected clients plus waiting long polls, on this node. */
+  public int subscriberCount() {
+    return subscribers.get() + waiters.size();
+  }
+
+  /** Connected clients (SSE streams, WebSocket sessions, …) on this node. */
+  public int connectionCount() {
+    return connections.size();
+  }
+
+  /** How many connections were closed as slow consumers since start. */
+  public long slowConsumerDisconnects() {
+    return slowConsumerCloses.get();
+  }
+
+  /** Closes every connection with the given status (clients reconnect and resume). */
+  public void disconnectAll(Status status, String reason) {
+    for (Connection c : List.copyOf(connections)) {
+      c.close(status, reason);
+    }
+    for (PollWaiter w : List.copyOf(waiters)) {
+      w.fail(new SwitchboardException(status, reason));
+    }
+  }
+
+  /**
+   * Stops accepting work, closes every connection with UNAVAILABLE ("server shutting down": clients
+   * reconnect with backoff) and fails waiting polls. Closes the broker if the hub created it.
+   * Idempotent.
+   */
+  public void shutdown() {
+    if (running.compareAndSet(true, false)) {
+      disconnectAll(Status.UNAVAILABLE, "server shutting down");
+      scheduler.shutdownNow();
+      if (ownsBroker) {
+        broker.close();
+      }
+    }
+  }
+
+  /** Same as {@link #shutdown()}. */
+  @Override
+  public void close() {
+    shutdown();
+  }
+
+  // ---- package-private plumbing for Connection ----
+
+  void join(String topic, Member m) {
+    while (true) {
+      TopicGroup g = groups.computeIfAbsent(topic, TopicGroup::new);
+      synchronized (g) {
+        if (g.dead) {
+          continue;
+        }
+        g.members.add(m);
+        if (g.brokerSubscription == null) {
+          g.brokerSubscription = broker.subscribe(topic, g);
+        }
+        return;
+      }
+    }
+  }
+
+  void leave(String topic, Member m) {
+    TopicGroup g = groups.get(topic);
+    if (g == null) {
+      return;
+    }
+    AutoCloseable toClose = null;
+    synchronized (g) {
+      if (!g.members.remove(m) || !g.members.isEmpty()) {
+        return;
+      }
+      g.dead = true;
+      groups.remove(topic, g);
+      toClose = g.brokerSubscription;
+    }
+    if (toClose != null) {
+      try {
+        toClose.close();
+      } catch (Exception e) {
+        log.warn("closing broker subscription for topic {} failed", topic, e);
+      }
+    }
+  }
+
+  void subscriberAdded() {
+    subscribers.incrementAndGet();
+  }
+
+  void subscriberRemoved() {
+    subscribers.decrementAndGet();
+  }
+
+  void slowConsumerClosed() {
+    slowConsumerCloses.incrementAndGet();
+  }
+
+  void connectionClosed(Connection c) {
+    connections.remove(c);
+  }
+
+  private void requireRunning() {
+    if (!running.get()) {
+      throw new SwitchboardException(Status.UNAVAILABLE, "unavailable", "server shutting down",
+          Duration.ofSeconds(1), null);
+    }
+  }
+
+  private void requireCapacity() {
+    if (connections.size() + waiters.size() >= maxConnections) {
+      throw new SwitchboardException(Status.UNAVAILABLE, "too_many_connections",
+          "server at its connection limit (" + maxConnections + "); retry later",
+          Duration.ofSeconds(1), null);
+    }
+  }
+
+  /** The local members of one topic, fed by one broker subscription. */
+  private static final class TopicGroup implements Broker.Listener {
+    final CopyOnWriteArrayList<Member> members = new CopyOnWriteArrayList<>();
+    AutoCloseable brokerSubscription; // guarded by this
+    boolean dead; // guarded by this
+
+    TopicGroup(String topic) {}
+
+    @Override
+    public void onMessage(Message message) {
+      for (Member m : members) {
+        m.deliver(message);
+      }
+    }
+  }
+
+  /** A long poll waiting for the first message after its cursor. */
+  private final class PollWaiter implements Member {
+    final String topic;
+    final String afterId;
+    final int limit;
+    final CompletableFuture<Broker.History> result = new CompletableFuture<>();
+    final AtomicBoolean woken = new AtomicBoolean();
+    volatile ScheduledFuture<?> timeout;
+
+    PollWaiter(String topic, String afterId, int limit) {
+      this.topic = topic;
+      this.afterId = afterId;
+      this.limit = limit;
+    }
+
+    CompletionStage<Broker.History> start(Duration wait) {
+      // Join before reading, so a message published in between wakes us rather than being missed.
+      waiters.add(this);
+      join(topic, this);
+      broker.history(topic, afterId, limit).whenComplete((h, err) -> {
+        if (err != null) {
+          finish(null, err);
+        } else if (!h.messages().isEmpty() || !h.recovered()) {
+          finish(h, null);
+        } else if (!result.isDone()) {
+          try {
+            timeout = scheduler.schedule(
+                () -> finish(new Broker.History(List.of(), true, h.latestId()), null),
+                wait.toMillis(), TimeUnit.MILLISECONDS);
+          } catch (java.util.concurrent.RejectedExecutionException e) {
+            finish(null, new SwitchboardException(Status.UNAVAILABLE, "server shutting down"));
+          }
+        }
+      });
+      return result;
+    }
+
+    @Override
+    public void deliver(Message m) {
+      if (woken.compareAndSet(false, true)) {
+        // Re-read rather than use m alone: the page honours the limit and the cursor.
+        broker.history(topic, afterId, limit).whenComplete(this::finish);
+      }
+    }
+
+    void fail(SwitchboardException e) {
+      finish(null, e);
+    }
+
+    private void finish(Broker.History h, Throwable err) {
+      boolean done = err != null ? result.completeExceptionally(err) : result.complete(h);
+      if (done) {
+        ScheduledFuture<?> t = timeout;
+        if (t != null) {
+          t.cancel(false);
+        }
+        leave(topic, this);
+        waiters.remove(this);
+      }
+    }
+  }
+
+  /**
+   * Builds a {@link Hub}. Not thread-safe; setters throw {@link IllegalArgumentException} on bad
+   * values.
+   */
+  public static final class Builder {
+    private Broker broker;
+    private Authenticator authenticator = Authenticator.anonymous();
+    private Authorizer authorizer = Authorizer.allowAll();
+    private int maxPayloadBytes = 1 << 20;
+    private int maxQueuedMessages = 1024;
+    private long maxQueuedBytes = 8L << 20;
+    private int maxConnections = 100_000;
+    private Duration maxPollWait = Duration.ofSeconds(60);
+
+    private Builder() {}
+
+    /** The broker (default: a new {@link InMemoryBroker}, closed with the hub). */
+    public Builder broker(Broker broker) {
+      this.broker = Objects.requireNonNull(broker, "broker");
+      return this;
+    }
+
+    public Builder authenticator(Authenticator authenticator) {
+      this.authenticator = Objects.requireNonNull(authenticator, "authenticator");
+      return this;
+    }
+
+    public Builder authorizer(Authorizer authorizer) {
+      this.authorizer = Objects.requireNonNull(authorizer, "authorizer");
+      return this;
+    }
+
+    /** Largest payload accepted from publishers (default 1 MiB); larger → 413. */
+    public Builder maxPayloadBytes(int bytes) {
+      if (bytes < 1) {
+        throw new IllegalArgumentException("maxPayloadBytes must be >= 1: " + bytes);
+      }
+      this.maxPayloadBytes = bytes;
+      return this;
+    }
+
+    /** Per-connection outbound queue limit in messages (default 1024). */
+    public Builder maxQueuedMessages(int messages) {
+      if (messages < 2) {
+        throw new IllegalArgumentException("maxQueuedMessages must be >= 2: " + messages);
+      }
+      this.maxQueuedMessages = messages;
+      return this;
+    }
+
+    /** Per-connection outbound queue limit in bytes (default 8 MiB). */
+    public Builder maxQueuedBytes(long bytes) {
+      if (bytes < 1024) {
+        throw new IllegalArgumentException("maxQueuedBytes must be >= 1024: " + bytes);
+      }
+      this.maxQueuedBytes = bytes;
+      return this;
+    }
+
+    /** Connections plus waiting long polls accepted at once (default 100,000); more → 503. */
+    public Builder maxConnections(int connections) {
+      if (connections < 1) {
+        throw new IllegalArgumentException("maxConnections must be >= 1: " + connections);
+      }
+      this.maxConnections = connections;
+      return this;
+    }
+
+    /** Longest long-poll wait a client may ask for (default and maximum 60 s). */
+    public Builder maxPollWait(Duration wait) {
+      if (wait == null || wait.isNegative() || wait.isZero() || wait.compareTo(Duration.ofSeconds(60)) > 0) {
+        throw new IllegalArgumentException("maxPollWait must be in (0, 60s]: " + wait);
+      }
+      this.maxPollWait = wait;
+      return this;
+    }
+
+    /** @throws IllegalStateException if the byte limit is below the payload limit */
+    public Hub build() {
+      if (maxQueuedBytes < maxPayloadBytes) {
+        throw new IllegalStateException("maxQueuedBytes (" + maxQueuedBytes
+            + ") must be >= maxPayloadBytes (" + maxPayloadBytes + ")");
+      }
+      return new Hub(this);
+    }
+  }
+}

@@ -1,0 +1,78 @@
+package dev.switchboard.transport;
+
+/**
+ * Validation of topic names and event names: 1–200 characters of {@code A–Z a–z 0–9 . _ - :}.
+ *
+ * <p>Thread-safe (stateless).
+ */
+public final class Topics {
+  /** The longest allowed topic or event name. */
+  public static final int MAX_LENGTH = 200;
+
+  private Topics() {}
+
+  /** Whether {@code name} is a valid topic (or event) name. */
+  public static boolean isValid(String name) {
+    if (name == null || name.isEmpty() || name.length() > MAX_LENGTH) {
+      return false;
+    }
+    for (int i = 0; i < name.length(); i++) {
+      char c = name.charAt(i);
+      boolean ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+          || c == '.' || c == '_' || c == '-' || c == ':';
+      if (!ok) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /**
+   * Returns {@code topic} if valid.
+   *
+   * @throws SwitchboardException with {@link Status#INVALID_ARGUMENT} and code {@code invalid_topic}
+   */
+  public static String requireValid(String topic) {
+    if (!isValid(topic)) {
+      throw new SwitchboardException(Status.INVALID_ARGUMENT, "invalid_topic",
+          "invalid topic " + quote(topic) + ": use 1-" + MAX_LENGTH
+              + " characters of A-Z a-z 0-9 . _ - :", null, null);
+    }
+    return topic;
+  }
+
+  /**
+   * Returns {@code event} if null or valid.
+   *
+   * @throws SwitchboardException with {@link Status#INVALID_ARGUMENT} and code {@code invalid_event}
+   */
+  public static String requireValidEvent(String event) {
+    if (event != null && !isValid(event)) {
+      throw new SwitchboardException(Status.INVALID_ARGUMENT, "invalid_event",
+          "invalid event name " + quote(event) + ": use 1-" + MAX_LENGTH
+              + " characters of A-Z a-z 0-9 . _ - :", null, null);
+    }
+    return event;
+  }
+
+  /** A printable, bounded rendering of an untrusted value for error messages. */
+  static String quote(String value) {
+    if (value == null) {
+      return "(none)";
+    }
+    StringBuilder sb = new StringBuilder("'");
+    int n = Math.min(value.length(), 60);
+    for (int i = 0; i < n; i++) {
+      char c = value.charAt(i);
+      if (c < 0x20 || c == 0x7f) {
+        sb.append(String.format("\\u%04x", (int) c));
+      } else {
+        sb.append(c);
+      }
+    }
+    if (value.length() > n) {
+      sb.append("...");
+    }
+    return sb.append('\'').toString();
+  }
+}

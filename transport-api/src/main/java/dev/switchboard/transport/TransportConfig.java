@@ -1,0 +1,402 @@
+package dev.switchboard.transport;
+
+import java.net.URI;
+import java.time.Duration;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Properties;
+import java.util.TreeMap;
+
+/**
+ * Client configuration for {@link Transports#open(TransportConfig)}: which transport, where, and the
+ * timeouts, reconnect backoff and limits. Built with {@link #builder()}, or from {@code switchboard.*}
+ * properties ({@link #fromProperties}) or environment variables ({@link #fromEnvironment}), which fill
+ * the same builder.
+ *
+ * <table>
+ *   <caption>Settings</caption>
+ *   <tr><th>property</th><th>environment</th><th>default</th></tr>
+ *   <tr><td>switchboard.transport</td><td>SWITCHBOARD_TRANSPORT</td><td>auto</td></tr>
+ *   <tr><td>switchboard.url</td><td>SWITCHBOARD_URL</td><td>(required)</td></tr>
+ *   <tr><td>switchboard.token</td><td>SWITCHBOARD_TOKEN</td><td>none (sent as {@code Authorization: Bearer})</td></tr>
+ *   <tr><td>switchboard.connect-timeout</td><td>SWITCHBOARD_CONNECT_TIMEOUT</td><td>10s</td></tr>
+ *   <tr><td>switchboard.request-timeout</td><td>SWITCHBOARD_REQUEST_TIMEOUT</td><td>30s</td></tr>
+ *   <tr><td>switchboard.reconnect.initial</td><td>SWITCHBOARD_RECONNECT_INITIAL</td><td>250ms</td></tr>
+ *   <tr><td>switchboard.reconnect.max</td><td>SWITCHBOARD_RECONNECT_MAX</td><td>30s</td></tr>
+ *   <tr><td>switchboard.reconnect.max-attempts</td><td>SWITCHBOARD_RECONNECT_MAX_ATTEMPTS</td><td>0 (forever)</td></tr>
+ *   <tr><td>switchboard.publish.max-attempts</td><td>SWITCHBOARD_PUBLISH_MAX_ATTEMPTS</td><td>4 retries</td></tr>
+ *   <tr><td>switchboard.max-message-bytes</td><td>SWITCHBOARD_MAX_MESSAGE_BYTES</td><td>1048576</td></tr>
+ *   <tr><td>switchboard.long-poll-wait</td><td>SWITCHBOARD_LONG_POLL_WAIT</td><td>30s (max 60s)</td></tr>
+ *   <tr><td>switchboard.http2</td><td>SWITCHBOARD_HTTP2</td><td>true</td></tr>
+ *   <tr><td>switchboard.header.NAME</td><td>—</td><td>extra request header NAME</td></tr>
+ * </table>
+ *
+ * <p>Durations accept {@code 250ms}, {@code 10s}, {@code 5m}, {@code 1h}, ISO-8601 ({@code PT10S})
+ * or a plain number of milliseconds. Immutable and thread-safe.
+ */
+public final class TransportConfig {
+  /** The property prefix. */
+  public static final String PREFIX = "switchboard.";
+
+  private static final List<String> KEYS = List.of("transport", "url", "token", "connect-timeout",
+      "request-timeout", "reconnect.initial", "reconnect.max", "reconnect.max-attempts",
+      "publish.max-attempts", "max-message-bytes", "long-poll-wait", "http2");
+
+  private final String transport;
+  private final URI url;
+  private final Duration connectTimeout;
+  private final Duration requestTimeout;
+  private final Backoff reconnectBackoff;
+  private final Backoff publishBackoff;
+  private final int maxMessageBytes;
+  private final Duration longPollWait;
+  private final boolean http2;
+  private final Map<String, String> headers;
+
+  private TransportConfig(Builder b) {
+    this.transport = b.transport;
+    this.url = b.url;
+    this.connectTimeout = b.connectTimeout;
+    this.requestTimeout = b.requestTimeout;
+    this.reconnectBackoff = b.reconnectBackoff;
+    this.publishBackoff = b.publishBackoff;
+    this.maxMessageBytes = b.maxMessageBytes;
+    this.longPollWait = b.longPollWait;
+    this.http2 = b.http2;
+    this.headers = Collections.unmodifiableMap(new LinkedHashMap<>(b.headers));
+  }
+
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /**
+   * Reads {@code switchboard.*} keys; other keys are ignored.
+   *
+   * @throws IllegalArgumentException for an unknown {@code switchboard.} key or a bad value, naming it
+   */
+  public static Builder fromProperties(Map<?, ?> properties) {
+    Builder b = new Builder();
+    for (Map.Entry<?, ?> e : new TreeMap<>(stringKeys(properties)).entrySet()) {
+      String key = (String) e.getKey();
+      if (key.startsWith(PREFIX)) {
+        b.set(key.substring(PREFIX.length()), String.valueOf(e.getValue()));
+      }
+    }
+    return b;
+  }
+
+  /** Same as {@link #fromProperties(Map)} for {@link Properties}. */
+  public static Builder fromProperties(Properties properties) {
+    return fromProperties((Map<?, ?>) properties);
+  }
+
+  /**
+   * Reads environment variables: each key's upper-cased form with {@code .} and {@code -} as
+   * {@code _}, e.g. {@code SWITCHBOARD_RECONNECT_MAX_ATTEMPTS}.
+   *
+   * @param env usually {@link System#getenv()}
+   */
+  public static Builder fromEnvironment(Map<String, String> env) {
+    Builder b = new Builder();
+    for (String key : KEYS) {
+      String name = envName(key);
+      String v = env.get(name);
+      if (v != null) {
+        b.set(key, v);
+      }
+    }
+    return b;
+  }
+
+  /** The environment variable name for a key, e.g. {@code connect-timeout} → SWITCHBOARD_CONNECT_TIMEOUT. */
+  static String envName(String key) {
+    return ("SWITCHBOARD_" + key.replace('.', '_').replace('-', '_')).toUpperCase(Locale.ROOT);
+  }
+
+  private static Map<String, Object> stringKeys(Map<?, ?> m) {
+    Map<String, Object> out = new LinkedHashMap<>();
+    m.forEach((k, v) -> out.put(String.valueOf(k), v));
+    return out;
+  }
+
+  public String transport() {
+    return transport;
+  }
+
+  public URI url() {
+    return url;
+  }
+
+  public Duration connectTimeout() {
+    return connectTimeout;
+  }
+
+  public Duration requestTimeout() {
+    return requestTimeout;
+  }
+
+  public Backoff reconnectBackoff() {
+    return reconnectBackoff;
+  }
+
+  /** Backoff for publish retries; its max attempts bound the retries. */
+  public Backoff publishBackoff() {
+    return publishBackoff;
+  }
+
+  public int maxMessageBytes() {
+    return maxMessageBytes;
+  }
+
+  public Duration longPollWait() {
+    return longPollWait;
+  }
+
+  public boolean http2() {
+    return http2;
+  }
+
+  /** Extra headers sent on every request and handshake (e.g. {@code Authorization}). */
+  public Map<String, String> headers() {
+    return headers;
+  }
+
+  /** A builder holding this configuration's values. */
+  public Builder toBuilder() {
+    Builder b = new Builder();
+    b.transport = transport;
+    b.url = url;
+    b.connectTimeout = connectTimeout;
+    b.requestTimeout = requestTimeout;
+    b.reconnectBackoff = reconnectBackoff;
+    b.publishBackoff = publishBackoff;
+    b.maxMessageBytes = maxMessageBytes;
+    b.longPollWait = longPollWait;
+    b.http2 = http2;
+    b.headers.putAll(headers);
+    return b;
+  }
+
+  @Override
+  public String toString() {
+    return "TransportConfig{transport=" + transport + ", url=" + url + ", connectTimeout="
+        + connectTimeout + ", requestTimeout=" + requestTimeout + ", reconnect=" + reconnectBackoff
+        + ", maxMessageBytes=" + maxMessageBytes + ", longPollWait=" + longPollWait + ", http2="
+        + http2 + ", headers=" + headers.keySet() + "}";
+  }
+
+  /**
+   * Builds a {@link TransportConfig}. Not thread-safe. Setters throw {@link IllegalArgumentException}
+   * on bad values; {@link #build()} throws {@link IllegalStateException} when the URL is missing.
+   */
+  public static final class Builder {
+    private String transport = "auto";
+    private URI url;
+    private Duration connectTimeout = Duration.ofSeconds(10);
+    private Duration requestTimeout = Duration.ofSeconds(30);
+    private Backoff reconnectBackoff = Backoff.exponential(Duration.ofMillis(250), Duration.ofSeconds(30));
+    private Backoff publishBackoff =
+        Backoff.exponential(Duration.ofMillis(100), Duration.ofSeconds(5)).withMaxAttempts(4);
+    private int maxMessageBytes = 1 << 20;
+    private Duration longPollWait = Duration.ofSeconds(30);
+    private boolean http2 = true;
+    private final Map<String, String> headers = new LinkedHashMap<>();
+
+    private Builder() {}
+
+    /** {@code ws}, {@code sse}, {@code longpoll}, {@code grpc} or {@code auto}. */
+    public Builder transport(String transport) {
+      if (transport == null || transport.isBlank()) {
+        throw new IllegalArgumentException("transport must not be empty");
+      }
+      this.transport = transport.trim().toLowerCase(Locale.ROOT);
+      return this;
+    }
+
+    /** The hub's base URL, e.g. {@code http://host:8080} (the {@code /v1} paths are added). */
+    public Builder url(String url) {
+      try {
+        return url(URI.create(Objects.requireNonNull(url, "url").trim()));
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException("switchboard.url is not a valid URL: " + url, e);
+      }
+    }
+
+    public Builder url(URI url) {
+      if (url.getScheme() == null || url.getHost() == null) {
+        throw new IllegalArgumentException("switchboard.url needs a scheme and a host: " + url);
+      }
+      this.url = url;
+      return this;
+    }
+
+    public Builder connectTimeout(Duration d) {
+      this.connectTimeout = positive(d, "connect-timeout");
+      return this;
+    }
+
+    public Builder requestTimeout(Duration d) {
+      this.requestTimeout = positive(d, "request-timeout");
+      return this;
+    }
+
+    public Builder reconnectBackoff(Backoff backoff) {
+      this.reconnectBackoff = Objects.requireNonNull(backoff, "reconnectBackoff");
+      return this;
+    }
+
+    public Builder publishBackoff(Backoff backoff) {
+      this.publishBackoff = Objects.requireNonNull(backoff, "publishBackoff");
+      return this;
+    }
+
+    /** Client-side payload limit checked before sending (the server enforces its own). */
+    public Builder maxMessageBytes(int bytes) {
+      if (bytes < 1) {
+        throw new IllegalArgumentException("max-message-bytes must be >= 1: " + bytes);
+      }
+      this.maxMessageBytes = bytes;
+      return this;
+    }
+
+    /** How long each long poll waits on the server (1s to 60s). */
+    public Builder longPollWait(Duration d) {
+      positive(d, "long-poll-wait");
+      if (d.compareTo(Duration.ofSeconds(60)) > 0 || d.compareTo(Duration.ofSeconds(1)) < 0) {
+        throw new IllegalArgumentException("long-poll-wait must be between 1s and 60s: " + d);
+      }
+      this.longPollWait = d;
+      return this;
+    }
+
+    /** Prefer HTTP/2 (h2c upgrade on http://, ALPN on https://); default true. */
+    public Builder http2(boolean http2) {
+      this.http2 = http2;
+      return this;
+    }
+
+    /** Sends {@code Authorization: Bearer <token>} on every request and handshake. */
+    public Builder token(String token) {
+      return header("Authorization", "Bearer " + Objects.requireNonNull(token, "token"));
+    }
+
+    /** Adds a request header; CR and LF are refused (header injection). */
+    public Builder header(String name, String value) {
+      if (name == null || name.isBlank() || value == null
+          || (name + value).chars().anyMatch(c -> c == '\r' || c == '\n')) {
+        throw new IllegalArgumentException("header name and value must be non-empty and carry no CR/LF: "
+            + name);
+      }
+      headers.put(name, value);
+      return this;
+    }
+
+    /** Sets one setting by its key without the prefix (as in properties). */
+    public Builder set(String key, String value) {
+      String v = value == null ? "" : value.trim();
+      try {
+        switch (key) {
+          case "transport": return transport(v);
+          case "url": return url(v);
+          case "token": return token(v);
+          case "connect-timeout": return connectTimeout(parseDuration(v));
+          case "request-timeout": return requestTimeout(parseDuration(v));
+          case "reconnect.initial":
+            return reconnectBackoff(rebuild(reconnectBackoff, parseDuration(v), null));
+          case "reconnect.max":
+            return reconnectBackoff(rebuild(reconnectBackoff, null, parseDuration(v)));
+          case "reconnect.max-attempts":
+            return reconnectBackoff(reconnectBackoff.withMaxAttempts(Integer.parseInt(v)));
+          case "publish.max-attempts":
+            return publishBackoff(publishBackoff.withMaxAttempts(Integer.parseInt(v)));
+          case "max-message-bytes": return maxMessageBytes(Integer.parseInt(v));
+          case "long-poll-wait": return longPollWait(parseDuration(v));
+          case "http2": return http2(parseBoolean(v));
+          default:
+            if (key.startsWith("header.") && key.length() > "header.".length()) {
+              return header(key.substring("header.".length()), v);
+            }
+            throw new IllegalArgumentException("unknown setting " + PREFIX + key + "; known: " + KEYS
+                + " and header.NAME");
+        }
+      } catch (NumberFormatException e) {
+        throw new IllegalArgumentException(PREFIX + key + " must be a whole number: '" + v + "'", e);
+      } catch (IllegalArgumentException e) {
+        if (e.getMessage() != null && e.getMessage().contains(key)) {
+          throw e;
+        }
+        throw new IllegalArgumentException(PREFIX + key + ": " + e.getMessage(), e);
+      }
+    }
+
+    /** @throws IllegalStateException if no URL was set */
+    public TransportConfig build() {
+      if (url == null) {
+        throw new IllegalStateException("switchboard.url is required (e.g. http://localhost:8080)");
+      }
+      return new TransportConfig(this);
+    }
+
+    private static Backoff rebuild(Backoff b, Duration initial, Duration max) {
+      Duration i = initial != null ? initial : b.initial();
+      Duration m = max != null ? max : b.max();
+      if (m.compareTo(i) < 0) {
+        m = i;
+      }
+      return Backoff.exponential(i, m).withMaxAttempts(b.maxAttempts());
+    }
+
+    private static boolean parseBoolean(String v) {
+      if (v.equalsIgnoreCase("true")) {
+        return true;
+      }
+      if (v.equalsIgnoreCase("false")) {
+        return false;
+      }
+      throw new IllegalArgumentException("expected true or false: '" + v + "'");
+    }
+
+    private static Duration positive(Duration d, String name) {
+      if (d == null || d.isZero() || d.isNegative()) {
+        throw new IllegalArgumentException(name + " must be a positive duration: " + d);
+      }
+      return d;
+    }
+  }
+
+  /**
+   * Parses {@code 250ms}, {@code 10s}, {@code 5m}, {@code 1h}, ISO-8601 ({@code PT10S}) or plain
+   * milliseconds.
+   *
+   * @throws IllegalArgumentException naming the value when it is none of these
+   */
+  public static Duration parseDuration(String text) {
+    String v = text == null ? "" : text.trim().toLowerCase(Locale.ROOT);
+    try {
+      if (v.startsWith("pt") || v.startsWith("p")) {
+        return Duration.parse(v.toUpperCase(Locale.ROOT));
+      }
+      if (v.endsWith("ms")) {
+        return Duration.ofMillis(Long.parseLong(v.substring(0, v.length() - 2).trim()));
+      }
+      if (v.endsWith("s")) {
+        return Duration.ofSeconds(Long.parseLong(v.substring(0, v.length() - 1).trim()));
+      }
+      if (v.endsWith("m")) {
+        return Duration.ofMinutes(Long.parseLong(v.substring(0, v.length() - 1).trim()));
+      }
+      if (v.endsWith("h")) {
+        return Duration.ofHours(Long.parseLong(v.substring(0, v.length() - 1).trim()));
+      }
+      return Duration.ofMillis(Long.parseLong(v));
+    } catch (RuntimeException e) {
+      throw new IllegalArgumentException("not a duration: '" + text
+          + "' (use e.g. 250ms, 10s, 5m, 1h or PT10S)", e);
+    }
+  }
+}

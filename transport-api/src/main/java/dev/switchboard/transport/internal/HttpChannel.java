@@ -1,0 +1,438 @@
+package dev.switchboard.transport.internal;
+
+import dev.switchboard.transport.Backoff;
+import dev.switchboard.transport.Channel;
+import dev.switchboard.transport.Message;
+import dev.switchboard.transport.MessageListener;
+import dev.switchboard.transport.Status;
+import dev.switchboard.transport.Subscription;
+import dev.switchboard.transport.SwitchboardException;
+import dev.switchboard.transport.TransportConfig;
+import java.net.ConnectException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpConnectTimeoutException;
+import java.net.http.HttpHeaders;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.time.ZonedDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The client {@link Channel} shared by the transports that ride on plain HTTP (SSE, long polling):
+ * publishing is an HTTP POST with an automatic {@code Idempotency-Key} and safe retries; each
+ * subscription is a downstream {@link Stream} (an SSE stream or a chain of long polls) that the
+ * subclass runs and that this class reconnects with backoff, resuming from the last delivered id.
+ * With HTTP/2 every request of the channel shares one connection.
+ *
+ * <p>Internal. Thread-safe.
+ */
+public abstract class HttpChannel implements Channel {
+  private static final Logger log = LoggerFactory.getLogger(HttpChannel.class);
+
+  /** Reconnect timer shared by all channels; tasks only start asynchronous requests. */
+  protected static final ScheduledExecutorService TIMER = Executors.newSingleThreadScheduledExecutor(r -> {
+    Thread t = new Thread(r, "switchboard-client-timer");
+    t.setDaemon(true);
+    return t;
+  });
+
+  private final String transport;
+  protected final TransportConfig config;
+  protected final HttpClient http;
+  private final AtomicReference<State> state = new AtomicReference<>(State.OPEN);
+  private final List<StateListener> stateListeners = new CopyOnWriteArrayList<>();
+  private final Set<Stream> streams = ConcurrentHashMap.newKeySet();
+  private final AtomicInteger streamsDown = new AtomicInteger();
+
+  protected HttpChannel(String transport, TransportConfig config) {
+    this.transport = transport;
+    this.config = config;
+    String scheme = config.url().getScheme();
+    if (!"http".equalsIgnoreCase(scheme) && !"https".equalsIgnoreCase(scheme)) {
+      throw new IllegalArgumentException("transport " + transport + " needs an http:// or https:// URL, not "
+          + config.url());
+    }
+    this.http = HttpClient.newBuilder()
+        .version(config.http2() ? HttpClient.Version.HTTP_2 : HttpClient.Version.HTTP_1_1)
+        .connectTimeout(config.connectTimeout())
+        .followRedirects(HttpClient.Redirect.NEVER)
+        .build();
+  }
+
+  /** Runs one attempt of a stream: must call {@link Stream#opened()} once connected and
+   * {@link Stream#ended} exactly once when the attempt is over. */
+  protected abstract void connect(Stream stream);
+
+  @Override
+  public String transport() {
+    return transport;
+  }
+
+  @Override
+  public State state() {
+    return state.get();
+  }
+
+  @Override
+  public void addStateListener(StateListener listener) {
+    stateListeners.add(listener);
+  }
+
+  /** {@code <base>/v1/topics/<topic>/<suffix>[?query]}, the topic percent-encoded. */
+  protected URI topicUri(String topic, String suffix, String query) {
+    String base = config.url().toString();
+    if (base.endsWith("/")) {
+      base = base.substring(0, base.length() - 1);
+    }
+    return URI.create(base + "/v1/topics/" + encodeSegment(topic) + "/" + suffix
+        + (query == null || query.isEmpty() ? "" : "?" + query));
+  }
+
+  /** A request builder with the configured headers and request timeout. */
+  protected HttpRequest.Builder request(URI uri) {
+    HttpRequest.Builder b = HttpRequest.newBuilder(uri).timeout(config.requestTimeout());
+    config.headers().forEach(b::header);
+    return b;
+  }
+
+  @Override
+  public CompletionStage<Message> send(Message message) {
+    if (state.get() == State.CLOSED) {
+      return CompletableFuture.failedFuture(new SwitchboardException(Status.UNAVAILABLE, "channel is closed"));
+    }
+    if (message.payloadSize() > config.maxMessageBytes()) {
+      return CompletableFuture.failedFuture(new SwitchboardException(Status.PAYLOAD_TOO_LARGE,
+          "payload of " + message.payloadSize() + " bytes is over the client limit of "
+              + config.maxMessageBytes() + " bytes (switchboard.max-message-bytes)"));
+    }
+    CompletableFuture<Message> result = new CompletableFuture<>();
+    String key = UUID.randomUUID().toString();
+    publishAttempt(message, key, config.publishBackoff().start(), result);
+    return result;
+  }
+
+  private void publishAttempt(Message m, String key, Backoff.Retry retry, CompletableFuture<Message> result) {
+    String query = m.event() == null ? null : "event=" + encodeSegment(m.event());
+    HttpRequest req = request(topicUri(m.topic(), "messages", query))
+        .header("Content-Type", m.contentType())
+        .header("Idempotency-Key", key)
+        .POST(HttpRequest.BodyPublishers.ofByteArray(m.payload()))
+        .build();
+    http.sendAsync(req, HttpResponse.BodyHandlers.ofByteArray()).whenComplete((resp, err) -> {
+      try {
+        if (err != null) {
+          Throwable c = unwrap(err);
+          // Only failures to connect are certainly unsent; anything later might have been stored.
+          // (The Idempotency-Key makes a retry safe either way, but we stay conservative.)
+          SwitchboardException e = new SwitchboardException(Status.UNAVAILABLE,
+              "publish to " + config.url() + " failed: " + c, c);
+          if (c instanceof ConnectException || c instanceof HttpConnectTimeoutException) {
+            retryOrFail(m, key, retry, result, e, null);
+          } else {
+            result.completeExceptionally(e);
+          }
+          return;
+        }
+        int sc = resp.statusCode();
+        if (sc == 201 || sc == 200) {
+          result.complete(MessageJson.readPublishResponse(resp.body(), m));
+        } else {
+          Duration hint = retryAfter(resp.headers());
+          SwitchboardException e = MessageJson.readError(sc, resp.body(), hint);
+          if (sc == 429 || sc == 502 || sc == 503 || sc == 504) {
+            retryOrFail(m, key, retry, result, e, hint);
+          } else {
+            result.completeExceptionally(e);
+          }
+        }
+      } catch (RuntimeException e) {
+        result.completeExceptionally(SwitchboardException.from(e));
+      }
+    });
+  }
+
+  private void retryOrFail(Message m, String key, Backoff.Retry retry, CompletableFuture<Message> result,
+      SwitchboardException cause, Duration hint) {
+    Optional<Duration> delay = state.get() == State.CLOSED ? Optional.empty() : retry.next(hint);
+    if (delay.isEmpty()) {
+      result.completeExceptionally(cause);
+      return;
+    }
+    TIMER.schedule(() -> publishAttempt(m, key, retry, result), delay.get().toMillis(), TimeUnit.MILLISECONDS);
+  }
+
+  @Override
+  public Subscription subscribe(String topic, String afterId, MessageListener listener) {
+    if (state.get() == State.CLOSED) {
+      throw new IllegalStateException("channel is closed");
+    }
+    Stream s = new Stream(topic, afterId, listener);
+    streams.add(s);
+    connect(s);
+    return s;
+  }
+
+  @Override
+  public void close() {
+    State prev = state.getAndSet(State.CLOSED);
+    if (prev == State.CLOSED) {
+      return;
+    }
+    for (Stream s : List.copyOf(streams)) {
+      s.close();
+    }
+    for (StateListener l : stateListeners) {
+      safeState(l, prev, State.CLOSED, null);
+    }
+    stateListeners.clear();
+  }
+
+  private void setState(State to, SwitchboardException cause) {
+    State from;
+    do {
+      from = state.get();
+      if (from == State.CLOSED || from == to) {
+        return;
+      }
+    } while (!state.compareAndSet(from, to));
+    for (StateListener l : stateListeners) {
+      safeState(l, from, to, cause);
+    }
+  }
+
+  private static void safeState(StateListener l, State from, State to, SwitchboardException cause) {
+    try {
+      l.onStateChange(from, to, cause);
+    } catch (RuntimeException e) {
+      log.warn("state listener threw", e);
+    }
+  }
+
+  /**
+   * One subscription's downstream. The subclass reads {@link #resumeId()}, runs the request, and
+   * reports through {@link #opened()}, {@link #deliver}, {@link #reset} and {@link #ended}.
+   */
+  public final class Stream implements Subscription {
+    private final String topic;
+    private final MessageListener listener;
+    private final Backoff.Retry retry = config.reconnectBackoff().start();
+    private volatile String lastId;
+    private volatile boolean active = true;
+    private volatile Runnable abort;
+    private boolean down; // guarded by this
+
+    Stream(String topic, String afterId, MessageListener listener) {
+      this.topic = topic;
+      this.lastId = afterId;
+      this.listener = listener;
+    }
+
+    @Override
+    public String topic() {
+      return topic;
+    }
+
+    @Override
+    public String lastId() {
+      return lastId;
+    }
+
+    /** The id to resume after: the last delivered, or the one given to subscribe; null for live. */
+    public String resumeId() {
+      return lastId;
+    }
+
+    /** Moves the resume point without delivering (a long poll's {@code next} cursor). */
+    public void advance(String id) {
+      if (id != null) {
+        lastId = id;
+      }
+    }
+
+    @Override
+    public boolean isActive() {
+      return active;
+    }
+
+    /** How to abort the attempt in flight when the subscription is closed. */
+    public void onAbort(Runnable abort) {
+      this.abort = abort;
+    }
+
+    /** The attempt connected: resets the backoff and counts the stream as up. */
+    public void opened() {
+      retry.reset();
+      markUp();
+    }
+
+    /** Delivers a message, dropping a duplicate of the last one (the resume seam). */
+    public void deliver(Message m) {
+      if (!active || (m.id() != null && m.id().equals(lastId))) {
+        return;
+      }
+      if (m.id() != null) {
+        lastId = m.id();
+      }
+      try {
+        listener.onMessage(m);
+      } catch (RuntimeException e) {
+        log.warn("listener for topic {} threw; delivery continues", topic, e);
+      }
+    }
+
+    /** Tells the listener the server could not resume (history gap). */
+    public void reset(String reason) {
+      if (active) {
+        try {
+          listener.onReset(topic, reason);
+        } catch (RuntimeException e) {
+          log.warn("listener for topic {} threw", topic, e);
+        }
+      }
+    }
+
+    /**
+     * The attempt is over. A non-retryable cause ends the subscription ({@code onError});
+     * otherwise it reconnects after a backoff delay (at least {@code hint} when the server gave one).
+     */
+    public void ended(SwitchboardException cause, Duration hint) {
+      if (!active) {
+        return;
+      }
+      if (cause != null && !cause.status().isRetryable()) {
+        fail(cause);
+        return;
+      }
+      markDown(cause);
+      Optional<Duration> delay = retry.next(hint);
+      if (delay.isEmpty()) {
+        fail(new SwitchboardException(Status.UNAVAILABLE, "gave up reconnecting to topic " + topic
+            + " after " + retry.attempts() + " attempts" + (cause == null ? "" : ": " + cause.getMessage()),
+            cause));
+        return;
+      }
+      try {
+        TIMER.schedule(() -> {
+          if (active) {
+            connect(this);
+          }
+        }, delay.get().toMillis(), TimeUnit.MILLISECONDS);
+      } catch (java.util.concurrent.RejectedExecutionException e) {
+        fail(new SwitchboardException(Status.UNAVAILABLE, "client timer stopped", e));
+      }
+    }
+
+    private void fail(SwitchboardException cause) {
+      active = false;
+      streams.remove(this);
+      markUp();
+      try {
+        listener.onError(cause);
+      } catch (RuntimeException e) {
+        log.warn("listener for topic {} threw", topic, e);
+      }
+    }
+
+    @Override
+    public void close() {
+      if (!active) {
+        return;
+      }
+      active = false;
+      streams.remove(this);
+      markUp();
+      Runnable a = abort;
+      if (a != null) {
+        a.run();
+      }
+    }
+
+    private void markDown(SwitchboardException cause) {
+      synchronized (this) {
+        if (down) {
+          return;
+        }
+        down = true;
+      }
+      if (streamsDown.incrementAndGet() == 1) {
+        setState(State.RECONNECTING, cause);
+      }
+    }
+
+    private void markUp() {
+      synchronized (this) {
+        if (!down) {
+          return;
+        }
+        down = false;
+      }
+      if (streamsDown.decrementAndGet() == 0) {
+        setState(State.OPEN, null);
+      }
+    }
+  }
+
+  /** The server's {@code Retry-After} (seconds or HTTP date), or null. */
+  public static Duration retryAfter(HttpHeaders headers) {
+    Optional<String> v = headers.firstValue("Retry-After");
+    if (v.isEmpty()) {
+      return null;
+    }
+    String s = v.get().trim();
+    try {
+      long secs = Long.parseLong(s);
+      return secs < 0 ? null : Duration.ofSeconds(Math.min(secs, 3600));
+    } catch (NumberFormatException e) {
+      try {
+        Duration d = Duration.between(java.time.Instant.now(),
+            ZonedDateTime.parse(s, DateTimeFormatter.RFC_1123_DATE_TIME).toInstant());
+        return d.isNegative() ? Duration.ZERO : d;
+      } catch (RuntimeException e2) {
+        return null;
+      }
+    }
+  }
+
+  /** The cause inside a CompletionException. */
+  public static Throwable unwrap(Throwable t) {
+    while (t instanceof CompletionException && t.getCause() != null) {
+      t = t.getCause();
+    }
+    return t;
+  }
+
+  /** Percent-encodes a path segment or query value (keeps {@code A-Z a-z 0-9 - . _ ~ :}). */
+  public static String encodeSegment(String s) {
+    StringBuilder sb = new StringBuilder(s.length());
+    for (byte b : s.getBytes(StandardCharsets.UTF_8)) {
+      int c = b & 0xff;
+      if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+          || c == '-' || c == '.' || c == '_' || c == '~' || c == ':') {
+        sb.append((char) c);
+      } else {
+        sb.append('%').append(Character.toUpperCase(Character.forDigit(c >> 4, 16)))
+            .append(Character.toUpperCase(Character.forDigit(c & 15, 16)));
+      }
+    }
+    return sb.toString();
+  }
+}

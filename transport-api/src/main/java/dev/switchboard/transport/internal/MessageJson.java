@@ -1,0 +1,327 @@
+package dev.switchboard.transport.internal;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.StreamReadConstraints;
+import dev.switchboard.transport.Message;
+import dev.switchboard.transport.Status;
+import dev.switchboard.transport.SwitchboardException;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Base64;
+import java.util.List;
+
+/**
+ * The JSON envelope of DESIGN.md §3 ({@code <msg>}, history pages, publish responses, error bodies),
+ * written and read with jackson-core streaming. Internal: for Switchboard's transport modules.
+ *
+ * <p>Thread-safe (stateless apart from the shared, thread-safe {@link JsonFactory}).
+ */
+public final class MessageJson {
+  /** Shared factory; nesting depth is bounded so hostile JSON cannot exhaust the stack. */
+  public static final JsonFactory JSON = JsonFactory.builder()
+      .streamReadConstraints(StreamReadConstraints.builder().maxNestingDepth(200).build())
+      .build();
+
+  private MessageJson() {}
+
+  /** Writes one {@code <msg>} object. */
+  public static void writeMessage(JsonGenerator g, Message m) throws IOException {
+    g.writeStartObject();
+    g.writeStringField("id", m.id());
+    g.writeStringField("topic", m.topic());
+    if (m.event() != null) {
+      g.writeStringField("event", m.event());
+    }
+    g.writeStringField("contentType", m.contentType());
+    byte[] payload = m.payload();
+    if (m.isJson() && payload.length > 0) {
+      g.writeFieldName("data");
+      g.writeRawValue(new String(payload, StandardCharsets.UTF_8));
+    } else if (m.isText() && isUtf8(payload)) {
+      g.writeStringField("data", new String(payload, StandardCharsets.UTF_8));
+    } else {
+      g.writeStringField("data", Base64.getEncoder().encodeToString(payload));
+      g.writeStringField("encoding", "base64");
+    }
+    if (m.time() != null) {
+      g.writeStringField("time", m.time().toString());
+    }
+    g.writeEndObject();
+  }
+
+  /** {@code {"messages":[…],"next":…,"recovered":…}} */
+  public static byte[] historyPage(List<Message> messages, String next, boolean recovered) {
+    return write(g -> {
+      g.writeStartObject();
+      g.writeArrayFieldStart("messages");
+      for (Message m : messages) {
+        writeMessage(g, m);
+      }
+      g.writeEndArray();
+      if (next == null) {
+        g.writeNullField("next");
+      } else {
+        g.writeStringField("next", next);
+      }
+      g.writeBooleanField("recovered", recovered);
+      g.writeEndObject();
+    });
+  }
+
+  /** One {@code <msg>} as bytes. */
+  public static byte[] message(Message m) {
+    return write(g -> writeMessage(g, m));
+  }
+
+  /** {@code {"id","topic","time"}} for a 201 publish response. */
+  public static byte[] publishResponse(Message m) {
+    return write(g -> {
+      g.writeStartObject();
+      g.writeStringField("id", m.id());
+      g.writeStringField("topic", m.topic());
+      g.writeStringField("time", m.time().toString());
+      g.writeEndObject();
+    });
+  }
+
+  /** {@code {"status":N,"error":"code","message":"text"}} */
+  public static byte[] error(int status, String error, String message) {
+    return write(g -> {
+      g.writeStartObject();
+      g.writeNumberField("status", status);
+      g.writeStringField("error", error);
+      g.writeStringField("message", message == null ? "" : message);
+      g.writeEndObject();
+    });
+  }
+
+  /** The error body for an exception. */
+  public static byte[] error(SwitchboardException e) {
+    return error(e.status().httpStatus(), e.errorCode(), e.getMessage());
+  }
+
+  /**
+   * Checks that {@code body} is exactly one well-formed JSON value.
+   *
+   * @throws SwitchboardException INVALID_ARGUMENT ({@code invalid_json}) naming the problem and where
+   */
+  public static void requireValidJson(byte[] body) {
+    try (JsonParser p = JSON.createParser(body)) {
+      if (p.nextToken() == null) {
+        throw new SwitchboardException(Status.INVALID_ARGUMENT, "invalid_json",
+            "body is declared JSON but is empty", null, null);
+      }
+      p.skipChildren();
+      if (p.nextToken() != null) {
+        throw new SwitchboardException(Status.INVALID_ARGUMENT, "invalid_json",
+            "body is declared JSON but has content after the first value (at byte "
+                + p.currentTokenLocation().getByteOffset() + ")", null, null);
+      }
+    } catch (IOException e) {
+      throw new SwitchboardException(Status.INVALID_ARGUMENT, "invalid_json",
+          "body is declared JSON but does not parse: " + firstLine(e.getMessage()), null, null);
+    }
+  }
+
+  /** Parses a publish response into the stored form of {@code draft}. */
+  public static Message readPublishResponse(byte[] body, Message draft) {
+    String id = null;
+    Instant time = null;
+    try (JsonParser p = JSON.createParser(body)) {
+      expect(p.nextToken(), JsonToken.START_OBJECT);
+      while (p.nextToken() == JsonToken.FIELD_NAME) {
+        String f = p.currentName();
+        p.nextToken();
+        if ("id".equals(f)) {
+          id = p.getValueAsString();
+        } else if ("time".equals(f)) {
+          time = parseTime(p.getValueAsString());
+        } else {
+          p.skipChildren();
+        }
+      }
+    } catch (IOException e) {
+      throw malformed(e);
+    }
+    if (id == null) {
+      throw new SwitchboardException(Status.INTERNAL, "publish response has no id");
+    }
+    return draft.toBuilder().id(id).time(time).build();
+  }
+
+  /** A parsed history page. */
+  public record Page(List<Message> messages, String next, boolean recovered) {}
+
+  /** Parses {@code {"messages":[…],"next":…,"recovered":…}}. */
+  public static Page readPage(byte[] body) {
+    List<Message> messages = new ArrayList<>();
+    String next = null;
+    boolean recovered = true;
+    try (JsonParser p = JSON.createParser(body)) {
+      expect(p.nextToken(), JsonToken.START_OBJECT);
+      while (p.nextToken() == JsonToken.FIELD_NAME) {
+        String f = p.currentName();
+        JsonToken t = p.nextToken();
+        if ("messages".equals(f)) {
+          expect(t, JsonToken.START_ARRAY);
+          while (p.nextToken() == JsonToken.START_OBJECT) {
+            messages.add(readMessage(p, body));
+          }
+        } else if ("next".equals(f)) {
+          next = t == JsonToken.VALUE_NULL ? null : p.getValueAsString();
+        } else if ("recovered".equals(f)) {
+          recovered = p.getValueAsBoolean(true);
+        } else {
+          p.skipChildren();
+        }
+      }
+    } catch (IOException e) {
+      throw malformed(e);
+    }
+    return new Page(messages, next, recovered);
+  }
+
+  /** Parses one {@code <msg>} object from {@code body}, the parser on its START_OBJECT. */
+  static Message readMessage(JsonParser p, byte[] body) throws IOException {
+    String id = null;
+    String topic = null;
+    String event = null;
+    String contentType = Message.DEFAULT_CONTENT_TYPE;
+    String encoding = null;
+    String time = null;
+    int dataStart = -1;
+    int dataEnd = -1;
+    String dataString = null;
+    while (p.nextToken() == JsonToken.FIELD_NAME) {
+      String f = p.currentName();
+      JsonToken t = p.nextToken();
+      switch (f) {
+        case "id": id = p.getValueAsString(); break;
+        case "topic": topic = p.getValueAsString(); break;
+        case "event": event = p.getValueAsString(); break;
+        case "contentType": contentType = p.getValueAsString(); break;
+        case "encoding": encoding = p.getValueAsString(); break;
+        case "time": time = p.getValueAsString(); break;
+        case "data":
+          dataStart = (int) p.currentTokenLocation().getByteOffset();
+          if (t == JsonToken.VALUE_STRING) {
+            dataString = p.getText();
+          }
+          p.skipChildren();
+          dataEnd = (int) p.currentLocation().getByteOffset();
+          break;
+        default:
+          p.skipChildren();
+      }
+    }
+    if (topic == null) {
+      throw new SwitchboardException(Status.INTERNAL, "message without topic in response");
+    }
+    Message.Builder b = Message.builder(topic).id(id).event(event).contentType(contentType)
+        .time(time == null ? null : parseTime(time));
+    byte[] payload;
+    if ("base64".equals(encoding)) {
+      payload = Base64.getDecoder().decode(dataString == null ? "" : dataString);
+    } else if (dataStart < 0) {
+      payload = new byte[0];
+    } else if (Message.builder(topic).contentType(contentType).build().isJson()) {
+      payload = Arrays.copyOfRange(body, dataStart, dataEnd);
+    } else {
+      payload = (dataString == null ? "" : dataString).getBytes(StandardCharsets.UTF_8);
+    }
+    return b.payload(payload).build();
+  }
+
+  /** Parses an error body; falls back to the status's own code when the body is not ours. */
+  public static SwitchboardException readError(int httpStatus, byte[] body, java.time.Duration retryAfter) {
+    Status status = Status.fromHttpStatus(httpStatus);
+    String code = status.code();
+    String message = "HTTP " + httpStatus;
+    try (JsonParser p = JSON.createParser(body)) {
+      if (p.nextToken() == JsonToken.START_OBJECT) {
+        while (p.nextToken() == JsonToken.FIELD_NAME) {
+          String f = p.currentName();
+          p.nextToken();
+          if ("error".equals(f)) {
+            code = p.getValueAsString(code);
+          } else if ("message".equals(f)) {
+            message = p.getValueAsString(message);
+          } else {
+            p.skipChildren();
+          }
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      // Not our JSON (a proxy's HTML page, say): keep the status-derived code and message.
+    }
+    return new SwitchboardException(status, code, message, retryAfter, null);
+  }
+
+  /** Whether the bytes are valid UTF-8. */
+  public static boolean isUtf8(byte[] bytes) {
+    try {
+      StandardCharsets.UTF_8.newDecoder()
+          .onMalformedInput(CodingErrorAction.REPORT)
+          .onUnmappableCharacter(CodingErrorAction.REPORT)
+          .decode(java.nio.ByteBuffer.wrap(bytes));
+      return true;
+    } catch (CharacterCodingException e) {
+      return false;
+    }
+  }
+
+  /** Writer callback for {@link #write}. */
+  @FunctionalInterface
+  public interface JsonWriter {
+    void write(JsonGenerator g) throws IOException;
+  }
+
+  /** Runs {@code w} against a generator over a byte array. */
+  public static byte[] write(JsonWriter w) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream(256);
+    try (JsonGenerator g = JSON.createGenerator((OutputStream) out)) {
+      w.write(g);
+    } catch (IOException e) {
+      throw new IllegalStateException("writing JSON to memory failed", e);
+    }
+    return out.toByteArray();
+  }
+
+  private static Instant parseTime(String s) {
+    try {
+      return s == null ? null : Instant.parse(s);
+    } catch (DateTimeParseException e) {
+      return null;
+    }
+  }
+
+  private static void expect(JsonToken actual, JsonToken expected) throws IOException {
+    if (actual != expected) {
+      throw new IOException("expected " + expected + " but found " + actual);
+    }
+  }
+
+  private static SwitchboardException malformed(IOException e) {
+    return new SwitchboardException(Status.INTERNAL, "malformed response from server: "
+        + firstLine(e.getMessage()), e);
+  }
+
+  private static String firstLine(String s) {
+    if (s == null) {
+      return "";
+    }
+    int nl = s.indexOf('\n');
+    return nl < 0 ? s : s.substring(0, nl);
+  }
+}

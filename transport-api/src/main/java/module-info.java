@@ -1,0 +1,16 @@
+/**
+ * Switchboard's transport-independent API ({@code dev.switchboard.transport}) and server core
+ * ({@code dev.switchboard.hub}).
+ */
+module dev.switchboard.transport {
+  requires transitive org.slf4j;
+  requires com.fasterxml.jackson.core;
+  requires java.net.http;
+
+  exports dev.switchboard.transport;
+  exports dev.switchboard.hub;
+  // Shared wire helpers for Switchboard's own transport modules only.
+  exports dev.switchboard.transport.internal to dev.switchboard.http, dev.switchboard.sse;
+
+  uses dev.switchboard.transport.TransportProvider;
+}
