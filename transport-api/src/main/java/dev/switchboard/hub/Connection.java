@@ -269,6 +269,7 @@ public final class Connection {
     private boolean fetching; // guarded by this
     private boolean replaying; // guarded by this
     private boolean firstPage = true; // guarded by this
+    private volatile boolean gapForced;
     private volatile boolean cancelled;
     private volatile boolean joined;
     private final CompletableFuture<Void> started = new CompletableFuture<>();
@@ -305,10 +306,31 @@ public final class Connection {
         after = cursor;
       }
       int page = pageSize();
-      hub.broker().history(topic, after, page).whenComplete((h, err) -> {
+      hub.broker().history(topic, after, page).whenComplete((h0, err) -> {
+        Broker.History h = h0;
         if (err != null) {
-          failReplay(SwitchboardException.from(err));
+          SwitchboardException e = SwitchboardException.from(err);
+          boolean unusableId = "invalid_id".equals(e.errorCode()) && after != null;
+          synchronized (this) {
+            if (unusableId && firstPage) {
+              // An id this broker never made (garbage Last-Event-ID, another cluster's id): we
+              // cannot tell what the client missed, so report a gap and replay what we retain.
+              fetching = false;
+              cursor = null;
+              gapForced = true;
+            } else {
+              unusableId = false;
+            }
+          }
+          if (unusableId) {
+            fetchPage();
+          } else {
+            failReplay(e);
+          }
           return;
+        }
+        if (gapForced) {
+          h = new Broker.History(h.messages(), false, h.latestId());
         }
         boolean last = h.messages().size() < page;
         boolean first;

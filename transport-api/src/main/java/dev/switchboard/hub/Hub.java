@@ -378,6 +378,8 @@ public final class Hub implements Publisher, AutoCloseable {
       this.topic = topic;
       this.afterId = afterId;
       this.limit = limit;
+      // Any completion, including the caller cancelling because its client went away, cleans up.
+      result.whenComplete((h, e) -> cleanup());
     }
 
     CompletionStage<Broker.History> start(Duration wait) {
@@ -415,15 +417,20 @@ public final class Hub implements Publisher, AutoCloseable {
     }
 
     private void finish(Broker.History h, Throwable err) {
-      boolean done = err != null ? result.completeExceptionally(err) : result.complete(h);
-      if (done) {
-        ScheduledFuture<?> t = timeout;
-        if (t != null) {
-          t.cancel(false);
-        }
-        leave(topic, this);
-        waiters.remove(this);
+      if (err != null) {
+        result.completeExceptionally(err);
+      } else {
+        result.complete(h);
       }
+    }
+
+    private void cleanup() {
+      ScheduledFuture<?> t = timeout;
+      if (t != null) {
+        t.cancel(false);
+      }
+      leave(topic, this);
+      waiters.remove(this);
     }
   }
 

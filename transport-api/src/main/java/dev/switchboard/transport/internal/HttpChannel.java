@@ -237,12 +237,14 @@ public abstract class HttpChannel implements Channel {
     private final Backoff.Retry retry = config.reconnectBackoff().start();
     private volatile String lastId;
     private volatile boolean active = true;
+    private volatile boolean positioned;
     private volatile Runnable abort;
     private boolean down; // guarded by this
 
     Stream(String topic, String afterId, MessageListener listener) {
       this.topic = topic;
       this.lastId = afterId;
+      this.positioned = afterId != null;
       this.listener = listener;
     }
 
@@ -266,6 +268,15 @@ public abstract class HttpChannel implements Channel {
       if (id != null) {
         lastId = id;
       }
+      positioned = true;
+    }
+
+    /**
+     * Whether the stream knows where it is in the topic: it was given an id, has delivered one, or
+     * was {@link #advance advanced}. A live-only subscription starts unpositioned.
+     */
+    public boolean isPositioned() {
+      return positioned;
     }
 
     @Override
@@ -291,6 +302,7 @@ public abstract class HttpChannel implements Channel {
       }
       if (m.id() != null) {
         lastId = m.id();
+        positioned = true;
       }
       try {
         listener.onMessage(m);

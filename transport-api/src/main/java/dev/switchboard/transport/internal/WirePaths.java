@@ -1,0 +1,83 @@
+package dev.switchboard.transport.internal;
+
+import dev.switchboard.transport.Status;
+import dev.switchboard.transport.SwitchboardException;
+import java.io.ByteArrayOutputStream;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+
+/**
+ * Parsing of the {@code /v1/topics/{topic}/…} paths shared by the servlet transports. Internal.
+ *
+ * <p>Thread-safe (stateless).
+ */
+public final class WirePaths {
+  private static final String TOPICS = "/v1/topics/";
+
+  private WirePaths() {}
+
+  /**
+   * Splits a raw (still percent-encoded) request path below the base path into decoded segments
+   * after {@code /v1/topics/}: {@code [topic, "messages", id?]} or {@code [topic, "events"]}.
+   *
+   * @return the segments, or null when the path is not under {@code <basePath>/v1/topics/}
+   * @throws SwitchboardException INVALID_ARGUMENT when a segment is not valid percent-encoded UTF-8
+   */
+  public static List<String> topicPath(String rawPathInContext, String basePath) {
+    if (!rawPathInContext.startsWith(basePath + TOPICS)) {
+      return null;
+    }
+    String rest = rawPathInContext.substring(basePath.length() + TOPICS.length());
+    String[] parts = rest.split("/", -1);
+    String[] decoded = new String[parts.length];
+    for (int i = 0; i < parts.length; i++) {
+      decoded[i] = percentDecode(parts[i]);
+    }
+    return List.of(decoded);
+  }
+
+  /**
+   * Decodes {@code %XX} escapes as UTF-8 ({@code +} stays a plus: this is a path, not a form).
+   *
+   * @throws SwitchboardException INVALID_ARGUMENT for a broken escape or invalid UTF-8
+   */
+  public static String percentDecode(String s) {
+    if (s.indexOf('%') < 0) {
+      return s;
+    }
+    ByteArrayOutputStream out = new ByteArrayOutputStream(s.length());
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (c == '%') {
+        if (i + 2 >= s.length()) {
+          throw bad(s);
+        }
+        int hi = Character.digit(s.charAt(i + 1), 16);
+        int lo = Character.digit(s.charAt(i + 2), 16);
+        if (hi < 0 || lo < 0) {
+          throw bad(s);
+        }
+        out.write((hi << 4) | lo);
+        i += 2;
+      } else {
+        byte[] b = String.valueOf(c).getBytes(StandardCharsets.UTF_8);
+        out.write(b, 0, b.length);
+      }
+    }
+    try {
+      return StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+          .onUnmappableCharacter(CodingErrorAction.REPORT)
+          .decode(java.nio.ByteBuffer.wrap(out.toByteArray())).toString();
+    } catch (CharacterCodingException e) {
+      throw bad(s);
+    }
+  }
+
+  private static SwitchboardException bad(String s) {
+    return new SwitchboardException(Status.INVALID_ARGUMENT, "invalid_path",
+        "path segment is not valid percent-encoded UTF-8: "
+            + (s.length() > 60 ? s.substring(0, 60) + "..." : s), null, null);
+  }
+}

@@ -1,0 +1,436 @@
+package dev.switchboard.http;
+
+import dev.switchboard.hub.Broker;
+import dev.switchboard.hub.Hub;
+import dev.switchboard.transport.Message;
+import dev.switchboard.transport.Status;
+import dev.switchboard.transport.SwitchboardException;
+import dev.switchboard.transport.Topics;
+import dev.switchboard.transport.internal.MessageJson;
+import dev.switchboard.transport.internal.WirePaths;
+import jakarta.servlet.AsyncContext;
+import jakarta.servlet.AsyncEvent;
+import jakarta.servlet.AsyncListener;
+import jakarta.servlet.Filter;
+import jakarta.servlet.FilterChain;
+import jakarta.servlet.ServletException;
+import jakarta.servlet.ServletRequest;
+import jakarta.servlet.ServletResponse;
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletResponse;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.security.Principal;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Base64;
+import java.util.List;
+import java.util.Locale;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.BiConsumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The REST and long-polling endpoints of DESIGN.md §3 as a Servlet {@link Filter}:
+ * {@code POST /v1/topics/{topic}/messages}, {@code GET /v1/topics/{topic}/messages?after&limit&wait}
+ * and {@code GET /v1/topics/{topic}/messages/{id}}. Other paths pass down the filter chain, so this
+ * filter and the SSE filter can both be mapped to {@code /*} (or {@code <basePath>/*}) of one
+ * context, in any Servlet 6 container. Register it with async support enabled.
+ *
+ * <p>Long polls wait asynchronously: no container thread is held while waiting. Long polling is
+ * stateless: any node sharing the broker can answer any poll.
+ *
+ * <p>Thread-safe.
+ */
+public final class HttpTransportFilter implements Filter {
+  private static final Logger log = LoggerFactory.getLogger(HttpTransportFilter.class);
+
+  /** Default and maximum page sizes. */
+  public static final int DEFAULT_LIMIT = 100;
+  public static final int MAX_LIMIT = 1000;
+
+  private final Hub hub;
+  private final String basePath;
+  private final IdempotencyCache idempotency;
+
+  private HttpTransportFilter(Builder b) {
+    this.hub = b.hub;
+    this.basePath = b.basePath;
+    this.idempotency = new IdempotencyCache(b.idempotencyMaxKeys, b.idempotencyTtl, b.clock);
+  }
+
+  /** A filter serving {@code hub} at {@code /v1/…} of its context. */
+  public HttpTransportFilter(Hub hub) {
+    this(builder(hub));
+  }
+
+  public static Builder builder(Hub hub) {
+    return new Builder(hub);
+  }
+
+  @Override
+  public void doFilter(ServletRequest request, ServletResponse response, FilterChain chain)
+      throws IOException, ServletException {
+    HttpServletRequest req = (HttpServletRequest) request;
+    HttpServletResponse res = (HttpServletResponse) response;
+    List<String> seg;
+    try {
+      seg = WirePaths.topicPath(ServletIo.rawPath(req), basePath);
+    } catch (SwitchboardException e) {
+      ServletIo.error(res, e);
+      return;
+    }
+    boolean ours = seg != null && (seg.size() == 2 || seg.size() == 3) && seg.get(1).equals("messages");
+    if (!ours) {
+      chain.doFilter(request, response);
+      return;
+    }
+    try {
+      String method = req.getMethod();
+      if (seg.size() == 2 && method.equals("POST")) {
+        publish(req, res, seg.get(0));
+      } else if (seg.size() == 2 && (method.equals("GET") || method.equals("HEAD"))) {
+        history(req, res, seg.get(0));
+      } else if (seg.size() == 3 && (method.equals("GET") || method.equals("HEAD"))) {
+        one(req, res, seg.get(0), seg.get(2));
+      } else {
+        res.setHeader("Allow", seg.size() == 2 ? "GET, HEAD, POST" : "GET, HEAD");
+        throw new SwitchboardException(Status.METHOD_NOT_ALLOWED, "method " + method
+            + " is not allowed here; use " + (seg.size() == 2 ? "GET or POST" : "GET"));
+      }
+    } catch (SwitchboardException e) {
+      ServletIo.error(res, e);
+    }
+  }
+
+  private Principal authenticate(HttpServletRequest req) {
+    return hub.authenticate(ServletIo.handshake("http", req));
+  }
+
+  // ---- POST /v1/topics/{topic}/messages ----
+
+  private void publish(HttpServletRequest req, HttpServletResponse res, String topic) throws IOException {
+    Topics.requireValid(topic);
+    Principal principal = authenticate(req);
+    hub.authorize(principal, topic, dev.switchboard.hub.Authorizer.Action.PUBLISH);
+    String event = Topics.requireValidEvent(req.getParameter("event"));
+    String contentType = contentType(req.getContentType());
+    byte[] body = readBody(req);
+    checkPayload(contentType, body);
+
+    Message draft = Message.builder(topic).event(event).payload(body, contentType).build();
+    String key = req.getHeader("Idempotency-Key");
+    if (key == null) {
+      respondWhenDone(req, res, hub.publish(principal, draft).toCompletableFuture(),
+          (stored, r) -> writeCreated(r, stored, locationOf(req, stored)));
+      return;
+    }
+    if (key.isEmpty() || key.length() > 255 || !key.chars().allMatch(c -> c >= 0x21 && c <= 0x7e)) {
+      throw new SwitchboardException(Status.INVALID_ARGUMENT, "invalid_idempotency_key",
+          "Idempotency-Key must be 1-255 visible ASCII characters", null, null);
+    }
+    String scopedKey = principal.getName() + "\u0000" + topic + "\u0000" + key;
+    String fingerprint = fingerprint(contentType, event, body);
+    IdempotencyCache.Entry existing = idempotency.claim(scopedKey, fingerprint);
+    if (existing != null) {
+      if (!existing.fingerprint.equals(fingerprint)) {
+        throw new SwitchboardException(Status.UNPROCESSABLE, "idempotency_key_reused",
+            "Idempotency-Key '" + key + "' was already used with a different request body", null, null);
+      }
+      if (existing.inFlight()) {
+        throw new SwitchboardException(Status.CONFLICT, "idempotency_key_in_flight",
+            "a request with Idempotency-Key '" + key + "' is still being processed; retry later",
+            null, null);
+      }
+      res.setHeader("Location", existing.location);
+      res.setHeader("Idempotent-Replayed", "true");
+      ServletIo.json(res, 201, existing.responseBody);
+      return;
+    }
+    CompletableFuture<Message> stage = hub.publish(principal, draft).toCompletableFuture();
+    stage.whenComplete((stored, err) -> {
+      if (err != null) {
+        idempotency.release(scopedKey);
+      } else {
+        idempotency.complete(scopedKey, MessageJson.publishResponse(stored), locationOf(req, stored));
+      }
+    });
+    respondWhenDone(req, res, stage, (stored, r) -> writeCreated(r, stored, locationOf(req, stored)));
+  }
+
+  private String locationOf(HttpServletRequest req, Message m) {
+    return req.getContextPath() + basePath + "/v1/topics/" + m.topic() + "/messages/" + m.id();
+  }
+
+  private static void writeCreated(HttpServletResponse res, Message stored, String location)
+      throws IOException {
+    res.setHeader("Location", location);
+    ServletIo.json(res, 201, MessageJson.publishResponse(stored));
+  }
+
+  private static String contentType(String header) {
+    if (header == null || header.isBlank()) {
+      return Message.DEFAULT_CONTENT_TYPE;
+    }
+    String media = Message.mediaType(header);
+    int slash = media.indexOf('/');
+    if (slash <= 0 || slash == media.length() - 1 || header.chars().anyMatch(c -> c < 0x20 && c != '\t')) {
+      throw new SwitchboardException(Status.UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
+          "Content-Type '" + header + "' is not a media type", null, null);
+    }
+    if (media.startsWith("text/") || media.equals("application/json") || media.endsWith("+json")) {
+      String charset = charset(header);
+      if (charset != null && !charset.equals("utf-8") && !charset.equals("us-ascii")) {
+        throw new SwitchboardException(Status.UNSUPPORTED_MEDIA_TYPE, "unsupported_charset",
+            "charset " + charset + " is not supported; send text as UTF-8", null, null);
+      }
+    }
+    return header.trim();
+  }
+
+  private static String charset(String contentType) {
+    for (String part : contentType.split(";")) {
+      String p = part.trim().toLowerCase(Locale.ROOT);
+      if (p.startsWith("charset=")) {
+        return p.substring(8).replace("\"", "").trim();
+      }
+    }
+    return null;
+  }
+
+  private void checkPayload(String contentType, byte[] body) {
+    String media = Message.mediaType(contentType);
+    if (media.equals("application/json") || media.endsWith("+json")) {
+      MessageJson.requireValidJson(body);
+    } else if (media.startsWith("text/") && !MessageJson.isUtf8(body)) {
+      throw new SwitchboardException(Status.INVALID_ARGUMENT, "invalid_text",
+          "body is declared " + media + " but is not valid UTF-8", null, null);
+    }
+  }
+
+  private byte[] readBody(HttpServletRequest req) throws IOException {
+    int max = hub.maxPayloadBytes();
+    long declared = req.getContentLengthLong();
+    if (declared > max) {
+      throw tooLarge(declared, max);
+    }
+    ByteArrayOutputStream out = new ByteArrayOutputStream(declared > 0 ? (int) declared : 1024);
+    byte[] buf = new byte[8192];
+    try (InputStream in = req.getInputStream()) {
+      int n;
+      while ((n = in.read(buf)) >= 0) {
+        out.write(buf, 0, n);
+        if (out.size() > max) {
+          throw tooLarge(out.size(), max);
+        }
+      }
+    }
+    return out.toByteArray();
+  }
+
+  private static SwitchboardException tooLarge(long size, int max) {
+    return new SwitchboardException(Status.PAYLOAD_TOO_LARGE, "payload of " + size
+        + (size > max ? "+" : "") + " bytes is over the limit of " + max + " bytes");
+  }
+
+  private static String fingerprint(String contentType, String event, byte[] body) {
+    try {
+      MessageDigest d = MessageDigest.getInstance("SHA-256");
+      d.update(contentType.getBytes(StandardCharsets.UTF_8));
+      d.update((byte) 0);
+      d.update(String.valueOf(event).getBytes(StandardCharsets.UTF_8));
+      d.update((byte) 0);
+      d.update(body);
+      return Base64.getEncoder().encodeToString(d.digest());
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("SHA-256 is required of every JVM", e);
+    }
+  }
+
+  // ---- GET /v1/topics/{topic}/messages ----
+
+  private void history(HttpServletRequest req, HttpServletResponse res, String topic) throws IOException {
+    Topics.requireValid(topic);
+    String after = req.getParameter("after");
+    if (after != null && (after.isEmpty() || after.length() > 200)) {
+      throw new SwitchboardException(Status.INVALID_ARGUMENT, "invalid_after",
+          "after must be a message id", null, null);
+    }
+    int limit = intParam(req, "limit", DEFAULT_LIMIT, 0, MAX_LIMIT);
+    int waitSecs = intParam(req, "wait", 0, 0, (int) hub.maxPollWait().toSeconds());
+    Principal principal = authenticate(req);
+    CompletableFuture<Broker.History> stage =
+        hub.poll(principal, topic, after, limit, Duration.ofSeconds(waitSecs)).toCompletableFuture();
+    respondWhenDone(req, res, stage, (h, r) -> {
+      if (h.messages().isEmpty() && waitSecs > 0 && limit > 0 && h.recovered()) {
+        r.setStatus(204);
+        return;
+      }
+      String next;
+      if (!h.messages().isEmpty()) {
+        next = h.messages().get(h.messages().size() - 1).id();
+      } else if (after != null && h.recovered()) {
+        next = after;
+      } else {
+        next = h.latestId();
+      }
+      ServletIo.json(r, 200, MessageJson.historyPage(h.messages(), next, h.recovered()));
+    });
+  }
+
+  private static int intParam(HttpServletRequest req, String name, int dflt, int min, int max) {
+    String v = req.getParameter(name);
+    if (v == null) {
+      return dflt;
+    }
+    try {
+      int n = Integer.parseInt(v.trim());
+      if (n >= min && n <= max) {
+        return n;
+      }
+    } catch (NumberFormatException e) {
+      // fall through to the error naming the parameter
+    }
+    throw new SwitchboardException(Status.INVALID_ARGUMENT, "invalid_" + name,
+        name + " must be a whole number from " + min + " to " + max + ", not '"
+            + (v.length() > 40 ? v.substring(0, 40) + "..." : v) + "'", null, null);
+  }
+
+  // ---- GET /v1/topics/{topic}/messages/{id} ----
+
+  private void one(HttpServletRequest req, HttpServletResponse res, String topic, String id) throws IOException {
+    Topics.requireValid(topic);
+    Principal principal = authenticate(req);
+    respondWhenDone(req, res, hub.message(principal, topic, id).toCompletableFuture(),
+        (m, r) -> ServletIo.json(r, 200, MessageJson.message(m)));
+  }
+
+  // ---- plumbing ----
+
+  /** Writes a response from an I/O callback. */
+  @FunctionalInterface
+  private interface Writer<T> {
+    void write(T value, HttpServletResponse res) throws IOException;
+  }
+
+  /**
+   * Responds at once when {@code stage} is already complete; otherwise goes async and responds on
+   * a container thread when it completes (never on the publisher's thread), cancelling the stage if
+   * the client goes away first.
+   */
+  private <T> void respondWhenDone(HttpServletRequest req, HttpServletResponse res,
+      CompletableFuture<T> stage, Writer<T> writer) throws IOException {
+    if (stage.isDone()) {
+      write(res, stage, writer);
+      return;
+    }
+    AsyncContext ctx = req.startAsync();
+    ctx.setTimeout(hub.maxPollWait().toMillis() + 30_000);
+    ctx.addListener(new AsyncListener() {
+      @Override
+      public void onComplete(AsyncEvent event) {
+        stage.cancel(false);
+      }
+
+      @Override
+      public void onTimeout(AsyncEvent event) {
+        stage.cancel(false);
+      }
+
+      @Override
+      public void onError(AsyncEvent event) {
+        stage.cancel(false);
+      }
+
+      @Override
+      public void onStartAsync(AsyncEvent event) {}
+    });
+    BiConsumer<T, Throwable> done = (v, err) -> {
+      try {
+        ctx.start(() -> {
+          try {
+            write((HttpServletResponse) ctx.getResponse(), stage, writer);
+          } catch (IOException | RuntimeException e) {
+            log.debug("writing response failed (client gone?)", e);
+          } finally {
+            ctx.complete();
+          }
+        });
+      } catch (RuntimeException e) {
+        log.debug("async context already finished", e);
+      }
+    };
+    stage.whenComplete(done);
+  }
+
+  private static <T> void write(HttpServletResponse res, CompletableFuture<T> stage, Writer<T> writer)
+      throws IOException {
+    T value;
+    try {
+      value = stage.join();
+    } catch (java.util.concurrent.CancellationException e) {
+      return;
+    } catch (RuntimeException e) {
+      ServletIo.error(res, SwitchboardException.from(e));
+      return;
+    }
+    writer.write(value, res);
+  }
+
+  /** Builds an {@link HttpTransportFilter}. Not thread-safe. */
+  public static final class Builder {
+    private final Hub hub;
+    private String basePath = "";
+    private int idempotencyMaxKeys = 100_000;
+    private Duration idempotencyTtl = Duration.ofHours(24);
+    private Clock clock = Clock.systemUTC();
+
+    private Builder(Hub hub) {
+      this.hub = Objects.requireNonNull(hub, "hub");
+    }
+
+    /** Path before {@code /v1} inside the servlet context, e.g. {@code /api}; default empty. */
+    public Builder basePath(String basePath) {
+      String p = Objects.requireNonNull(basePath, "basePath");
+      if (!p.isEmpty() && (!p.startsWith("/") || p.endsWith("/"))) {
+        throw new IllegalArgumentException("basePath must be empty or start, and not end, with '/': " + p);
+      }
+      this.basePath = p;
+      return this;
+    }
+
+    /** How many Idempotency-Keys are remembered (default 100,000; oldest forgotten first). */
+    public Builder idempotencyMaxKeys(int keys) {
+      if (keys < 1) {
+        throw new IllegalArgumentException("idempotencyMaxKeys must be >= 1: " + keys);
+      }
+      this.idempotencyMaxKeys = keys;
+      return this;
+    }
+
+    /** How long an Idempotency-Key is remembered (default 24 h). */
+    public Builder idempotencyTtl(Duration ttl) {
+      if (ttl == null || ttl.isNegative() || ttl.isZero()) {
+        throw new IllegalArgumentException("idempotencyTtl must be positive: " + ttl);
+      }
+      this.idempotencyTtl = ttl;
+      return this;
+    }
+
+    /** Clock for key expiry (tests). */
+    public Builder clock(Clock clock) {
+      this.clock = Objects.requireNonNull(clock, "clock");
+      return this;
+    }
+
+    public HttpTransportFilter build() {
+      return new HttpTransportFilter(this);
+    }
+  }
+}

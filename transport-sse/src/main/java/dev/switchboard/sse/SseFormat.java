@@ -1,0 +1,80 @@
+package dev.switchboard.sse;
+
+import dev.switchboard.transport.Message;
+import dev.switchboard.transport.internal.MessageJson;
+import java.io.ByteArrayOutputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.Base64;
+
+/**
+ * Writes Switchboard messages as {@code text/event-stream} events: {@code id:}, {@code event:} (when
+ * the message has one), one {@code data:} line per payload line. Payloads that are not UTF-8 text
+ * (or that contain CR, which SSE cannot carry) go as base64 with an {@code encoding: base64} line;
+ * a content type other than UTF-8 text is named in a {@code content-type:} line. EventSource ignores
+ * both extension fields. Ids and event names are validated upstream and never contain CR or LF, so
+ * no field can inject an event.
+ */
+final class SseFormat {
+  static final String TEXT = Message.TEXT_CONTENT_TYPE;
+
+  private SseFormat() {}
+
+  static void retry(ByteArrayOutputStream out, long millis) {
+    ascii(out, "retry: " + millis + "\n\n");
+  }
+
+  static void heartbeat(ByteArrayOutputStream out) {
+    ascii(out, ":\n\n");
+  }
+
+  static void reset(ByteArrayOutputStream out, String reason) {
+    ascii(out, "event: reset\ndata: {\"reason\":\"" + reason + "\"}\n\n");
+  }
+
+  static void message(ByteArrayOutputStream out, Message m) {
+    ascii(out, "id: ");
+    ascii(out, m.id());
+    if (m.event() != null) {
+      ascii(out, "\nevent: ");
+      ascii(out, m.event());
+    }
+    byte[] payload = m.payload();
+    boolean textual = m.isText() || m.isJson();
+    boolean base64 = !textual || contains(payload, (byte) '\r') || !MessageJson.isUtf8(payload);
+    if (!m.contentType().equalsIgnoreCase(TEXT)) {
+      ascii(out, "\ncontent-type: ");
+      ascii(out, m.contentType());
+    }
+    if (base64) {
+      ascii(out, "\nencoding: base64\ndata: ");
+      ascii(out, Base64.getEncoder().encodeToString(payload));
+      ascii(out, "\n\n");
+      return;
+    }
+    ascii(out, "\ndata: ");
+    int start = 0;
+    for (int i = 0; i < payload.length; i++) {
+      if (payload[i] == '\n') {
+        out.write(payload, start, i - start);
+        ascii(out, "\ndata: ");
+        start = i + 1;
+      }
+    }
+    out.write(payload, start, payload.length - start);
+    ascii(out, "\n\n");
+  }
+
+  private static boolean contains(byte[] a, byte b) {
+    for (byte x : a) {
+      if (x == b) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private static void ascii(ByteArrayOutputStream out, String s) {
+    byte[] b = s.getBytes(StandardCharsets.UTF_8);
+    out.write(b, 0, b.length);
+  }
+}

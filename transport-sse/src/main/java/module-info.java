@@ -1,0 +1,10 @@
+/** Switchboard's Server-Sent Events transport: server (Servlet 6 async) and client (JDK HttpClient). */
+module dev.switchboard.sse {
+  requires transitive dev.switchboard.transport;
+  requires static jakarta.servlet;
+  requires java.net.http;
+
+  exports dev.switchboard.sse;
+
+  provides dev.switchboard.transport.TransportProvider with dev.switchboard.sse.SseTransportProvider;
+}
