@@ -335,7 +335,8 @@ public final class Connection {
         boolean last = h.messages().size() < page;
         boolean first;
         synchronized (this) {
-          fetching = false;
+          // 'fetching' stays set until this page is queued: queuing re-enters poll(), which must
+          // not fetch the next page ahead of this one.
           first = firstPage;
           firstPage = false;
           if (!h.messages().isEmpty()) {
@@ -346,6 +347,9 @@ public final class Connection {
           }
         }
         if (cancelled) {
+          synchronized (this) {
+            fetching = false;
+          }
           return;
         }
         if (first) {
@@ -358,12 +362,13 @@ public final class Connection {
         for (Message m : h.messages()) {
           enqueue(new Delivery(m), false);
         }
+        String from;
+        synchronized (this) {
+          fetching = false;
+          replaying = !last;
+          from = cursor;
+        }
         if (last) {
-          String from;
-          synchronized (this) {
-            replaying = false;
-            from = cursor;
-          }
           goLive(from == null ? "" : from);
         } else {
           fetchPage();

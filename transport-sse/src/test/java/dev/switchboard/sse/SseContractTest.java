@@ -1,0 +1,42 @@
+package dev.switchboard.sse;
+
+import dev.switchboard.http.HttpTransportFilter;
+import dev.switchboard.hub.Hub;
+import dev.switchboard.testkit.EmbeddedJetty;
+import dev.switchboard.testkit.TransportContractTest;
+import java.net.URI;
+import java.time.Duration;
+import java.util.List;
+
+/** The whole transport contract over Server-Sent Events on embedded Jetty 12. */
+class SseContractTest extends TransportContractTest {
+  @Override
+  protected String transport() {
+    return "sse";
+  }
+
+  @Override
+  protected Server startServer(Hub hub, int port) throws Exception {
+    SseTransportFilter sse = SseTransportFilter.builder(hub)
+        .heartbeat(Duration.ofMillis(200))
+        .retry(Duration.ofMillis(50))
+        .build();
+    EmbeddedJetty jetty = EmbeddedJetty.start(port, List.of(sse, new HttpTransportFilter(hub)));
+    return new Server() {
+      @Override
+      public URI url() {
+        return jetty.url();
+      }
+
+      @Override
+      public int port() {
+        return jetty.port();
+      }
+
+      @Override
+      public void close() throws Exception {
+        jetty.close();
+      }
+    };
+  }
+}
