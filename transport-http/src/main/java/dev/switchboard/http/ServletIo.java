@@ -48,7 +48,7 @@ final class ServletIo {
     if (res.isCommitted()) {
       return;
     }
-    res.reset();
+    res.resetBuffer();
     int status = e.status().httpStatus();
     if (status == 429 || status == 503) {
       long secs = e.retryAfter().map(d -> Math.max(1, (d.toMillis() + 999) / 1000)).orElse(1L);
