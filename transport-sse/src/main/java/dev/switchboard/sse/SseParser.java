@@ -110,10 +110,10 @@ public final class SseParser {
   }
 
   private void append(byte b) {
+    if (lineLength >= maxLineBytes) {
+      throw new IllegalStateException("event-stream line longer than " + maxLineBytes + " bytes");
+    }
     if (lineLength == line.length) {
-      if (line.length >= maxLineBytes) {
-        throw new IllegalStateException("event-stream line longer than " + maxLineBytes + " bytes");
-      }
       line = Arrays.copyOf(line, Math.min(maxLineBytes, line.length * 2));
     }
     line[lineLength++] = b;

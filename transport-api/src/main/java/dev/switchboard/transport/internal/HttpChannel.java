@@ -62,6 +62,8 @@ public abstract class HttpChannel implements Channel {
   private final List<StateListener> stateListeners = new CopyOnWriteArrayList<>();
   private final Set<Stream> streams = ConcurrentHashMap.newKeySet();
   private final AtomicInteger streamsDown = new AtomicInteger();
+  /** Completes once the first connection is set up, so later requests can share it. */
+  private final CompletableFuture<Void> ready;
 
   protected HttpChannel(String transport, TransportConfig config) {
     this.transport = transport;
@@ -76,6 +78,20 @@ public abstract class HttpChannel implements Channel {
         .connectTimeout(config.connectTimeout())
         .followRedirects(HttpClient.Redirect.NEVER)
         .build();
+    if (config.http2() && "http".equalsIgnoreCase(scheme)) {
+      // Cleartext HTTP/2 starts with an Upgrade on the first request; requests sent before it
+      // completes would each open their own HTTP/1.1 connection. One cheap request goes first.
+      HttpRequest probe = request(URI.create(stripSlash(config.url().toString()) + "/v1/"))
+          .method("HEAD", HttpRequest.BodyPublishers.noBody()).build();
+      ready = http.sendAsync(probe, HttpResponse.BodyHandlers.discarding())
+          .handle((r, e) -> (Void) null);
+    } else {
+      ready = CompletableFuture.completedFuture(null);
+    }
+  }
+
+  private static String stripSlash(String s) {
+    return s.endsWith("/") ? s.substring(0, s.length() - 1) : s;
   }
 
   /** Runs one attempt of a stream: must call {@link Stream#opened()} once connected and
@@ -99,11 +115,7 @@ public abstract class HttpChannel implements Channel {
 
   /** {@code <base>/v1/topics/<topic>/<suffix>[?query]}, the topic percent-encoded. */
   protected URI topicUri(String topic, String suffix, String query) {
-    String base = config.url().toString();
-    if (base.endsWith("/")) {
-      base = base.substring(0, base.length() - 1);
-    }
-    return URI.create(base + "/v1/topics/" + encodeSegment(topic) + "/" + suffix
+    return URI.create(stripSlash(config.url().toString()) + "/v1/topics/" + encodeSegment(topic) + "/" + suffix
         + (query == null || query.isEmpty() ? "" : "?" + query));
   }
 
@@ -126,7 +138,7 @@ public abstract class HttpChannel implements Channel {
     }
     CompletableFuture<Message> result = new CompletableFuture<>();
     String key = UUID.randomUUID().toString();
-    publishAttempt(message, key, config.publishBackoff().start(), result);
+    ready.thenRun(() -> publishAttempt(message, key, config.publishBackoff().start(), result));
     return result;
   }
 
@@ -187,7 +199,7 @@ public abstract class HttpChannel implements Channel {
     }
     Stream s = new Stream(topic, afterId, listener);
     streams.add(s);
-    connect(s);
+    ready.thenRun(() -> connect(s));
     return s;
   }
 
