@@ -1,0 +1,180 @@
+package dev.switchboard.hub;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.switchboard.transport.Message;
+import dev.switchboard.transport.Status;
+import dev.switchboard.transport.SwitchboardException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Test;
+
+/** The hub and in-memory broker without any transport. */
+class HubTest {
+  /** A sink that records what the hub tells it. */
+  static final class Sink implements Connection.Sink {
+    int ready;
+    final AtomicReference<Status> closed = new AtomicReference<>();
+
+    @Override
+    public void onReady() {
+      ready++;
+    }
+
+    @Override
+    public void onClose(Status status, String reason) {
+      closed.set(status);
+    }
+  }
+
+  private static List<Connection.Event> drain(Connection c) {
+    List<Connection.Event> out = new ArrayList<>();
+    Connection.Event e;
+    while ((e = c.poll()) != null) {
+      out.add(e);
+    }
+    return out;
+  }
+
+  private static List<String> texts(List<Connection.Event> events) {
+    List<String> out = new ArrayList<>();
+    for (Connection.Event e : events) {
+      if (e instanceof Connection.Delivery) {
+        out.add(((Connection.Delivery) e).message().text());
+      } else if (e instanceof Connection.Reset) {
+        out.add("reset:" + ((Connection.Reset) e).reason());
+      }
+    }
+    return out;
+  }
+
+  @Test
+  void broker_assignsOrderedIdsAndKeepsBoundedHistory() {
+    InMemoryBroker b = new InMemoryBroker(3);
+    List<Message> stored = new ArrayList<>();
+    for (int i = 0; i < 5; i++) {
+      stored.add(b.publish(Message.text("t", "m" + i)).toCompletableFuture().join());
+    }
+    Broker.History all = b.history("t", null, 10).toCompletableFuture().join();
+    assertEquals(List.of("m2", "m3", "m4"), all.messages().stream().map(Message::text).toList());
+    assertEquals(stored.get(4).id(), all.latestId());
+    Broker.History fromKept = b.history("t", stored.get(2).id(), 10).toCompletableFuture().join();
+    assertTrue(fromKept.recovered());
+    assertEquals(List.of("m3", "m4"), fromKept.messages().stream().map(Message::text).toList());
+    Broker.History fromEvicted = b.history("t", stored.get(0).id(), 10).toCompletableFuture().join();
+    assertFalse(fromEvicted.recovered());
+    assertTrue(b.get("t", stored.get(0).id()).toCompletableFuture().join().isEmpty());
+    assertEquals("m4", b.get("t", stored.get(4).id()).toCompletableFuture().join().orElseThrow().text());
+  }
+
+  @Test
+  void broker_idsFromAnotherEpochAreAGap_andGarbageIsRejected() {
+    InMemoryBroker before = new InMemoryBroker();
+    String oldId = before.publish(Message.text("t", "x")).toCompletableFuture().join().id();
+    InMemoryBroker after = new InMemoryBroker();
+    after.publish(Message.text("t", "y")).toCompletableFuture().join();
+    assertFalse(after.history("t", oldId, 10).toCompletableFuture().join().recovered());
+    CompletionException e = org.junit.jupiter.api.Assertions.assertThrows(CompletionException.class,
+        () -> after.history("t", "garbage", 10).toCompletableFuture().join());
+    assertEquals("invalid_id", ((SwitchboardException) e.getCause()).errorCode());
+  }
+
+  @Test
+  void overflowingTheQueue_closesAsSlowConsumer_andOthersAreUnaffected() {
+    Hub hub = Hub.builder().maxQueuedMessages(4).build();
+    Sink slowSink = new Sink();
+    Sink fastSink = new Sink();
+    Connection slow = hub.connect(Authenticator.ANONYMOUS, "test", slowSink);
+    Connection fast = hub.connect(Authenticator.ANONYMOUS, "test", fastSink);
+    slow.subscribe("t", null).toCompletableFuture().join();
+    fast.subscribe("t", null).toCompletableFuture().join();
+    assertEquals(2, hub.subscriberCount());
+    List<String> fastGot = new ArrayList<>();
+    for (int i = 0; i < 10; i++) {
+      hub.publish("t", "m" + i).toCompletableFuture().join();
+      fastGot.addAll(texts(drain(fast)));
+    }
+    assertEquals(Status.SLOW_CONSUMER, slowSink.closed.get());
+    assertEquals(1, hub.slowConsumerDisconnects());
+    assertTrue(slow.isClosed());
+    assertNull(fastSink.closed.get());
+    assertEquals(List.of("m0", "m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "m9"), fastGot);
+    assertEquals(1, hub.subscriberCount(), "the slow consumer's subscription is gone");
+    hub.shutdown();
+    assertEquals(Status.UNAVAILABLE, fastSink.closed.get());
+  }
+
+  @Test
+  void resume_replaysHistoryPageByPageWithoutOverflowing_thenGoesLive() {
+    Hub hub = Hub.builder().broker(new InMemoryBroker(5000)).maxQueuedMessages(8).build();
+    String from = hub.publish("t", "start").toCompletableFuture().join().id();
+    for (int i = 0; i < 1000; i++) {
+      hub.publish("t", "h" + i).toCompletableFuture().join();
+    }
+    Sink sink = new Sink();
+    Connection c = hub.connect(Authenticator.ANONYMOUS, "test", sink);
+    c.subscribe("t", from).toCompletableFuture().join();
+    List<String> got = new ArrayList<>();
+    Connection.Event e;
+    int live = 0;
+    while ((e = c.poll()) != null || live < 3) {
+      if (e == null) {
+        hub.publish("t", "live" + live++).toCompletableFuture().join();
+        continue;
+      }
+      got.addAll(texts(List.of(e)));
+    }
+    assertNull(sink.closed.get(), "a backlog larger than the queue is not a slow consumer");
+    assertEquals(1003, got.size());
+    assertEquals("h0", got.get(0));
+    assertEquals("h999", got.get(999));
+    assertEquals(List.of("live0", "live1", "live2"), got.subList(1000, 1003));
+  }
+
+  @Test
+  void publishChecks_topicPayloadAndAuthorisation() {
+    Hub hub = Hub.builder().maxPayloadBytes(10)
+        .authorizer((p, topic, action) -> action != Authorizer.Action.PUBLISH || !topic.equals("ro")).build();
+    SwitchboardException big = SwitchboardException.from(org.junit.jupiter.api.Assertions.assertThrows(
+        CompletionException.class,
+        () -> hub.publish(Message.builder("t").payload(new byte[11]).build()).toCompletableFuture().join()));
+    assertEquals(Status.PAYLOAD_TOO_LARGE, big.status());
+    SwitchboardException denied = SwitchboardException.from(org.junit.jupiter.api.Assertions.assertThrows(
+        CompletionException.class,
+        () -> hub.publish(Authenticator.ANONYMOUS, Message.text("ro", "x")).toCompletableFuture().join()));
+    assertEquals(Status.PERMISSION_DENIED, denied.status());
+    assertTrue(denied.getMessage().contains("anonymous may not publish on topic ro"), denied.getMessage());
+  }
+
+  @Test
+  void poll_waitsForTheNextMessage_andCleansUpWhenCancelled() {
+    Hub hub = Hub.builder().build();
+    var waiting = hub.poll(Authenticator.ANONYMOUS, "p", null, 10, Duration.ofSeconds(30)).toCompletableFuture();
+    assertEquals(1, hub.subscriberCount());
+    hub.publish("p", "hi").toCompletableFuture().join();
+    assertEquals("hi", waiting.join().messages().get(0).text());
+    assertEquals(0, hub.subscriberCount());
+    var cancelled = hub.poll(Authenticator.ANONYMOUS, "p", waiting.join().latestId(), 10, Duration.ofSeconds(30))
+        .toCompletableFuture();
+    assertEquals(1, hub.subscriberCount());
+    cancelled.cancel(false);
+    assertEquals(0, hub.subscriberCount());
+  }
+
+  @Test
+  void connectionLimit_refusesWith503AndARetryHint() {
+    Hub hub = Hub.builder().maxConnections(1).build();
+    hub.connect(Authenticator.ANONYMOUS, "test", new Sink());
+    SwitchboardException e = org.junit.jupiter.api.Assertions.assertThrows(SwitchboardException.class,
+        () -> hub.connect(Authenticator.ANONYMOUS, "test", new Sink()));
+    assertEquals(Status.UNAVAILABLE, e.status());
+    assertEquals("too_many_connections", e.errorCode());
+    assertEquals(Duration.ofSeconds(1), e.retryAfter().orElseThrow());
+  }
+}
