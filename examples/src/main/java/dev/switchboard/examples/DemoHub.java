@@ -1,0 +1,233 @@
+package dev.switchboard.examples;
+
+import dev.switchboard.http.HttpTransportFilter;
+import dev.switchboard.hub.Hub;
+import dev.switchboard.hub.InMemoryBroker;
+import dev.switchboard.sse.SseTransportFilter;
+import dev.switchboard.transport.Message;
+import jakarta.servlet.DispatcherType;
+import jakarta.servlet.http.HttpServlet;
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletResponse;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.util.EnumSet;
+import java.util.Locale;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import org.eclipse.jetty.ee10.servlet.FilterHolder;
+import org.eclipse.jetty.ee10.servlet.ServletContextHandler;
+import org.eclipse.jetty.ee10.servlet.ServletHolder;
+import org.eclipse.jetty.http2.server.HTTP2CServerConnectionFactory;
+import org.eclipse.jetty.server.HttpConfiguration;
+import org.eclipse.jetty.server.HttpConnectionFactory;
+import org.eclipse.jetty.server.Server;
+import org.eclipse.jetty.server.ServerConnector;
+
+/**
+ * The demo hub: one embedded Jetty 12 server (HTTP/1.1 and h2c on one port) serving the REST,
+ * long-polling and SSE endpoints with the in-memory broker, and a simulated price ticker on topic
+ * {@code prices}.
+ *
+ * <pre>java -jar examples/target/switchboard-demo.jar [--port 8080] [--host 127.0.0.1] [--no-demo-feed]</pre>
+ */
+public final class DemoHub implements AutoCloseable {
+  static final String USAGE = String.join("\n",
+      "usage: java -jar switchboard-demo.jar [options]",
+      "  --port N        HTTP port (default 8080; 0 picks a free port)",
+      "  --host ADDR     address to bind (default 127.0.0.1)",
+      "  --no-demo-feed  do not publish the simulated ticker on topic 'prices'",
+      "  --help          show this help");
+
+  /** Parsed command line. */
+  record Options(int port, String host, boolean demoFeed) {}
+
+  private final Hub hub;
+  private final Server server;
+  private final ServerConnector connector;
+  private final ScheduledExecutorService feed;
+
+  private DemoHub(Hub hub, Server server, ServerConnector connector, ScheduledExecutorService feed) {
+    this.hub = hub;
+    this.server = server;
+    this.connector = connector;
+    this.feed = feed;
+  }
+
+  public static void main(String[] args) throws Exception {
+    Options options;
+    try {
+      options = parse(args);
+    } catch (IllegalArgumentException e) {
+      System.err.println("switchboard demo: " + e.getMessage());
+      System.err.println(USAGE);
+      System.exit(2);
+      return;
+    }
+    if (options == null) {
+      System.out.println(USAGE);
+      return;
+    }
+    DemoHub demo = start(options);
+    Runtime.getRuntime().addShutdownHook(new Thread(demo::close, "switchboard-demo-shutdown"));
+    demo.printListening(System.out);
+    demo.server.join();
+  }
+
+  /**
+   * Parses the command line.
+   *
+   * @return null when help was asked for
+   * @throws IllegalArgumentException naming the bad or unknown option
+   */
+  static Options parse(String[] args) {
+    int port = 8080;
+    String host = "127.0.0.1";
+    boolean demoFeed = true;
+    for (int i = 0; i < args.length; i++) {
+      String a = args[i];
+      switch (a) {
+        case "--help":
+        case "-h":
+          return null;
+        case "--no-demo-feed":
+          demoFeed = false;
+          break;
+        case "--port":
+          port = portValue(a, value(args, ++i, a));
+          break;
+        case "--host":
+          host = value(args, ++i, a);
+          break;
+        default:
+          if (a.startsWith("--port=")) {
+            port = portValue("--port", a.substring(7));
+          } else if (a.startsWith("--host=")) {
+            host = a.substring(7);
+          } else {
+            throw new IllegalArgumentException("unknown option '" + a + "'");
+          }
+      }
+    }
+    if (host.isBlank()) {
+      throw new IllegalArgumentException("--host needs an address");
+    }
+    return new Options(port, host, demoFeed);
+  }
+
+  private static String value(String[] args, int i, String option) {
+    if (i >= args.length) {
+      throw new IllegalArgumentException(option + " needs a value");
+    }
+    return args[i];
+  }
+
+  private static int portValue(String option, String v) {
+    try {
+      int p = Integer.parseInt(v);
+      if (p >= 0 && p <= 65535) {
+        return p;
+      }
+    } catch (NumberFormatException e) {
+      // reported below
+    }
+    throw new IllegalArgumentException(option + " must be a port from 0 to 65535, not '" + v + "'");
+  }
+
+  /** Starts the server and, if enabled, the ticker. */
+  static DemoHub start(Options o) throws Exception {
+    Hub hub = Hub.builder().broker(new InMemoryBroker(10_000)).build();
+    Server server = new Server();
+    HttpConfiguration config = new HttpConfiguration();
+    config.setSendServerVersion(false);
+    ServerConnector connector = new ServerConnector(server,
+        new HttpConnectionFactory(config), new HTTP2CServerConnectionFactory(config));
+    connector.setHost(o.host());
+    connector.setPort(o.port());
+    server.addConnector(connector);
+
+    ServletContextHandler context = new ServletContextHandler();
+    context.setContextPath("/");
+    FilterHolder sse = new FilterHolder(new SseTransportFilter(hub));
+    sse.setAsyncSupported(true);
+    FilterHolder rest = new FilterHolder(new HttpTransportFilter(hub));
+    rest.setAsyncSupported(true);
+    context.addFilter(sse, "/v1/*", EnumSet.of(DispatcherType.REQUEST));
+    context.addFilter(rest, "/v1/*", EnumSet.of(DispatcherType.REQUEST));
+    context.addServlet(new ServletHolder(new IndexServlet()), "/");
+    server.setHandler(context);
+    server.setStopAtShutdown(false);
+    server.start();
+
+    ScheduledExecutorService feed = null;
+    if (o.demoFeed()) {
+      feed = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "switchboard-demo-feed");
+        t.setDaemon(true);
+        return t;
+      });
+      double[] price = {100.0};
+      feed.scheduleAtFixedRate(() -> {
+        price[0] = Math.max(1, price[0] + ThreadLocalRandom.current().nextGaussian());
+        String json = String.format(Locale.ROOT, "{\"symbol\":\"ACME\",\"price\":%.2f,\"time\":\"%s\"}",
+            price[0], java.time.Instant.now());
+        hub.publish(Message.builder("prices").event("price").json(json).build());
+      }, 0, 1, TimeUnit.SECONDS);
+    }
+    return new DemoHub(hub, server, connector, feed);
+  }
+
+  /** The HTTP base URL with the real port. */
+  String httpUrl() {
+    String host = connector.getHost();
+    return "http://" + (host.contains(":") ? "[" + host + "]" : host) + ":" + connector.getLocalPort();
+  }
+
+  Hub hub() {
+    return hub;
+  }
+
+  void printListening(PrintStream out) {
+    out.println("switchboard demo listening http=" + httpUrl() + " grpc=off");
+    out.flush();
+  }
+
+  /** Stops the ticker, tells clients the server is going away, and stops Jetty. */
+  @Override
+  public void close() {
+    if (feed != null) {
+      feed.shutdownNow();
+    }
+    hub.shutdown();
+    try {
+      server.stop();
+    } catch (Exception e) {
+      System.err.println("switchboard demo: error while stopping: " + e);
+    }
+  }
+
+  /** A plain-text index naming the endpoints, so a browser pointed at the hub sees something useful. */
+  private static final class IndexServlet extends HttpServlet {
+    private static final long serialVersionUID = 1L;
+
+    @Override
+    protected void doGet(HttpServletRequest req, HttpServletResponse res) throws IOException {
+      if (!req.getRequestURI().equals("/")) {
+        res.sendError(404);
+        return;
+      }
+      res.setContentType("text/plain; charset=utf-8");
+      res.getWriter().println(String.join("\n",
+          "Switchboard demo hub",
+          "",
+          "POST /v1/topics/{topic}/messages               publish (body = payload)",
+          "GET  /v1/topics/{topic}/messages?after=&wait=  history and long polling",
+          "GET  /v1/topics/{topic}/messages/{id}          one message",
+          "GET  /v1/topics/{topic}/events                 Server-Sent Events",
+          "",
+          "Try: curl -N http://" + req.getServerName() + ":" + req.getServerPort() + "/v1/topics/prices/events"));
+    }
+  }
+}

@@ -1,0 +1,59 @@
+package dev.switchboard.examples;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.switchboard.transport.Channel;
+import dev.switchboard.transport.Message;
+import dev.switchboard.transport.MessageListener;
+import dev.switchboard.transport.TransportConfig;
+import dev.switchboard.transport.Transports;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+class DemoHubTest {
+  @Test
+  void options_parseAndRefuseBadOnes() {
+    assertEquals(new DemoHub.Options(8080, "127.0.0.1", true), DemoHub.parse(new String[0]));
+    assertEquals(new DemoHub.Options(0, "0.0.0.0", false),
+        DemoHub.parse(new String[] {"--port", "0", "--host", "0.0.0.0", "--no-demo-feed"}));
+    assertEquals(9000, DemoHub.parse(new String[] {"--port=9000"}).port());
+    assertNull(DemoHub.parse(new String[] {"--help"}));
+    for (String[] bad : new String[][] {{"--bogus"}, {"--port"}, {"--port", "x"}, {"--port", "70000"}, {"--port", "-1"}}) {
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> DemoHub.parse(bad));
+      assertTrue(e.getMessage().contains(bad[0].split("=")[0]), e.getMessage());
+    }
+  }
+
+  @Test
+  void demo_printsOneListeningLine_andServesEveryTransportWithTheTicker() throws Exception {
+    try (DemoHub demo = DemoHub.start(DemoHub.parse(new String[] {"--port", "0"}))) {
+      ByteArrayOutputStream buf = new ByteArrayOutputStream();
+      demo.printListening(new PrintStream(buf, true, StandardCharsets.UTF_8));
+      String line = buf.toString(StandardCharsets.UTF_8);
+      assertTrue(line.matches("switchboard demo listening http=http://127\\.0\\.0\\.1:\\d+ grpc=off\n"), line);
+      assertTrue(!line.contains(":0 "), "the real port is printed: " + line);
+
+      for (String transport : new String[] {"sse", "longpoll"}) {
+        try (Channel c = Transports.open(TransportConfig.builder().transport(transport).url(demo.httpUrl()).build())) {
+          LinkedBlockingQueue<Message> prices = new LinkedBlockingQueue<>();
+          LinkedBlockingQueue<Message> chat = new LinkedBlockingQueue<>();
+          c.subscribe("prices", (MessageListener) prices::add);
+          Message price = prices.poll(20, TimeUnit.SECONDS);
+          assertTrue(price != null && price.text().contains("\"symbol\":\"ACME\""), transport + ": " + price);
+          assertEquals("price", price.event());
+          Message marker = demo.hub().publish("chat", "marker").toCompletableFuture().get();
+          c.subscribe("chat", marker.id(), (MessageListener) chat::add);
+          c.send(Message.text("chat", "hello over " + transport)).toCompletableFuture().get(20, TimeUnit.SECONDS);
+          assertEquals("hello over " + transport, chat.poll(20, TimeUnit.SECONDS).text());
+        }
+      }
+    }
+  }
+}
