@@ -1,0 +1,259 @@
+package dev.switchboard.bench;
+
+import dev.switchboard.http.HttpTransportFilter;
+import dev.switchboard.hub.Hub;
+import dev.switchboard.hub.InMemoryBroker;
+import dev.switchboard.sse.SseTransportFilter;
+import dev.switchboard.transport.Message;
+import jakarta.servlet.AsyncContext;
+import jakarta.servlet.DispatcherType;
+import jakarta.servlet.ServletOutputStream;
+import jakarta.servlet.WriteListener;
+import jakarta.servlet.http.HttpServlet;
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletResponse;
+import java.io.IOException;
+import java.lang.management.ManagementFactory;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.EnumSet;
+import java.util.Queue;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
+import java.util.function.IntSupplier;
+import org.eclipse.jetty.ee10.servlet.FilterHolder;
+import org.eclipse.jetty.ee10.servlet.ServletContextHandler;
+import org.eclipse.jetty.ee10.servlet.ServletHolder;
+import org.eclipse.jetty.server.HttpConfiguration;
+import org.eclipse.jetty.server.HttpConnectionFactory;
+import org.eclipse.jetty.server.Server;
+import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.util.thread.QueuedThreadPool;
+
+/**
+ * The server side of the fan-out benchmark, run in its own JVM: either Switchboard (hub + SSE and
+ * REST/long-poll filters) or the raw-Jetty SSE baseline, plus a control servlet at {@code /bench}
+ * that publishes at a paced rate and reports heap and RSS.
+ *
+ * <p>Usage: {@code BenchServer switchboard|raw}. Prints {@code READY <port>} when listening.
+ */
+public final class BenchServer {
+  private BenchServer() {}
+
+  public static void main(String[] args) throws Exception {
+    String kind = args.length > 0 ? args[0] : "switchboard";
+    Server server = new Server(new QueuedThreadPool(200, 8));
+    ServerConnector connector = new ServerConnector(server, new HttpConnectionFactory(new HttpConfiguration()));
+    connector.setHost("127.0.0.1");
+    connector.setPort(0);
+    connector.setAcceptQueueSize(4096);
+    server.addConnector(connector);
+    ServletContextHandler context = new ServletContextHandler();
+    context.setContextPath("/");
+
+    Consumer<byte[]> publish;
+    IntSupplier subscribers;
+    if (kind.equals("raw")) {
+      RawSseServlet raw = new RawSseServlet();
+      ServletHolder h = new ServletHolder(raw);
+      h.setAsyncSupported(true);
+      context.addServlet(h, "/raw/events");
+      publish = raw::broadcast;
+      subscribers = raw::count;
+    } else if (kind.equals("switchboard")) {
+      Hub hub = Hub.builder().broker(new InMemoryBroker(10_000)).maxConnections(200_000).build();
+      FilterHolder sse = new FilterHolder(new SseTransportFilter(hub));
+      sse.setAsyncSupported(true);
+      FilterHolder rest = new FilterHolder(new HttpTransportFilter(hub));
+      rest.setAsyncSupported(true);
+      context.addFilter(sse, "/v1/*", EnumSet.of(DispatcherType.REQUEST));
+      context.addFilter(rest, "/v1/*", EnumSet.of(DispatcherType.REQUEST));
+      context.addServlet(new ServletHolder(new HttpServlet() {
+        private static final long serialVersionUID = 1L;
+      }), "/");
+      publish = payload -> hub.publish(Message.builder("bench").payload(payload, "text/plain; charset=utf-8").build());
+      subscribers = hub::subscriberCount;
+    } else {
+      throw new IllegalArgumentException("kind must be switchboard or raw: " + kind);
+    }
+    ServletHolder control = new ServletHolder(new ControlServlet(publish, subscribers));
+    context.addServlet(control, "/bench/*");
+    server.setHandler(context);
+    server.start();
+    System.out.println("READY " + connector.getLocalPort());
+    System.out.flush();
+    server.join();
+  }
+
+  /** A 100-byte text payload starting with the send time in epoch microseconds. */
+  static byte[] payload(int size) {
+    Instant now = Instant.now();
+    String stamp = (now.getEpochSecond() * 1_000_000L + now.getNano() / 1000) + "|";
+    StringBuilder sb = new StringBuilder(size).append(stamp);
+    while (sb.length() < size) {
+      sb.append('x');
+    }
+    return sb.toString().getBytes(StandardCharsets.US_ASCII);
+  }
+
+  /** {@code /bench/stats}, {@code /bench/subscribers}, {@code /bench/publish?rate=&seconds=}. */
+  private static final class ControlServlet extends HttpServlet {
+    private static final long serialVersionUID = 1L;
+    private final transient Consumer<byte[]> publish;
+    private final transient IntSupplier subscribers;
+
+    ControlServlet(Consumer<byte[]> publish, IntSupplier subscribers) {
+      this.publish = publish;
+      this.subscribers = subscribers;
+    }
+
+    @Override
+    protected void doGet(HttpServletRequest req, HttpServletResponse res) throws IOException {
+      String op = req.getPathInfo();
+      String body;
+      if ("/stats".equals(op)) {
+        for (int i = 0; i < 3; i++) {
+          System.gc();
+          try {
+            Thread.sleep(200);
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+          }
+        }
+        long heap = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
+        body = "heap=" + heap + " rss=" + rss();
+      } else if ("/subscribers".equals(op)) {
+        body = Integer.toString(subscribers.getAsInt());
+      } else if ("/publish".equals(op)) {
+        int rate = Integer.parseInt(req.getParameter("rate"));
+        double seconds = Double.parseDouble(req.getParameter("seconds"));
+        long count = (long) (rate * seconds);
+        long intervalNanos = 1_000_000_000L / rate;
+        long start = System.nanoTime();
+        for (long i = 0; i < count; i++) {
+          long due = start + i * intervalNanos;
+          long wait = due - System.nanoTime();
+          if (wait > 0) {
+            java.util.concurrent.locks.LockSupport.parkNanos(wait);
+          }
+          publish.accept(payload(100));
+        }
+        body = "published=" + count;
+      } else {
+        res.sendError(404);
+        return;
+      }
+      res.setContentType("text/plain");
+      res.getWriter().print(body);
+    }
+
+    private static long rss() {
+      try {
+        for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+          if (line.startsWith("VmRSS:")) {
+            return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+          }
+        }
+      } catch (IOException | RuntimeException e) {
+        return -1;
+      }
+      return -1;
+    }
+  }
+
+  /**
+   * The baseline: a minimal, correct raw-Jetty async SSE broadcaster (per-connection queue, one
+   * non-blocking writer per connection via WriteListener), with no hub, topics or history.
+   */
+  static final class RawSseServlet extends HttpServlet {
+    private static final long serialVersionUID = 1L;
+    private final transient Set<Conn> conns = ConcurrentHashMap.newKeySet();
+    private final AtomicLong seq = new AtomicLong();
+
+    int count() {
+      return conns.size();
+    }
+
+    void broadcast(byte[] payload) {
+      byte[] event = ("id: " + seq.incrementAndGet() + "\ndata: " + new String(payload, StandardCharsets.US_ASCII)
+          + "\n\n").getBytes(StandardCharsets.US_ASCII);
+      for (Conn c : conns) {
+        c.queue.add(event);
+        c.drain();
+      }
+    }
+
+    @Override
+    protected void doGet(HttpServletRequest req, HttpServletResponse res) throws IOException {
+      res.setContentType("text/event-stream");
+      res.setHeader("Cache-Control", "no-cache");
+      AsyncContext ctx = req.startAsync();
+      ctx.setTimeout(0);
+      Conn c = new Conn(ctx, res.getOutputStream());
+      conns.add(c);
+      res.getOutputStream().setWriteListener(c);
+    }
+
+    private final class Conn implements WriteListener {
+      final AsyncContext ctx;
+      final ServletOutputStream out;
+      final Queue<byte[]> queue = new ConcurrentLinkedQueue<>();
+      final AtomicInteger wip = new AtomicInteger();
+      boolean needFlush;
+
+      Conn(AsyncContext ctx, ServletOutputStream out) {
+        this.ctx = ctx;
+        this.out = out;
+        queue.add("retry: 1000\n\n".getBytes(StandardCharsets.US_ASCII));
+      }
+
+      void drain() {
+        if (wip.getAndIncrement() != 0) {
+          return;
+        }
+        int missed = 1;
+        do {
+          try {
+            while (out.isReady()) {
+              byte[] b = queue.poll();
+              if (b != null) {
+                out.write(b);
+                needFlush = true;
+              } else if (needFlush) {
+                needFlush = false;
+                out.flush();
+              } else {
+                break;
+              }
+            }
+          } catch (IOException | RuntimeException e) {
+            onError(e);
+            return;
+          }
+          missed = wip.addAndGet(-missed);
+        } while (missed != 0);
+      }
+
+      @Override
+      public void onWritePossible() {
+        drain();
+      }
+
+      @Override
+      public void onError(Throwable t) {
+        conns.remove(this);
+        try {
+          ctx.complete();
+        } catch (RuntimeException e) {
+          // already completed
+        }
+      }
+    }
+  }
+}
