@@ -89,6 +89,8 @@ public final class Connection {
   private final AtomicLong queuedBytes = new AtomicLong();
   private final Map<String, TopicSubscription> subscriptions = new ConcurrentHashMap<>();
   private final AtomicBoolean closed = new AtomicBoolean();
+  /** Subscriptions still replaying history; poll() only looks for pages to fetch while any are. */
+  private final AtomicInteger replaying = new AtomicInteger();
   private volatile Status closeStatus;
   private volatile String closeReason;
 
@@ -173,7 +175,7 @@ public final class Connection {
     if (e != null) {
       int count = queuedCount.decrementAndGet();
       long bytes = queuedBytes.addAndGet(-e.size());
-      if (count <= maxMessages / 2 && bytes <= maxBytes / 2) {
+      if (replaying.get() > 0 && count <= maxMessages / 2 && bytes <= maxBytes / 2) {
         for (TopicSubscription sub : subscriptions.values()) {
           sub.maybeFetchNextPage();
         }
@@ -283,6 +285,7 @@ public final class Connection {
         cursor = afterId;
         replaying = true;
       }
+      Connection.this.replaying.incrementAndGet();
       fetchPage();
       return started;
     }
@@ -369,6 +372,7 @@ public final class Connection {
           from = cursor;
         }
         if (last) {
+          Connection.this.replaying.decrementAndGet();
           goLive(from == null ? "" : from);
         } else {
           fetchPage();
@@ -377,9 +381,14 @@ public final class Connection {
     }
 
     private void failReplay(SwitchboardException e) {
+      boolean wasReplaying;
       synchronized (this) {
         fetching = false;
+        wasReplaying = replaying;
         replaying = false;
+      }
+      if (wasReplaying) {
+        Connection.this.replaying.decrementAndGet();
       }
       boolean beforeStart = started.completeExceptionally(e);
       if (subscriptions.remove(topic, this)) {

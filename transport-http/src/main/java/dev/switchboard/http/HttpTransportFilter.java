@@ -397,11 +397,7 @@ public final class HttpTransportFilter implements Filter {
 
     /** Path before {@code /v1} inside the servlet context, e.g. {@code /api}; default empty. */
     public Builder basePath(String basePath) {
-      String p = Objects.requireNonNull(basePath, "basePath");
-      if (!p.isEmpty() && (!p.startsWith("/") || p.endsWith("/"))) {
-        throw new IllegalArgumentException("basePath must be empty or start, and not end, with '/': " + p);
-      }
-      this.basePath = p;
+      this.basePath = WirePaths.requireBasePath(basePath);
       return this;
     }
 

@@ -22,14 +22,9 @@ import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.net.InetSocketAddress;
 import java.security.Principal;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.Collections;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -196,12 +191,25 @@ public final class SseTransportFilter implements Filter {
     }
   }
 
+  private static final ThreadLocal<ByteArrayOutputStream> SCRATCH =
+      ThreadLocal.withInitial(() -> new ByteArrayOutputStream(8192));
+
+  /** An empty per-thread buffer; the bytes are copied out before anything else can use it. */
+  private static ByteArrayOutputStream scratch() {
+    ByteArrayOutputStream b = SCRATCH.get();
+    if (b.size() > 256 * 1024) {
+      b = new ByteArrayOutputStream(8192);
+      SCRATCH.set(b);
+    }
+    b.reset();
+    return b;
+  }
+
   /** One open stream: the hub's sink, the container's write listener, and its async listener. */
   private final class SseStream implements Connection.Sink, WriteListener, AsyncListener {
     private final AsyncContext ctx;
     private final ServletOutputStream out;
     private final AtomicInteger wip = new AtomicInteger();
-    private final ByteArrayOutputStream batch = new ByteArrayOutputStream(8192);
     private volatile Connection connection;
     private volatile boolean heartbeatDue;
     private volatile boolean closing;
@@ -250,30 +258,11 @@ public final class SseTransportFilter implements Filter {
     private void writeWhileReady() throws IOException {
       Connection c = connection;
       while (!finished && c != null && out.isReady()) {
-        batch.reset();
-        if (!started) {
-          started = true;
-          SseFormat.retry(batch, retry.toMillis());
-        }
-        boolean slow = c.closeStatus() == Status.SLOW_CONSUMER;
-        if (!slow) {
-          Connection.Event e;
-          while (batch.size() < 32 * 1024 && (e = c.poll()) != null) {
-            if (e instanceof Connection.Delivery) {
-              SseFormat.message(batch, ((Connection.Delivery) e).message());
-            } else if (e instanceof Connection.Reset) {
-              SseFormat.reset(batch, ((Connection.Reset) e).reason());
-            }
-          }
-        }
-        if (batch.size() == 0 && heartbeatDue) {
-          SseFormat.heartbeat(batch);
-        }
-        heartbeatDue = false;
-        if (batch.size() > 0) {
-          out.write(batch.toByteArray());
+        byte[] chunk = nextChunk(c);
+        if (chunk != null) {
+          out.write(chunk);
           needFlush = true;
-        } else if (closing && (slow || c.queuedMessages() == 0)) {
+        } else if (closing && (c.closeStatus() == Status.SLOW_CONSUMER || c.queuedMessages() == 0)) {
           finish(null);
           return;
         } else if (needFlush) {
@@ -283,6 +272,58 @@ public final class SseTransportFilter implements Filter {
           return;
         }
       }
+    }
+
+    /**
+     * The next bytes to write, or null when there is nothing. A lone message is written from its
+     * shared encoded form; several are batched (up to 32 KiB) in a per-thread scratch buffer, so an
+     * idle stream holds no buffer of its own.
+     */
+    private byte[] nextChunk(Connection c) {
+      byte[] first = null;
+      ByteArrayOutputStream batch = null;
+      if (!started) {
+        started = true;
+        batch = scratch();
+        SseFormat.retry(batch, retry.toMillis());
+      }
+      if (c.closeStatus() != Status.SLOW_CONSUMER) {
+        Connection.Event e;
+        while ((batch == null || batch.size() < 32 * 1024) && (e = c.poll()) != null) {
+          byte[] bytes;
+          if (e instanceof Connection.Delivery) {
+            bytes = SseFormat.encoded(((Connection.Delivery) e).message());
+          } else if (e instanceof Connection.Reset) {
+            ByteArrayOutputStream r = new ByteArrayOutputStream(64);
+            SseFormat.reset(r, ((Connection.Reset) e).reason());
+            bytes = r.toByteArray();
+          } else {
+            continue;
+          }
+          if (batch == null && first == null) {
+            first = bytes;
+          } else {
+            if (batch == null) {
+              batch = scratch();
+            }
+            if (first != null) {
+              batch.writeBytes(first);
+              first = null;
+            }
+            batch.writeBytes(bytes);
+          }
+        }
+      }
+      if (first != null) {
+        heartbeatDue = false;
+        return first;
+      }
+      if (batch == null && heartbeatDue) {
+        batch = scratch();
+        SseFormat.heartbeat(batch);
+      }
+      heartbeatDue = false;
+      return batch == null || batch.size() == 0 ? null : batch.toByteArray();
     }
 
     private void finish(Throwable error) {
@@ -337,21 +378,12 @@ public final class SseTransportFilter implements Filter {
   }
 
   private static Handshake handshake(HttpServletRequest req) {
-    Map<String, List<String>> headers = new LinkedHashMap<>();
-    for (String name : Collections.list(req.getHeaderNames())) {
-      headers.put(name, Collections.list(req.getHeaders(name)));
-    }
-    Map<String, List<String>> query = new LinkedHashMap<>();
-    req.getParameterMap().forEach((k, v) -> query.put(k, new ArrayList<>(List.of(v))));
-    InetSocketAddress remote = req.getRemoteAddr() == null ? null
-        : InetSocketAddress.createUnresolved(req.getRemoteAddr(), req.getRemotePort());
-    return new Handshake("sse", remote, headers, query);
+    return WirePaths.handshake("sse", req.getRemoteAddr(), req.getRemotePort(), req.getHeaderNames(),
+        req::getHeaders, req.getParameterMap());
   }
 
   private static String rawPath(HttpServletRequest req) {
-    String uri = req.getRequestURI();
-    String ctx = req.getContextPath();
-    return ctx != null && !ctx.isEmpty() && uri.startsWith(ctx) ? uri.substring(ctx.length()) : uri;
+    return WirePaths.pathInContext(req.getRequestURI(), req.getContextPath());
   }
 
   private static void error(HttpServletResponse res, SwitchboardException e) throws IOException {
@@ -384,11 +416,7 @@ public final class SseTransportFilter implements Filter {
 
     /** Path before {@code /v1} inside the servlet context, e.g. {@code /api}; default empty. */
     public Builder basePath(String basePath) {
-      String p = Objects.requireNonNull(basePath, "basePath");
-      if (!p.isEmpty() && (!p.startsWith("/") || p.endsWith("/"))) {
-        throw new IllegalArgumentException("basePath must be empty or start, and not end, with '/': " + p);
-      }
-      this.basePath = p;
+      this.basePath = WirePaths.requireBasePath(basePath);
       return this;
     }
 

@@ -4,7 +4,6 @@ import dev.switchboard.http.HttpTransportFilter;
 import dev.switchboard.hub.Hub;
 import dev.switchboard.testkit.EmbeddedJetty;
 import dev.switchboard.testkit.TransportContractTest;
-import java.net.URI;
 import java.time.Duration;
 import java.util.List;
 
@@ -21,22 +20,6 @@ class SseContractTest extends TransportContractTest {
         .heartbeat(Duration.ofMillis(200))
         .retry(Duration.ofMillis(50))
         .build();
-    EmbeddedJetty jetty = EmbeddedJetty.start(port, List.of(sse, new HttpTransportFilter(hub)));
-    return new Server() {
-      @Override
-      public URI url() {
-        return jetty.url();
-      }
-
-      @Override
-      public int port() {
-        return jetty.port();
-      }
-
-      @Override
-      public void close() throws Exception {
-        jetty.close();
-      }
-    };
+    return EmbeddedJetty.start(port, List.of(sse, new HttpTransportFilter(hub)));
   }
 }

@@ -20,7 +20,7 @@ import org.eclipse.jetty.server.ServerConnector;
  *
  * <p>Not thread-safe: start and stop from one thread.
  */
-public final class EmbeddedJetty implements AutoCloseable {
+public final class EmbeddedJetty implements TransportContractTest.Server {
   private final Server server;
   private final ServerConnector connector;
 
@@ -58,11 +58,13 @@ public final class EmbeddedJetty implements AutoCloseable {
   }
 
   /** The bound port. */
+  @Override
   public int port() {
     return connector.getLocalPort();
   }
 
   /** {@code http://127.0.0.1:<port>} */
+  @Override
   public URI url() {
     return URI.create("http://127.0.0.1:" + port());
   }

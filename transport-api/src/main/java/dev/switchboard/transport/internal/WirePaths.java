@@ -2,11 +2,20 @@ package dev.switchboard.transport.internal;
 
 import dev.switchboard.transport.Status;
 import dev.switchboard.transport.SwitchboardException;
+import dev.switchboard.hub.Handshake;
 import java.io.ByteArrayOutputStream;
+import java.net.InetSocketAddress;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Enumeration;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.function.Function;
 
 /**
  * Parsing of the {@code /v1/topics/{topic}/…} paths shared by the servlet transports. Internal.
@@ -73,6 +82,43 @@ public final class WirePaths {
     } catch (CharacterCodingException e) {
       throw bad(s);
     }
+  }
+
+  /**
+   * Returns {@code basePath} if it is empty or starts, and does not end, with {@code /}.
+   *
+   * @throws IllegalArgumentException otherwise
+   */
+  public static String requireBasePath(String basePath) {
+    String p = Objects.requireNonNull(basePath, "basePath");
+    if (!p.isEmpty() && (!p.startsWith("/") || p.endsWith("/"))) {
+      throw new IllegalArgumentException("basePath must be empty or start, and not end, with '/': " + p);
+    }
+    return p;
+  }
+
+  /**
+   * A {@link Handshake} from a request's parts, so servlet modules need not repeat this.
+   *
+   * @param headers the values of one header name (a servlet request's {@code getHeaders})
+   */
+  public static Handshake handshake(String transport, String remoteAddr, int remotePort,
+      Enumeration<String> headerNames, Function<String, Enumeration<String>> headers,
+      Map<String, String[]> parameters) {
+    Map<String, List<String>> h = new LinkedHashMap<>();
+    for (String name : Collections.list(headerNames)) {
+      h.put(name, Collections.list(headers.apply(name)));
+    }
+    Map<String, List<String>> query = new LinkedHashMap<>();
+    parameters.forEach((k, v) -> query.put(k, new ArrayList<>(List.of(v))));
+    InetSocketAddress remote = remoteAddr == null ? null : InetSocketAddress.createUnresolved(remoteAddr, remotePort);
+    return new Handshake(transport, remote, h, query);
+  }
+
+  /** The request path inside the context, still percent-encoded. */
+  public static String pathInContext(String requestUri, String contextPath) {
+    return contextPath != null && !contextPath.isEmpty() && requestUri.startsWith(contextPath)
+        ? requestUri.substring(contextPath.length()) : requestUri;
   }
 
   private static SwitchboardException bad(String s) {
