@@ -24,7 +24,8 @@ import org.HdrHistogram.Histogram;
  * then publishes 100-byte messages at stepped-up rates until delivery falls behind, and finally
  * measures latency at half the highest sustained rate. Prints a table and writes JSON.
  *
- * <p>Usage: {@code FanoutBenchmark [--quick] [--subscribers 1000,10000] [--step-seconds 5] [--out FILE]}
+ * <p>Usage: {@code FanoutBenchmark [--quick] [--subscribers 1000,10000] [--step-seconds 5] [--targets a,b]
+ * [--out FILE]}; targets are raw-jetty-sse, switchboard-sse, switchboard-longpoll.
  */
 public final class FanoutBenchmark {
   record Target(String name, String serverKind, String path, LoadClient.Mode mode) {}
@@ -49,6 +50,7 @@ public final class FanoutBenchmark {
     List<Integer> ns = new ArrayList<>(List.of(1000, 10_000));
     double stepSeconds = 5;
     Path out = Path.of("benchmarks/target/fanout.json");
+    List<String> only = null;
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
         case "--quick": quick = true; ns = List.of(50); stepSeconds = 1; break;
@@ -60,13 +62,14 @@ public final class FanoutBenchmark {
           break;
         case "--step-seconds": stepSeconds = Double.parseDouble(args[++i]); break;
         case "--out": out = Path.of(args[++i]); break;
+        case "--targets": only = List.of(args[++i].split(",")); break;
         default:
           System.err.println("unknown option " + args[i]
-              + "\nusage: FanoutBenchmark [--quick] [--subscribers 1000,10000] [--step-seconds 5] [--out FILE]");
+              + "\nusage: FanoutBenchmark [--quick] [--subscribers 1000,10000] [--step-seconds 5] [--targets a,b] [--out FILE]");
           System.exit(2);
       }
     }
-    List<Result> results = run(ns, stepSeconds, quick);
+    List<Result> results = run(ns, stepSeconds, quick, only);
     String table = table(results);
     System.out.println(table);
     Files.createDirectories(out.toAbsolutePath().getParent());
@@ -74,10 +77,13 @@ public final class FanoutBenchmark {
     System.out.println("wrote " + out);
   }
 
-  static List<Result> run(List<Integer> ns, double stepSeconds, boolean quick) throws Exception {
+  static List<Result> run(List<Integer> ns, double stepSeconds, boolean quick, List<String> only) throws Exception {
     List<Result> results = new ArrayList<>();
     for (int n : ns) {
       for (Target t : TARGETS) {
+        if (only != null && !only.contains(t.name())) {
+          continue;
+        }
         results.add(runOne(t, n, stepSeconds, quick));
       }
     }
@@ -86,10 +92,13 @@ public final class FanoutBenchmark {
 
   private static Result runOne(Target t, int n, double stepSeconds, boolean quick) throws Exception {
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    Process server = new ProcessBuilder(java, "-Xmx2g", "-Xss256k",
-        "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
-        "-cp", System.getProperty("java.class.path"), BenchServer.class.getName(), t.serverKind())
-        .redirectErrorStream(true).start();
+    List<String> cmd = new ArrayList<>(List.of(java, "-Xmx2g", "-Xss256k", "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn"));
+    String extra = System.getProperty("bench.serverJvmArgs", "").trim();
+    if (!extra.isEmpty()) {
+      cmd.addAll(List.of(extra.split("\\s+"))); // e.g. a JFR recording for profiling
+    }
+    cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), BenchServer.class.getName(), t.serverKind()));
+    Process server = new ProcessBuilder(cmd).redirectErrorStream(true).start();
     try {
       BufferedReader r = new BufferedReader(new InputStreamReader(server.getInputStream(), StandardCharsets.UTF_8));
       String line;
@@ -121,7 +130,7 @@ public final class FanoutBenchmark {
           Thread.sleep(20);
         }
         double connectSeconds = (System.nanoTime() - c0) / 1e9;
-        Thread.sleep(500);
+        Thread.sleep(Long.getLong("bench.idlePauseMillis", 500));
         long[] after = stats(base);
         double heapPer = (after[0] - before[0]) / (double) n;
         double rssPer = (after[1] - before[1]) / (double) n;

@@ -13,7 +13,7 @@ import org.junit.jupiter.api.Test;
 class FanoutBenchmarkSmokeTest {
   @Test
   void quickRun_deliversOnEveryTargetAndReportsFigures() throws Exception {
-    List<FanoutBenchmark.Result> results = FanoutBenchmark.run(List.of(20), 1, true);
+    List<FanoutBenchmark.Result> results = FanoutBenchmark.run(List.of(20), 1, true, null);
     assertEquals(3, results.size());
     for (FanoutBenchmark.Result r : results) {
       assertTrue(r.maxDeliveredPerSec() > 0, r.target() + " delivered nothing");

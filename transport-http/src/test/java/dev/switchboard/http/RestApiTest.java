@@ -269,6 +269,24 @@ class RestApiTest {
   }
 
   @Test
+  void clientThatDisconnectsMidRequest_storesNothing_andTheServerCarriesOn() throws Exception {
+    for (int i = 0; i < 20; i++) {
+      try (java.net.Socket s = new java.net.Socket("127.0.0.1", jetty.port())) {
+        s.getOutputStream().write(("POST /api/v1/topics/cut/messages HTTP/1.1\r\nHost: x\r\n"
+            + "Content-Type: text/plain\r\nContent-Length: 500\r\n\r\nonly part of the bo")
+            .getBytes(StandardCharsets.US_ASCII));
+        s.getOutputStream().flush();
+      }
+    }
+    HttpResponse<String> h = send(req("/v1/topics/cut/messages").GET());
+    assertEquals(200, h.statusCode());
+    assertEquals(0, MessageJson.readPage(h.body().getBytes(StandardCharsets.UTF_8)).messages().size(),
+        "no truncated body was published");
+    assertEquals(201, post("cut", "text/plain", "whole").statusCode());
+    assertEquals(0, hub.subscriberCount());
+  }
+
+  @Test
   void otherPaths_passDownTheFilterChain() throws Exception {
     assertEquals(404, send(req("/v1/topics/orders/unknown").GET()).statusCode());
     assertEquals(404, send(req("/elsewhere").GET()).statusCode());
