@@ -36,6 +36,22 @@ public final class EmbeddedJetty implements TransportContractTest.Server {
    * @throws Exception when Jetty cannot start (port taken, …)
    */
   public static EmbeddedJetty start(int port, List<? extends Filter> filters) throws Exception {
+    return start(port, filters, context -> { });
+  }
+
+  /** What a test adds to the servlet context before the server starts (e.g. a WebSocket endpoint). */
+  @FunctionalInterface
+  public interface ContextSetup {
+    void accept(ServletContextHandler context) throws Exception;
+  }
+
+  /**
+   * Starts a server, letting {@code setup} add to the context (a WebSocket container, servlets).
+   *
+   * @param port the port, 0 for any free one
+   * @throws Exception when Jetty cannot start (port taken, …)
+   */
+  public static EmbeddedJetty start(int port, List<? extends Filter> filters, ContextSetup setup) throws Exception {
     Server server = new Server();
     HttpConfiguration config = new HttpConfiguration();
     config.setSendServerVersion(false);
@@ -52,6 +68,7 @@ public final class EmbeddedJetty implements TransportContractTest.Server {
       holder.setAsyncSupported(true);
       context.addFilter(holder, "/*", EnumSet.of(DispatcherType.REQUEST));
     }
+    setup.accept(context);
     server.setHandler(context);
     server.start();
     return new EmbeddedJetty(server, connector);

@@ -210,7 +210,7 @@ public abstract class TransportContractTest {
   void transportsOpen_returnsAChannelOfTheConfiguredTransport() {
     Channel c = open();
     assertEquals(transport(), c.transport());
-    assertEquals(Channel.State.OPEN, c.state());
+    awaitCondition("the channel opens", () -> c.state() == Channel.State.OPEN);
   }
 
   @Test

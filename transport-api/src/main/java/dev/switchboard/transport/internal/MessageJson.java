@@ -38,6 +38,12 @@ public final class MessageJson {
   /** Writes one {@code <msg>} object. */
   public static void writeMessage(JsonGenerator g, Message m) throws IOException {
     g.writeStartObject();
+    writeMessageFields(g, m);
+    g.writeEndObject();
+  }
+
+  /** Writes the fields of a {@code <msg>} into an object the caller opened (WebSocket frames). */
+  public static void writeMessageFields(JsonGenerator g, Message m) throws IOException {
     g.writeStringField("id", m.id());
     g.writeStringField("topic", m.topic());
     if (m.event() != null) {
@@ -57,7 +63,6 @@ public final class MessageJson {
     if (m.time() != null) {
       g.writeStringField("time", m.time().toString());
     }
-    g.writeEndObject();
   }
 
   /** {@code {"messages":[…],"next":…,"recovered":…}} */
@@ -193,7 +198,7 @@ public final class MessageJson {
   }
 
   /** Parses one {@code <msg>} object from {@code body}, the parser on its START_OBJECT. */
-  static Message readMessage(JsonParser p, byte[] body) throws IOException {
+  public static Message readMessage(JsonParser p, byte[] body) throws IOException {
     String id = null;
     String topic = null;
     String event = null;

@@ -1,0 +1,270 @@
+package dev.switchboard.ws;
+
+import dev.switchboard.hub.Connection;
+import dev.switchboard.transport.Message;
+import dev.switchboard.transport.Status;
+import dev.switchboard.transport.SwitchboardException;
+import dev.switchboard.transport.Topics;
+import jakarta.websocket.CloseReason;
+import jakarta.websocket.Endpoint;
+import jakarta.websocket.EndpointConfig;
+import jakarta.websocket.MessageHandler;
+import jakarta.websocket.PongMessage;
+import jakarta.websocket.Session;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.security.Principal;
+import java.time.Duration;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One WebSocket session: translates frames to hub calls, and drains the hub's queue plus its own
+ * replies through the async remote with at most one send in flight (so concurrent publishes never
+ * hit the container's "already writing" state and no container thread ever blocks).
+ *
+ * <p>Public only because Jakarta WebSocket containers require endpoint classes to be; it is created
+ * by {@link WebSocketTransport}'s configurator, not by applications. Thread-safe.
+ */
+public final class HubEndpoint extends Endpoint implements Connection.Sink {
+  private static final Logger log = LoggerFactory.getLogger(HubEndpoint.class);
+
+  private final WebSocketTransport transport;
+  private final Queue<String> replies = new ConcurrentLinkedQueue<>();
+  private final AtomicInteger replyCount = new AtomicInteger();
+  private final AtomicInteger wip = new AtomicInteger();
+  private final AtomicBoolean closed = new AtomicBoolean();
+  private volatile Session session;
+  private volatile Connection connection;
+  private volatile Principal principal;
+  private volatile boolean inFlight;
+  private volatile boolean closing;
+  private volatile long lastPongNanos = System.nanoTime();
+
+  HubEndpoint(WebSocketTransport transport) {
+    this.transport = transport;
+  }
+
+  @Override
+  public void onOpen(Session s, EndpointConfig config) {
+    this.session = s;
+    Object refused = config.getUserProperties().get(HubConfigurator.REFUSED);
+    if (refused instanceof SwitchboardException) {
+      SwitchboardException e = (SwitchboardException) refused;
+      close(Status.PERMISSION_DENIED.webSocketCloseCode(), e.errorCode() + ": " + e.getMessage());
+      return;
+    }
+    principal = (Principal) config.getUserProperties().get(HubConfigurator.PRINCIPAL);
+    if (principal == null) {
+      close(1008, "unauthenticated: handshake was not authenticated");
+      return;
+    }
+    s.setMaxTextMessageBufferSize(transport.maxMessageBytes);
+    s.setMaxBinaryMessageBufferSize(64 * 1024);
+    s.setMaxIdleTimeout(transport.idleTimeout.toMillis());
+    try {
+      connection = transport.hub.connect(principal, "ws", this);
+    } catch (SwitchboardException e) {
+      close(e.status().webSocketCloseCode(), e.errorCode() + ": " + e.getMessage());
+      return;
+    }
+    s.addMessageHandler(String.class, (MessageHandler.Whole<String>) this::onText);
+    s.addMessageHandler(ByteBuffer.class, (MessageHandler.Whole<ByteBuffer>) b -> reply(WsProtocol.error(null,
+        new SwitchboardException(Status.UNSUPPORTED_MEDIA_TYPE, "binary_frame",
+            "binary frames are not supported: send one JSON object per text frame", null, null))));
+    s.addMessageHandler(PongMessage.class, (MessageHandler.Whole<PongMessage>) p -> lastPongNanos = System.nanoTime());
+    transport.opened(this);
+  }
+
+  private void onText(String text) {
+    String ref = null;
+    try {
+      WsProtocol.Frame f = WsProtocol.parse(text);
+      ref = f.ref();
+      switch (f.op()) {
+        case "subscribe": subscribe(f); break;
+        case "unsubscribe": unsubscribe(f); break;
+        case "publish": publish(f); break;
+        default:
+          throw WsProtocol.bad("unknown_op", "unknown op '" + shorten(f.op())
+              + "': use subscribe, unsubscribe or publish", ref);
+      }
+    } catch (WsProtocol.BadFrame e) {
+      reply(WsProtocol.error(e.ref, e.error));
+    } catch (SwitchboardException e) {
+      reply(WsProtocol.error(ref, e));
+    } catch (RuntimeException e) {
+      log.warn("unexpected failure handling a frame", e);
+      reply(WsProtocol.error(ref, new SwitchboardException(Status.INTERNAL, "internal error")));
+    }
+  }
+
+  private String requireTopic(WsProtocol.Frame f) throws WsProtocol.BadFrame {
+    if (f.topic() == null) {
+      throw WsProtocol.bad("missing_field", f.op() + " needs 'topic'", f.ref());
+    }
+    return Topics.requireValid(f.topic());
+  }
+
+  private void subscribe(WsProtocol.Frame f) throws WsProtocol.BadFrame {
+    String topic = requireTopic(f);
+    String ref = f.ref();
+    connection.subscribe(topic, f.after()).whenComplete((v, err) -> {
+      if (err != null) {
+        reply(WsProtocol.error(ref, SwitchboardException.from(err)));
+      }
+    });
+  }
+
+  private void unsubscribe(WsProtocol.Frame f) throws WsProtocol.BadFrame {
+    String topic = requireTopic(f);
+    connection.unsubscribe(topic);
+    reply(WsProtocol.unsubscribed(topic, f.ref()));
+  }
+
+  private void publish(WsProtocol.Frame f) throws WsProtocol.BadFrame {
+    String topic = requireTopic(f);
+    Message draft = WsProtocol.payload(Message.builder(topic).event(Topics.requireValidEvent(f.event())), f).build();
+    String ref = f.ref();
+    transport.hub.publish(principal, draft).whenComplete((stored, err) -> reply(err == null
+        ? WsProtocol.ack(ref, stored.id()) : WsProtocol.error(ref, SwitchboardException.from(err))));
+  }
+
+  /** Queues a reply frame; a client that never reads its replies is a slow consumer too. */
+  private void reply(String frame) {
+    if (replyCount.incrementAndGet() > 1024) {
+      onClose(Status.SLOW_CONSUMER, "slow consumer: too many unread replies");
+      return;
+    }
+    replies.add(frame);
+    drain();
+  }
+
+  @Override
+  public void onReady() {
+    drain();
+  }
+
+  @Override
+  public void onClose(Status status, String reason) {
+    closing = true;
+    if (status == Status.SLOW_CONSUMER) {
+      close(status.webSocketCloseCode(), "slow_consumer: " + reason);
+      return;
+    }
+    drain(); // flush what is queued, then close with the status's code (1001 on shutdown)
+  }
+
+  private void drain() {
+    if (wip.getAndIncrement() != 0) {
+      return;
+    }
+    int missed = 1;
+    do {
+      Session s = session;
+      Connection c = connection;
+      if (!inFlight && s != null && !closed.get()) {
+        String next = replies.poll();
+        if (next != null) {
+          replyCount.decrementAndGet();
+        } else if (c != null) {
+          next = frameOf(c.poll());
+        }
+        if (next != null) {
+          inFlight = true;
+          s.getAsyncRemote().sendText(next, result -> {
+            inFlight = false;
+            if (!result.isOK()) {
+              log.debug("send failed: {}", String.valueOf(result.getException()));
+              close(1011, "send failed");
+            } else {
+              drain();
+            }
+          });
+        } else if (closing && c != null) {
+          Status st = c.closeStatus();
+          close(st == null ? 1001 : st.webSocketCloseCode(), st == null ? "closing"
+              : st.code() + ": " + String.valueOf(c.closeReason()));
+        }
+      }
+      missed = wip.addAndGet(-missed);
+    } while (missed != 0);
+  }
+
+  private static String frameOf(Connection.Event e) {
+    if (e == null) {
+      return null;
+    }
+    if (e instanceof Connection.Delivery) {
+      return WsProtocol.message(((Connection.Delivery) e).message());
+    }
+    if (e instanceof Connection.Reset) {
+      Connection.Reset r = (Connection.Reset) e;
+      return WsProtocol.reset(r.topic(), r.reason());
+    }
+    Connection.Subscribed sub = (Connection.Subscribed) e;
+    return WsProtocol.subscribed(sub.topic(), sub.recovered());
+  }
+
+  void ping(Duration interval) {
+    Session s = session;
+    if (s == null || closed.get()) {
+      return;
+    }
+    if (System.nanoTime() - lastPongNanos > interval.toNanos() * 2 + interval.toNanos() / 2) {
+      close(1001, "ping_timeout: no pong for " + interval.multipliedBy(2).toSeconds() + " s");
+      return;
+    }
+    try {
+      s.getAsyncRemote().sendPing(ByteBuffer.wrap("sb".getBytes(StandardCharsets.US_ASCII)));
+    } catch (IOException | RuntimeException e) {
+      log.debug("ping failed", e);
+    }
+  }
+
+  private void close(int code, String reason) {
+    if (!closed.compareAndSet(false, true)) {
+      return;
+    }
+    Connection c = connection;
+    if (c != null) {
+      c.release();
+    }
+    transport.closed(this);
+    Session s = session;
+    if (s == null) {
+      return;
+    }
+    byte[] r = reason.getBytes(StandardCharsets.UTF_8);
+    String shortReason = r.length <= 120 ? reason : new String(r, 0, 120, StandardCharsets.UTF_8);
+    try {
+      s.close(new CloseReason(CloseReason.CloseCodes.getCloseCode(code), shortReason));
+    } catch (IOException | RuntimeException e) {
+      log.debug("close failed", e);
+    }
+  }
+
+  @Override
+  public void onClose(Session s, CloseReason reason) {
+    closed.set(true);
+    Connection c = connection;
+    if (c != null) {
+      c.release();
+    }
+    transport.closed(this);
+  }
+
+  @Override
+  public void onError(Session s, Throwable t) {
+    log.debug("websocket error: {}", t.toString());
+  }
+
+  private static String shorten(String s) {
+    return s.length() > 40 ? s.substring(0, 40) + "..." : s;
+  }
+}

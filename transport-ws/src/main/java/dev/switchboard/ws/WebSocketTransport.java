@@ -1,0 +1,180 @@
+package dev.switchboard.ws;
+
+import dev.switchboard.hub.Hub;
+import dev.switchboard.transport.internal.WirePaths;
+import jakarta.websocket.DeploymentException;
+import jakarta.websocket.server.ServerContainer;
+import jakarta.websocket.server.ServerEndpointConfig;
+import java.time.Duration;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The WebSocket endpoint {@code GET /v1/ws} (subprotocol {@code switchboard.v1.json}) for any
+ * Jakarta WebSocket 2.1 container (Jetty 12, Tomcat 10.1+, Undertow), registered programmatically:
+ *
+ * <pre>{@code
+ * WebSocketTransport ws = WebSocketTransport.builder(hub).build();
+ * serverContainer.addEndpoint(ws.endpointConfig());   // or ws.register(serverContainer)
+ * }</pre>
+ *
+ * <p>Every handshake is authenticated by the hub's {@code Authenticator} and checked against the
+ * origin policy (same origin, or an allowed origin; cross-origin handshakes are refused by default);
+ * a refused handshake is closed at once with 1008 and a reason naming why. Frames are answered per
+ * DESIGN.md §3; a bad frame gets an {@code error} frame and the connection stays usable. Outbound
+ * frames go through the hub's bounded per-connection queue and the async remote, one send in
+ * flight per session; a client that cannot keep up is closed with 4000 and resumes from history.
+ * Server pings keep idle connections alive and close peers that stop answering.
+ *
+ * <p>Thread-safe.
+ */
+public final class WebSocketTransport {
+  final Hub hub;
+  final String path;
+  final Set<String> allowedOrigins;
+  final Duration pingInterval;
+  final Duration idleTimeout;
+  final int maxMessageBytes;
+  final Set<HubEndpoint> sessions = ConcurrentHashMap.newKeySet();
+  private volatile ScheduledFuture<?> pinger;
+
+  private WebSocketTransport(Builder b) {
+    this.hub = b.hub;
+    this.path = b.path;
+    this.allowedOrigins = Set.copyOf(b.allowedOrigins);
+    this.pingInterval = b.pingInterval;
+    this.idleTimeout = b.idleTimeout;
+    this.maxMessageBytes = b.maxMessageBytes > 0 ? b.maxMessageBytes
+        : (int) Math.min(Integer.MAX_VALUE, hub.maxPayloadBytes() * 2L + 64 * 1024);
+  }
+
+  public static Builder builder(Hub hub) {
+    return new Builder(hub);
+  }
+
+  /** The endpoint configuration to add to a {@link ServerContainer}. */
+  public ServerEndpointConfig endpointConfig() {
+    return ServerEndpointConfig.Builder.create(HubEndpoint.class, path)
+        .subprotocols(List.of(WsProtocol.SUBPROTOCOL))
+        .configurator(new HubConfigurator(this))
+        .build();
+  }
+
+  /**
+   * Adds the endpoint to a container.
+   *
+   * @throws DeploymentException when the container refuses it (e.g. the path is taken)
+   */
+  public void register(ServerContainer container) throws DeploymentException {
+    container.addEndpoint(endpointConfig());
+  }
+
+  /** Open WebSocket sessions. */
+  public int sessionCount() {
+    return sessions.size();
+  }
+
+  void opened(HubEndpoint e) {
+    sessions.add(e);
+    if (pinger == null) {
+      synchronized (this) {
+        if (pinger == null) {
+          try {
+            long ms = pingInterval.toMillis();
+            pinger = hub.scheduler().scheduleAtFixedRate(() -> {
+              for (HubEndpoint s : sessions) {
+                s.ping(pingInterval);
+              }
+            }, ms, ms, TimeUnit.MILLISECONDS);
+          } catch (java.util.concurrent.RejectedExecutionException ex) {
+            // hub shut down: no pings needed
+          }
+        }
+      }
+    }
+  }
+
+  void closed(HubEndpoint e) {
+    sessions.remove(e);
+  }
+
+  /** Builds a {@link WebSocketTransport}. Not thread-safe; setters fail fast on bad values. */
+  public static final class Builder {
+    private final Hub hub;
+    private String path = "/v1/ws";
+    private final Set<String> allowedOrigins = new LinkedHashSet<>();
+    private Duration pingInterval = Duration.ofSeconds(30);
+    private Duration idleTimeout = Duration.ofMinutes(5);
+    private int maxMessageBytes;
+
+    private Builder(Hub hub) {
+      this.hub = Objects.requireNonNull(hub, "hub");
+    }
+
+    /** Endpoint path (default {@code /v1/ws}); prefix a base path here, e.g. {@code /api/v1/ws}. */
+    public Builder path(String path) {
+      if (path == null || !path.startsWith("/") || path.endsWith("/")) {
+        throw new IllegalArgumentException("path must start, and not end, with '/': " + path);
+      }
+      this.path = path;
+      return this;
+    }
+
+    /** A base path before {@code /v1/ws}, like the HTTP filters' {@code basePath}. */
+    public Builder basePath(String basePath) {
+      return path(WirePaths.requireBasePath(basePath) + "/v1/ws");
+    }
+
+    /**
+     * Allows handshakes from this origin ({@code https://app.example.com}) besides same-origin ones;
+     * {@code *} allows any (do not, if browsers send credentials: Cross-Site WebSocket Hijacking).
+     */
+    public Builder allowOrigin(String origin) {
+      if (origin == null || origin.isBlank() || origin.chars().anyMatch(c -> c < 0x21)) {
+        throw new IllegalArgumentException("origin must be a scheme://host[:port] or *: " + origin);
+      }
+      allowedOrigins.add(origin);
+      return this;
+    }
+
+    /** Server ping interval (default 30 s); a peer silent for two intervals is closed. */
+    public Builder pingInterval(Duration interval) {
+      if (interval == null || interval.toMillis() < 10) {
+        throw new IllegalArgumentException("pingInterval must be at least 10ms: " + interval);
+      }
+      this.pingInterval = interval;
+      return this;
+    }
+
+    /** Idle timeout of a session with no traffic at all (default 5 min). */
+    public Builder idleTimeout(Duration timeout) {
+      if (timeout == null || timeout.toMillis() < 100) {
+        throw new IllegalArgumentException("idleTimeout must be at least 100ms: " + timeout);
+      }
+      this.idleTimeout = timeout;
+      return this;
+    }
+
+    /**
+     * Largest accepted text frame; bigger ones are closed with 1009. Default: twice the hub's payload
+     * limit plus 64 KiB (room for base64 and the envelope), so an oversized payload below it gets an
+     * {@code error} frame with 413 instead.
+     */
+    public Builder maxMessageBytes(int bytes) {
+      if (bytes < 1024) {
+        throw new IllegalArgumentException("maxMessageBytes must be >= 1024: " + bytes);
+      }
+      this.maxMessageBytes = bytes;
+      return this;
+    }
+
+    public WebSocketTransport build() {
+      return new WebSocketTransport(this);
+    }
+  }
+}

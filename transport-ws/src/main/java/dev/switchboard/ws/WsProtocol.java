@@ -1,0 +1,333 @@
+package dev.switchboard.ws;
+
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import dev.switchboard.transport.Message;
+import dev.switchboard.transport.Status;
+import dev.switchboard.transport.SwitchboardException;
+import dev.switchboard.transport.internal.MessageJson;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.Base64;
+import java.util.concurrent.atomic.AtomicReferenceArray;
+
+/**
+ * The {@code switchboard.v1.json} frames of DESIGN.md §3: one JSON object per text frame, read and
+ * written with jackson-core streaming. Thread-safe (stateless but for a small encode cache).
+ */
+final class WsProtocol {
+  /** The subprotocol name. */
+  static final String SUBPROTOCOL = "switchboard.v1.json";
+
+  private WsProtocol() {}
+
+  /** A parsed client or server frame; absent fields are null. */
+  record Frame(String op, String topic, String after, String event, String ref, String contentType,
+      String encoding, byte[] raw, int dataStart, int dataEnd, JsonToken dataToken, String dataString,
+      Boolean recovered, String id, String reason, Integer status, String error, String message) {
+    boolean hasData() {
+      return dataStart >= 0;
+    }
+  }
+
+  /** A frame that cannot be acted on: answered with an error frame, the connection kept. */
+  static final class BadFrame extends Exception {
+    private static final long serialVersionUID = 1L;
+    final transient SwitchboardException error;
+    final String ref;
+
+    BadFrame(SwitchboardException error, String ref) {
+      super(error.getMessage(), null, false, false);
+      this.error = error;
+      this.ref = ref;
+    }
+  }
+
+  static BadFrame bad(String code, String message, String ref) {
+    return new BadFrame(new SwitchboardException(Status.INVALID_ARGUMENT, code, message, null, null), ref);
+  }
+
+  /** Parses one frame; string fields must be strings, {@code recovered} a boolean, {@code status} a number. */
+  static Frame parse(String text) throws BadFrame {
+    byte[] raw = text.getBytes(StandardCharsets.UTF_8);
+    String op = null, topic = null, after = null, event = null, ref = null, contentType = null;
+    String encoding = null, dataString = null, id = null, reason = null, error = null, message = null;
+    Boolean recovered = null;
+    Integer status = null;
+    int dataStart = -1;
+    int dataEnd = -1;
+    JsonToken dataToken = null;
+    String badField = null;
+    try (JsonParser p = MessageJson.JSON.createParser(raw)) {
+      if (p.nextToken() != JsonToken.START_OBJECT) {
+        throw bad("invalid_frame", "a frame must be one JSON object", null);
+      }
+      while (p.nextToken() == JsonToken.FIELD_NAME) {
+        String f = p.currentName();
+        JsonToken t = p.nextToken();
+        if (f.equals("data")) {
+          dataStart = (int) p.currentTokenLocation().getByteOffset();
+          dataToken = t;
+          if (t == JsonToken.VALUE_STRING) {
+            dataString = p.getText();
+          }
+          p.skipChildren();
+          dataEnd = (int) p.currentLocation().getByteOffset();
+          continue;
+        }
+        if (f.equals("recovered")) {
+          if (t.isBoolean()) {
+            recovered = p.getBooleanValue();
+          } else {
+            badField = f;
+          }
+          continue;
+        }
+        if (f.equals("status")) {
+          if (t == JsonToken.VALUE_NUMBER_INT) {
+            status = p.getIntValue();
+          } else {
+            badField = f;
+          }
+          continue;
+        }
+        String v = null;
+        if (t == JsonToken.VALUE_STRING) {
+          v = p.getText();
+        } else if (t != JsonToken.VALUE_NULL) {
+          p.skipChildren();
+          if (isKnownString(f)) {
+            badField = f;
+          }
+          continue;
+        }
+        switch (f) {
+          case "op": op = v; break;
+          case "topic": topic = v; break;
+          case "after": after = v; break;
+          case "event": event = v; break;
+          case "ref": ref = v; break;
+          case "contentType": contentType = v; break;
+          case "encoding": encoding = v; break;
+          case "id": id = v; break;
+          case "reason": reason = v; break;
+          case "error": error = v; break;
+          case "message": message = v; break;
+          default: // unknown fields are ignored, for forward compatibility
+        }
+      }
+      if (p.nextToken() != null) {
+        throw bad("invalid_frame", "a frame must be exactly one JSON object", ref);
+      }
+    } catch (IOException e) {
+      throw bad("invalid_json", "frame is not valid JSON: " + firstLine(e.getMessage()), null);
+    }
+    if (ref != null && (ref.isEmpty() || ref.length() > 200)) {
+      throw bad("invalid_field", "ref must be 1-200 characters", null);
+    }
+    if (badField != null) {
+      throw bad("invalid_field", "field '" + badField + "' has the wrong type", ref);
+    }
+    if (op == null) {
+      throw bad("missing_field", "frame has no 'op'", ref);
+    }
+    return new Frame(op, topic, after, event, ref, contentType, encoding, raw, dataStart, dataEnd, dataToken,
+        dataString, recovered, id, reason, status, error, message);
+  }
+
+  private static boolean isKnownString(String f) {
+    switch (f) {
+      case "op": case "topic": case "after": case "event": case "ref": case "contentType":
+      case "encoding": case "id": case "reason": case "error": case "message":
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  /**
+   * The payload and content type of a publish frame, following the {@code <msg>} rules: base64 with
+   * {@code "encoding":"base64"}; a JSON value (or declared JSON) as its raw bytes; a string as UTF-8
+   * text.
+   */
+  static Message.Builder payload(Message.Builder b, Frame f) throws BadFrame {
+    if (!f.hasData()) {
+      throw bad("missing_field", "publish needs 'data'", f.ref());
+    }
+    String ct = f.contentType();
+    try {
+      if ("base64".equals(f.encoding())) {
+        if (f.dataToken() != JsonToken.VALUE_STRING) {
+          throw bad("invalid_field", "base64 data must be a string", f.ref());
+        }
+        return b.payload(Base64.getDecoder().decode(f.dataString()), ct != null ? ct : Message.DEFAULT_CONTENT_TYPE);
+      }
+      if (f.encoding() != null) {
+        throw bad("invalid_field", "unknown encoding '" + f.encoding() + "' (only base64)", f.ref());
+      }
+      boolean declaredJson = ct != null && isJson(ct);
+      if (declaredJson || f.dataToken() != JsonToken.VALUE_STRING) {
+        return b.payload(Arrays.copyOfRange(f.raw(), f.dataStart(), f.dataEnd()),
+            ct != null ? ct : Message.JSON_CONTENT_TYPE);
+      }
+      return b.payload(f.dataString().getBytes(StandardCharsets.UTF_8), ct != null ? ct : Message.TEXT_CONTENT_TYPE);
+    } catch (IllegalArgumentException e) {
+      throw bad("invalid_field", "bad data or contentType: " + e.getMessage(), f.ref());
+    }
+  }
+
+  private static boolean isJson(String contentType) {
+    String m = Message.mediaType(contentType);
+    return m.equals("application/json") || m.endsWith("+json");
+  }
+
+  // ---- writing ----
+
+  static String subscribed(String topic, boolean recovered) {
+    return write(g -> {
+      g.writeStartObject();
+      g.writeStringField("op", "subscribed");
+      g.writeStringField("topic", topic);
+      g.writeBooleanField("recovered", recovered);
+      g.writeEndObject();
+    });
+  }
+
+  static String unsubscribed(String topic, String ref) {
+    return write(g -> {
+      g.writeStartObject();
+      g.writeStringField("op", "unsubscribed");
+      g.writeStringField("topic", topic);
+      if (ref != null) {
+        g.writeStringField("ref", ref);
+      }
+      g.writeEndObject();
+    });
+  }
+
+  static String ack(String ref, String id) {
+    return write(g -> {
+      g.writeStartObject();
+      g.writeStringField("op", "ack");
+      if (ref != null) {
+        g.writeStringField("ref", ref);
+      }
+      g.writeStringField("id", id);
+      g.writeEndObject();
+    });
+  }
+
+  static String reset(String topic, String reason) {
+    return write(g -> {
+      g.writeStartObject();
+      g.writeStringField("op", "reset");
+      g.writeStringField("topic", topic);
+      g.writeStringField("reason", reason);
+      g.writeEndObject();
+    });
+  }
+
+  static String error(String ref, SwitchboardException e) {
+    return write(g -> {
+      g.writeStartObject();
+      g.writeStringField("op", "error");
+      if (ref != null) {
+        g.writeStringField("ref", ref);
+      }
+      g.writeNumberField("status", e.status().httpStatus());
+      g.writeStringField("error", e.errorCode());
+      g.writeStringField("message", e.getMessage() == null ? "" : e.getMessage());
+      g.writeEndObject();
+    });
+  }
+
+  /** A message frame, encoded once per fan-out (identity cache, small payloads only). */
+  static String message(Message m) {
+    if (m.payloadSize() > 16 * 1024) {
+      return encodeMessage(m);
+    }
+    int slot = System.identityHashCode(m) & (CACHE.length() - 1);
+    Cached c = CACHE.get(slot);
+    if (c != null && c.message == m) {
+      return c.text;
+    }
+    String text = encodeMessage(m);
+    CACHE.set(slot, new Cached(m, text));
+    return text;
+  }
+
+  private static final AtomicReferenceArray<Cached> CACHE = new AtomicReferenceArray<>(256);
+
+  private record Cached(Message message, String text) {}
+
+  private static String encodeMessage(Message m) {
+    return write(g -> {
+      g.writeStartObject();
+      g.writeStringField("op", "message");
+      MessageJson.writeMessageFields(g, m);
+      g.writeEndObject();
+    });
+  }
+
+  // client → server
+
+  static String subscribe(String topic, String after, String ref) {
+    return write(g -> {
+      g.writeStartObject();
+      g.writeStringField("op", "subscribe");
+      g.writeStringField("topic", topic);
+      if (after != null) {
+        g.writeStringField("after", after);
+      }
+      g.writeStringField("ref", ref);
+      g.writeEndObject();
+    });
+  }
+
+  static String unsubscribe(String topic) {
+    return write(g -> {
+      g.writeStartObject();
+      g.writeStringField("op", "unsubscribe");
+      g.writeStringField("topic", topic);
+      g.writeEndObject();
+    });
+  }
+
+  /** A publish frame: {@code <msg>} data rules, with contentType always named. */
+  static String publish(Message m, String ref) {
+    return write(g -> {
+      g.writeStartObject();
+      g.writeStringField("op", "publish");
+      g.writeStringField("topic", m.topic());
+      if (m.event() != null) {
+        g.writeStringField("event", m.event());
+      }
+      g.writeStringField("contentType", m.contentType());
+      byte[] payload = m.payload();
+      if (m.isJson() && payload.length > 0) {
+        g.writeFieldName("data");
+        g.writeRawValue(new String(payload, StandardCharsets.UTF_8));
+      } else if (m.isText() && MessageJson.isUtf8(payload)) {
+        g.writeStringField("data", new String(payload, StandardCharsets.UTF_8));
+      } else {
+        g.writeStringField("data", Base64.getEncoder().encodeToString(payload));
+        g.writeStringField("encoding", "base64");
+      }
+      g.writeStringField("ref", ref);
+      g.writeEndObject();
+    });
+  }
+
+  private static String write(MessageJson.JsonWriter w) {
+    return new String(MessageJson.write(w), StandardCharsets.UTF_8);
+  }
+
+  private static String firstLine(String s) {
+    if (s == null) {
+      return "";
+    }
+    int nl = s.indexOf('\n');
+    return nl < 0 ? s : s.substring(0, nl);
+  }
+}

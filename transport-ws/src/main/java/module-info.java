@@ -1,0 +1,11 @@
+/** Switchboard's WebSocket transport: Jakarta WebSocket 2.1 server endpoint and JDK WebSocket client. */
+module dev.switchboard.ws {
+  requires transitive dev.switchboard.transport;
+  requires static jakarta.websocket;
+  requires java.net.http;
+  requires com.fasterxml.jackson.core;
+
+  exports dev.switchboard.ws;
+
+  provides dev.switchboard.transport.TransportProvider with dev.switchboard.ws.WsTransportProvider;
+}
