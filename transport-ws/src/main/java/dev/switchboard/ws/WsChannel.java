@@ -161,18 +161,19 @@ final class WsChannel implements Channel {
   }
 
   private void end(SwitchboardException cause) {
+    // Closed before anyone is told, so a send from inside a callback already sees the end.
     terminal = cause;
+    State from = state.getAndSet(State.CLOSED);
+    connected.completeExceptionally(cause);
     for (Sub s : List.copyOf(subs.values())) {
       s.fail(cause);
     }
-    State from = state.getAndSet(State.CLOSED);
     if (from != State.CLOSED) {
       for (StateListener l : stateListeners) {
         safeState(l, from, State.CLOSED, cause);
       }
       stateListeners.clear();
     }
-    connected.completeExceptionally(cause);
   }
 
   private static SwitchboardException closeCause(int code, String reason) {
@@ -227,6 +228,14 @@ final class WsChannel implements Channel {
         return;
       }
       pendingPublishes.put(ref, new Pending(message, result));
+      if (ws.isInputClosed() || state.get() == State.CLOSED) {
+        // The connection ended between our look and our put: its disconnect may not see this one.
+        if (pendingPublishes.remove(ref) != null) {
+          result.completeExceptionally(terminal != null ? terminal
+              : new SwitchboardException(Status.UNAVAILABLE, "connection closed before the publish was sent"));
+        }
+        return;
+      }
       sendText(ws, frame).whenComplete((v, e) -> {
         if (e != null && pendingPublishes.remove(ref) != null) {
           result.completeExceptionally(new SwitchboardException(Status.UNAVAILABLE,
