@@ -27,13 +27,25 @@ public final class Transports {
   private Transports() {}
 
   /**
-   * Opens a channel with the configured transport. With {@code auto}, the first available of
-   * {@link #AUTO_ORDER} is used.
+   * Opens a channel with the configured transport. With {@code auto}, the available transports of
+   * {@link #AUTO_ORDER} are tried in order: one refused before it ever opened (a WebSocket upgrade
+   * answered with 403 or 400, say) gives way to the next, and the choice is kept for reconnects.
    *
    * @throws IllegalArgumentException when no provider serves the named transport; the message names
    *     the artifact to add
    */
   public static Channel open(TransportConfig config) {
+    if ("auto".equals(config.transport())) {
+      List<TransportProvider> candidates = new ArrayList<>();
+      List<TransportProvider> all = providers();
+      for (String name : AUTO_ORDER) {
+        all.stream().filter(p -> p.name().equals(name)).findFirst().ifPresent(candidates::add);
+      }
+      if (candidates.isEmpty()) {
+        provider("auto"); // throws, naming the artifacts to add
+      }
+      return candidates.size() == 1 ? candidates.get(0).open(config) : new AutoChannel(config, candidates);
+    }
     return provider(config.transport()).open(config);
   }
 
