@@ -5,6 +5,7 @@ import dev.switchboard.hub.Hub;
 import dev.switchboard.hub.InMemoryBroker;
 import dev.switchboard.sse.SseTransportFilter;
 import dev.switchboard.transport.Message;
+import dev.switchboard.ws.WebSocketTransport;
 import jakarta.servlet.DispatcherType;
 import jakarta.servlet.http.HttpServlet;
 import jakarta.servlet.http.HttpServletRequest;
@@ -20,6 +21,7 @@ import java.util.concurrent.TimeUnit;
 import org.eclipse.jetty.ee10.servlet.FilterHolder;
 import org.eclipse.jetty.ee10.servlet.ServletContextHandler;
 import org.eclipse.jetty.ee10.servlet.ServletHolder;
+import org.eclipse.jetty.ee10.websocket.jakarta.server.config.JakartaWebSocketServletContainerInitializer;
 import org.eclipse.jetty.http2.server.HTTP2CServerConnectionFactory;
 import org.eclipse.jetty.server.HttpConfiguration;
 import org.eclipse.jetty.server.HttpConnectionFactory;
@@ -28,7 +30,7 @@ import org.eclipse.jetty.server.ServerConnector;
 
 /**
  * The demo hub: one embedded Jetty 12 server (HTTP/1.1 and h2c on one port) serving the REST,
- * long-polling and SSE endpoints with the in-memory broker, and a simulated price ticker on topic
+ * long-polling, SSE and WebSocket endpoints with the in-memory broker, and a simulated price ticker on topic
  * {@code prices}.
  *
  * <pre>java -jar examples/target/switchboard-demo.jar [--port 8080] [--host 127.0.0.1] [--no-demo-feed]</pre>
@@ -157,6 +159,9 @@ public final class DemoHub implements AutoCloseable {
     context.addFilter(sse, "/v1/*", EnumSet.of(DispatcherType.REQUEST));
     context.addFilter(rest, "/v1/*", EnumSet.of(DispatcherType.REQUEST));
     context.addServlet(new ServletHolder(new IndexServlet()), "/");
+    // Same-origin handshakes only (the default): pages the hub serves itself may connect.
+    WebSocketTransport ws = WebSocketTransport.builder(hub).build();
+    JakartaWebSocketServletContainerInitializer.configure(context, (sc, container) -> ws.register(container));
     server.setHandler(context);
     server.setStopAtShutdown(false);
     server.start();
@@ -226,6 +231,7 @@ public final class DemoHub implements AutoCloseable {
           "GET  /v1/topics/{topic}/messages?after=&wait=  history and long polling",
           "GET  /v1/topics/{topic}/messages/{id}          one message",
           "GET  /v1/topics/{topic}/events                 Server-Sent Events",
+          "GET  /v1/ws  (subprotocol switchboard.v1.json) WebSocket",
           "",
           "Try: curl -N http://" + req.getServerName() + ":" + req.getServerPort() + "/v1/topics/prices/events"));
     }

@@ -18,6 +18,19 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 class DemoHubTest {
+  private static void assertCrossOriginWebSocketRefused(String httpUrl) throws Exception {
+    java.util.concurrent.CompletableFuture<Integer> closeCode = new java.util.concurrent.CompletableFuture<>();
+    java.net.http.HttpClient.newHttpClient().newWebSocketBuilder().header("Origin", "https://elsewhere.example")
+        .buildAsync(java.net.URI.create(httpUrl.replace("http:", "ws:") + "/v1/ws"), new java.net.http.WebSocket.Listener() {
+          @Override
+          public java.util.concurrent.CompletionStage<?> onClose(java.net.http.WebSocket ws, int code, String reason) {
+            closeCode.complete(code);
+            return null;
+          }
+        }).join();
+    assertEquals(1008, closeCode.get(20, TimeUnit.SECONDS), "cross-origin handshakes are refused");
+  }
+
   @Test
   void options_parseAndRefuseBadOnes() {
     assertEquals(new DemoHub.Options(8080, "127.0.0.1", true), DemoHub.parse(new String[0]));
@@ -34,13 +47,14 @@ class DemoHubTest {
   @Test
   void demo_printsOneListeningLine_andServesEveryTransportWithTheTicker() throws Exception {
     try (DemoHub demo = DemoHub.start(DemoHub.parse(new String[] {"--port", "0"}))) {
+      assertCrossOriginWebSocketRefused(demo.httpUrl());
       ByteArrayOutputStream buf = new ByteArrayOutputStream();
       demo.printListening(new PrintStream(buf, true, StandardCharsets.UTF_8));
       String line = buf.toString(StandardCharsets.UTF_8);
       assertTrue(line.matches("switchboard demo listening http=http://127\\.0\\.0\\.1:\\d+ grpc=off\n"), line);
       assertTrue(!line.contains(":0 "), "the real port is printed: " + line);
 
-      for (String transport : new String[] {"sse", "longpoll"}) {
+      for (String transport : new String[] {"ws", "sse", "longpoll", "auto"}) {
         try (Channel c = Transports.open(TransportConfig.builder().transport(transport).url(demo.httpUrl()).build())) {
           LinkedBlockingQueue<Message> prices = new LinkedBlockingQueue<>();
           LinkedBlockingQueue<Message> chat = new LinkedBlockingQueue<>();
@@ -48,6 +62,7 @@ class DemoHubTest {
           Message price = prices.poll(20, TimeUnit.SECONDS);
           assertTrue(price != null && price.text().contains("\"symbol\":\"ACME\""), transport + ": " + price);
           assertEquals("price", price.event());
+          assertEquals(transport.equals("auto") ? "ws" : transport, c.transport());
           Message marker = demo.hub().publish("chat", "marker").toCompletableFuture().get();
           c.subscribe("chat", marker.id(), (MessageListener) chat::add);
           c.send(Message.text("chat", "hello over " + transport)).toCompletableFuture().get(20, TimeUnit.SECONDS);
