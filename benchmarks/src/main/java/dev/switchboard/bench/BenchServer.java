@@ -5,6 +5,9 @@ import dev.switchboard.hub.Hub;
 import dev.switchboard.hub.InMemoryBroker;
 import dev.switchboard.sse.SseTransportFilter;
 import dev.switchboard.transport.Message;
+import dev.switchboard.transport.internal.MessageJson;
+import dev.switchboard.ws.WebSocketTransport;
+import jakarta.websocket.server.ServerEndpointConfig;
 import jakarta.servlet.AsyncContext;
 import jakarta.servlet.DispatcherType;
 import jakarta.servlet.ServletOutputStream;
@@ -30,6 +33,7 @@ import java.util.function.IntSupplier;
 import org.eclipse.jetty.ee10.servlet.FilterHolder;
 import org.eclipse.jetty.ee10.servlet.ServletContextHandler;
 import org.eclipse.jetty.ee10.servlet.ServletHolder;
+import org.eclipse.jetty.ee10.websocket.jakarta.server.config.JakartaWebSocketServletContainerInitializer;
 import org.eclipse.jetty.server.HttpConfiguration;
 import org.eclipse.jetty.server.HttpConnectionFactory;
 import org.eclipse.jetty.server.Server;
@@ -66,6 +70,19 @@ public final class BenchServer {
       context.addServlet(h, "/raw/events");
       publish = raw::broadcast;
       subscribers = raw::count;
+    } else if (kind.equals("raw-ws")) {
+      AtomicLong seq = new AtomicLong();
+      JakartaWebSocketServletContainerInitializer.configure(context, (sc, container) ->
+          container.addEndpoint(ServerEndpointConfig.Builder.create(RawWsEndpoint.class, "/raw/ws").build()));
+      // The same frame bytes Switchboard sends for such a message.
+      publish = payload -> RawWsEndpoint.broadcast(new String(MessageJson.write(g -> {
+        g.writeStartObject();
+        g.writeStringField("op", "message");
+        MessageJson.writeMessageFields(g, Message.builder("bench").id("raw-" + seq.incrementAndGet())
+            .time(Instant.now()).payload(payload, "text/plain; charset=utf-8").build());
+        g.writeEndObject();
+      }), StandardCharsets.UTF_8));
+      subscribers = RawWsEndpoint.SESSIONS::size;
     } else if (kind.equals("switchboard")) {
       Hub hub = Hub.builder().broker(new InMemoryBroker(10_000)).maxConnections(200_000).build();
       FilterHolder sse = new FilterHolder(new SseTransportFilter(hub));
@@ -74,13 +91,15 @@ public final class BenchServer {
       rest.setAsyncSupported(true);
       context.addFilter(sse, "/v1/*", EnumSet.of(DispatcherType.REQUEST));
       context.addFilter(rest, "/v1/*", EnumSet.of(DispatcherType.REQUEST));
+      WebSocketTransport ws = WebSocketTransport.builder(hub).build();
+      JakartaWebSocketServletContainerInitializer.configure(context, (sc, container) -> ws.register(container));
       context.addServlet(new ServletHolder(new HttpServlet() {
         private static final long serialVersionUID = 1L;
       }), "/");
       publish = payload -> hub.publish(Message.builder("bench").payload(payload, "text/plain; charset=utf-8").build());
       subscribers = hub::subscriberCount;
     } else {
-      throw new IllegalArgumentException("kind must be switchboard or raw: " + kind);
+      throw new IllegalArgumentException("kind must be switchboard, raw or raw-ws: " + kind);
     }
     ServletHolder control = new ServletHolder(new ControlServlet(publish, subscribers));
     context.addServlet(control, "/bench/*");

@@ -19,13 +19,14 @@ import org.HdrHistogram.Histogram;
 
 /**
  * The fan-out benchmark: for each subscriber count N and each target (raw-Jetty SSE baseline,
- * Switchboard SSE, Switchboard long polling) it starts the server in its own JVM, connects N
+ * Switchboard SSE, Switchboard long polling, raw Jakarta WebSocket baseline, Switchboard WebSocket) it starts the server in its own JVM, connects N
  * subscribers to one topic from one cheap NIO client, measures heap and RSS per idle connection,
  * then publishes 100-byte messages at stepped-up rates until delivery falls behind, and finally
  * measures latency at half the highest sustained rate. Prints a table and writes JSON.
  *
  * <p>Usage: {@code FanoutBenchmark [--quick] [--subscribers 1000,10000] [--step-seconds 5] [--targets a,b]
- * [--out FILE]}; targets are raw-jetty-sse, switchboard-sse, switchboard-longpoll.
+ * [--out FILE]}; targets are raw-jetty-sse, switchboard-sse, switchboard-longpoll, raw-jakarta-ws,
+ * switchboard-ws. SSE and long polling are compared with raw-jetty-sse, WebSocket with raw-jakarta-ws.
  */
 public final class FanoutBenchmark {
   record Target(String name, String serverKind, String path, LoadClient.Mode mode) {}
@@ -39,7 +40,9 @@ public final class FanoutBenchmark {
   static final List<Target> TARGETS = List.of(
       new Target("raw-jetty-sse", "raw", "/raw/events", LoadClient.Mode.SSE),
       new Target("switchboard-sse", "switchboard", "/v1/topics/bench/events", LoadClient.Mode.SSE),
-      new Target("switchboard-longpoll", "switchboard", "/v1/topics/bench/messages", LoadClient.Mode.LONGPOLL));
+      new Target("switchboard-longpoll", "switchboard", "/v1/topics/bench/messages", LoadClient.Mode.LONGPOLL),
+      new Target("raw-jakarta-ws", "raw-ws", "/raw/ws", LoadClient.Mode.WS),
+      new Target("switchboard-ws", "switchboard", "/v1/ws", LoadClient.Mode.WS));
 
   private static final HttpClient CONTROL = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
 
@@ -202,7 +205,8 @@ public final class FanoutBenchmark {
         "target", "N", "max deliv/s", "vs raw", "@half p50 ms", "p99 ms", "max ms", "connect s",
         "heap B/conn", "RSS B/conn", "ovh heap"));
     for (Result r : results) {
-      Result raw = results.stream().filter(x -> x.subscribers() == r.subscribers() && x.target().equals("raw-jetty-sse"))
+      String baseline = r.target().endsWith("-ws") ? "raw-jakarta-ws" : "raw-jetty-sse";
+      Result raw = results.stream().filter(x -> x.subscribers() == r.subscribers() && x.target().equals(baseline))
           .findFirst().orElse(r);
       sb.append(String.format(Locale.ROOT, "%-22s %7d %12.0f %9.2fx %14.2f %9.2f %9.2f %9.2f %11.0f %11.0f %9.0f%n",
           r.target(), r.subscribers(), r.maxDeliveredPerSec(), r.maxDeliveredPerSec() / raw.maxDeliveredPerSec(),

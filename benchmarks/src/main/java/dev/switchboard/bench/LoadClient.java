@@ -26,7 +26,7 @@ import org.HdrHistogram.Recorder;
  * <p>Thread-safe for {@link #connect}, counters and {@link #recorder()}; all I/O runs on its thread.
  */
 final class LoadClient implements AutoCloseable {
-  enum Mode { SSE, LONGPOLL }
+  enum Mode { SSE, LONGPOLL, WS }
 
   private final Selector selector;
   private final InetSocketAddress address;
@@ -149,12 +149,29 @@ final class LoadClient implements AutoCloseable {
     int status;
     String cursor;
     boolean failedOnce;
+    // WebSocket frame parsing (server frames are never masked)
+    boolean wsOpen;
+    int wsState; // 0 first two bytes, 1 extended length, 2 payload
+    final byte[] wsHead = new byte[10];
+    int wsHeadLen;
+    int wsHeadNeeded = 2;
+    int wsOpcode;
+    long wsRemaining;
+    final ByteArrayOutputStream wsPayload = new ByteArrayOutputStream(512);
 
     Conn(SocketChannel ch) {
       this.ch = ch;
     }
 
     void sendRequest() throws IOException {
+      if (mode == Mode.WS) {
+        write(("GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+            + "Sec-WebSocket-Protocol: switchboard.v1.json\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+        inHeaders = true;
+        head.reset();
+        return;
+      }
       String target;
       if (mode == Mode.SSE) {
         target = path;
@@ -174,6 +191,81 @@ final class LoadClient implements AutoCloseable {
       body.reset();
     }
 
+    private void write(byte[] bytes) throws IOException {
+      ByteBuffer b = ByteBuffer.wrap(bytes);
+      while (b.hasRemaining()) {
+        ch.write(b);
+      }
+    }
+
+    /** A client frame: masked, with a zero mask key (which leaves the payload as it is). */
+    private void writeFrame(int opcode, byte[] payload) throws IOException {
+      byte[] f = new byte[6 + payload.length];
+      f[0] = (byte) (0x80 | opcode);
+      f[1] = (byte) (0x80 | payload.length); // payloads here are < 126 bytes
+      System.arraycopy(payload, 0, f, 6, payload.length);
+      write(f);
+    }
+
+    private void wsByteLoop() throws IOException {
+      while (readBuffer.hasRemaining()) {
+        if (wsState < 2) {
+          wsHead[wsHeadLen++] = readBuffer.get();
+          if (wsHeadLen < wsHeadNeeded) {
+            continue;
+          }
+          if (wsState == 0) {
+            wsOpcode = wsHead[0] & 0x0f;
+            int len7 = wsHead[1] & 0x7f;
+            if (len7 == 126 || len7 == 127) {
+              wsState = 1;
+              wsHeadNeeded = 2 + (len7 == 126 ? 2 : 8);
+              continue;
+            }
+            wsRemaining = len7;
+          } else {
+            long len = 0;
+            for (int i = 2; i < wsHeadNeeded; i++) {
+              len = (len << 8) | (wsHead[i] & 0xff);
+            }
+            wsRemaining = len;
+          }
+          wsState = 2;
+          wsPayload.reset();
+          if (wsRemaining == 0) {
+            frameDone();
+          }
+        } else {
+          int take = (int) Math.min(wsRemaining, readBuffer.remaining());
+          byte[] b = new byte[take];
+          readBuffer.get(b);
+          wsPayload.write(b, 0, take);
+          wsRemaining -= take;
+          if (wsRemaining == 0) {
+            frameDone();
+          }
+        }
+      }
+    }
+
+    private void frameDone() throws IOException {
+      byte[] p = wsPayload.toByteArray();
+      wsState = 0;
+      wsHeadLen = 0;
+      wsHeadNeeded = 2;
+      if (wsOpcode == 1 || wsOpcode == 0) {
+        String text = new String(p, StandardCharsets.UTF_8);
+        int d = text.indexOf("\"data\":\"");
+        if (d >= 0) {
+          record(text.substring(d + 8, text.indexOf('"', d + 8)));
+        }
+      } else if (wsOpcode == 9) {
+        writeFrame(0xA, p);
+      } else if (wsOpcode == 8) {
+        throw new IOException("closed by server");
+      }
+    }
+
     void read() throws IOException {
       readBuffer.clear();
       int n = ch.read(readBuffer);
@@ -181,7 +273,15 @@ final class LoadClient implements AutoCloseable {
         throw new IOException("closed by server");
       }
       readBuffer.flip();
+      if (wsOpen) {
+        wsByteLoop();
+        return;
+      }
       while (readBuffer.hasRemaining()) {
+        if (wsOpen) {
+          wsByteLoop();
+          return;
+        }
         if (inHeaders) {
           byte b = readBuffer.get();
           head.write(b);
@@ -206,6 +306,16 @@ final class LoadClient implements AutoCloseable {
       int cl = lower.indexOf("content-length:");
       if (!chunked && cl >= 0) {
         remaining = Long.parseLong(lower.substring(cl + 15, lower.indexOf('\r', cl)).trim());
+      }
+      if (mode == Mode.WS) {
+        if (status != 101) {
+          throw new IOException("HTTP " + status + " to the WebSocket upgrade");
+        }
+        wsOpen = true;
+        if (path.startsWith("/v1/")) {
+          writeFrame(0x1, "{\"op\":\"subscribe\",\"topic\":\"bench\"}".getBytes(StandardCharsets.US_ASCII));
+        }
+        return;
       }
       if (status != 200 && status != 204) {
         throw new IOException("HTTP " + status);

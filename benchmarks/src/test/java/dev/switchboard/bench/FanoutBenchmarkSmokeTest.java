@@ -14,14 +14,14 @@ class FanoutBenchmarkSmokeTest {
   @Test
   void quickRun_deliversOnEveryTargetAndReportsFigures() throws Exception {
     List<FanoutBenchmark.Result> results = FanoutBenchmark.run(List.of(20), 1, true, null);
-    assertEquals(3, results.size());
+    assertEquals(FanoutBenchmark.TARGETS.size(), results.size());
     for (FanoutBenchmark.Result r : results) {
       assertTrue(r.maxDeliveredPerSec() > 0, r.target() + " delivered nothing");
       assertTrue(r.steps().get(0).complete(), r.target() + " lost messages at the lowest rate: " + r.steps().get(0));
       assertTrue(r.half().delivered() == r.half().expected(), r.target() + " at half rate: " + r.half());
     }
     String table = FanoutBenchmark.table(results);
-    assertTrue(table.contains("switchboard-sse") && table.contains("raw-jetty-sse"), table);
+    assertTrue(table.contains("switchboard-sse") && table.contains("raw-jetty-sse") && table.contains("switchboard-ws"), table);
     assertTrue(FanoutBenchmark.json(results).startsWith("[\n  {\"target\":\"raw-jetty-sse\""));
   }
 }
