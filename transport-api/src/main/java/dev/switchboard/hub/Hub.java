@@ -477,8 +477,8 @@ public final class Hub implements Publisher, AutoCloseable {
 
     /** Per-connection outbound queue limit in messages (default 1024). */
     public Builder maxQueuedMessages(int messages) {
-      if (messages < 2) {
-        throw new IllegalArgumentException("maxQueuedMessages must be >= 2: " + messages);
+      if (messages < 2 || messages > 1_000_000) {
+        throw new IllegalArgumentException("maxQueuedMessages must be from 2 to 1,000,000: " + messages);
       }
       this.maxQueuedMessages = messages;
       return this;
@@ -486,8 +486,8 @@ public final class Hub implements Publisher, AutoCloseable {
 
     /** Per-connection outbound queue limit in bytes (default 8 MiB). */
     public Builder maxQueuedBytes(long bytes) {
-      if (bytes < 1024) {
-        throw new IllegalArgumentException("maxQueuedBytes must be >= 1024: " + bytes);
+      if (bytes < 1024 || bytes > (1L << 36)) {
+        throw new IllegalArgumentException("maxQueuedBytes must be from 1 KiB to 64 GiB: " + bytes);
       }
       this.maxQueuedBytes = bytes;
       return this;
