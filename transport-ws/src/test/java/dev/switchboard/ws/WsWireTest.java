@@ -346,6 +346,21 @@ class WsWireTest {
   }
 
   @Test
+  void idleSession_isClosedAfterTheIdleTimeout() throws Exception {
+    Hub h = Hub.builder().build();
+    start(h, WebSocketTransport.builder(h).pingInterval(Duration.ofMinutes(10)).idleTimeout(Duration.ofMillis(300)));
+    Raw r = new Raw().open();
+    r.send("{\"op\":\"subscribe\",\"topic\":\"idle\"}");
+    r.next();
+    assertTrue(r.closeReason().startsWith("1001"), "closed as idle: " + r.closed.get());
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+    while (hub.subscriberCount() > 0 && System.nanoTime() < deadline) {
+      Thread.sleep(10);
+    }
+    assertEquals(0, hub.subscriberCount());
+  }
+
+  @Test
   void peerThatStopsAnsweringPings_isClosed() throws Exception {
     Hub h = Hub.builder().build();
     start(h, WebSocketTransport.builder(h).pingInterval(Duration.ofMillis(100)));
