@@ -443,10 +443,7 @@ public final class SseTransportFilter implements Filter {
      * {@code *} allows any. Default: none (same-origin pages only).
      */
     public Builder allowOrigin(String origin) {
-      if (origin == null || origin.isBlank() || origin.chars().anyMatch(c -> c < 0x21)) {
-        throw new IllegalArgumentException("origin must be a scheme://host[:port] or *: " + origin);
-      }
-      allowedOrigins.add(origin);
+      allowedOrigins.add(WirePaths.requireOrigin(origin));
       return this;
     }
 

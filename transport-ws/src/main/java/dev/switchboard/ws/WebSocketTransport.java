@@ -135,10 +135,7 @@ public final class WebSocketTransport {
      * {@code *} allows any (do not, if browsers send credentials: Cross-Site WebSocket Hijacking).
      */
     public Builder allowOrigin(String origin) {
-      if (origin == null || origin.isBlank() || origin.chars().anyMatch(c -> c < 0x21)) {
-        throw new IllegalArgumentException("origin must be a scheme://host[:port] or *: " + origin);
-      }
-      allowedOrigins.add(origin);
+      allowedOrigins.add(WirePaths.requireOrigin(origin));
       return this;
     }
 

@@ -9,6 +9,8 @@ import dev.switchboard.transport.Status;
 import dev.switchboard.transport.Subscription;
 import dev.switchboard.transport.SwitchboardException;
 import dev.switchboard.transport.TransportConfig;
+import dev.switchboard.transport.internal.ChannelState;
+import dev.switchboard.transport.internal.ListenerSubscription;
 import dev.switchboard.transport.internal.MessageJson;
 import java.io.IOException;
 import java.net.URI;
@@ -23,12 +25,10 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -52,8 +52,7 @@ final class WsChannel implements Channel {
   private final TransportConfig config;
   private final URI uri;
   private final HttpClient http;
-  private final AtomicReference<State> state = new AtomicReference<>(State.CONNECTING);
-  private final List<StateListener> stateListeners = new CopyOnWriteArrayList<>();
+  private final ChannelState state = new ChannelState(State.CONNECTING);
   private final Map<String, Sub> subs = new ConcurrentHashMap<>();
   private final Map<String, Sub> pendingSubscribes = new ConcurrentHashMap<>();
   private final Map<String, Pending> pendingPublishes = new ConcurrentHashMap<>();
@@ -113,7 +112,7 @@ final class WsChannel implements Channel {
         sendChain = CompletableFuture.completedFuture(null);
       }
       retry.reset();
-      setState(State.OPEN, null);
+      state.set(State.OPEN, null);
       for (Sub s : subs.values()) {
         sendSubscribe(ws, s);
       }
@@ -156,23 +155,17 @@ final class WsChannel implements Channel {
     if (attempt == connected) {
       connected = new CompletableFuture<>();
     }
-    setState(State.RECONNECTING, cause);
+    state.set(State.RECONNECTING, cause);
     TIMER.schedule(this::connect, delay.get().toMillis(), TimeUnit.MILLISECONDS);
   }
 
   private void end(SwitchboardException cause) {
-    // Closed before anyone is told, so a send from inside a callback already sees the end.
+    // Closed before subscriptions are told, so a send from inside a callback already sees the end.
     terminal = cause;
-    State from = state.getAndSet(State.CLOSED);
+    state.close(cause);
     connected.completeExceptionally(cause);
     for (Sub s : List.copyOf(subs.values())) {
       s.fail(cause);
-    }
-    if (from != State.CLOSED) {
-      for (StateListener l : stateListeners) {
-        safeState(l, from, State.CLOSED, cause);
-      }
-      stateListeners.clear();
     }
   }
 
@@ -205,7 +198,7 @@ final class WsChannel implements Channel {
 
   @Override
   public void addStateListener(StateListener listener) {
-    stateListeners.add(listener);
+    state.addListener(listener);
   }
 
   @Override
@@ -258,7 +251,7 @@ final class WsChannel implements Channel {
   private void sendSubscribe(WebSocket ws, Sub s) {
     String ref = "s" + refs.incrementAndGet();
     pendingSubscribes.put(ref, s);
-    sendText(ws, WsProtocol.subscribe(s.topic, s.lastId, ref));
+    sendText(ws, WsProtocol.subscribe(s.topic(), s.lastId(), ref));
   }
 
   @Override
@@ -279,8 +272,7 @@ final class WsChannel implements Channel {
 
   @Override
   public void close() {
-    State from = state.getAndSet(State.CLOSED);
-    if (from == State.CLOSED) {
+    if (!state.close(null)) {
       return;
     }
     subs.clear();
@@ -296,31 +288,6 @@ final class WsChannel implements Channel {
       WebSocket ws = c.join();
       ws.sendClose(WebSocket.NORMAL_CLOSURE, "bye").orTimeout(2, TimeUnit.SECONDS)
           .whenComplete((x, e) -> ws.abort());
-    }
-    for (StateListener l : stateListeners) {
-      safeState(l, from, State.CLOSED, null);
-    }
-    stateListeners.clear();
-  }
-
-  private void setState(State to, SwitchboardException cause) {
-    State from;
-    do {
-      from = state.get();
-      if (from == State.CLOSED || from == to) {
-        return;
-      }
-    } while (!state.compareAndSet(from, to));
-    for (StateListener l : stateListeners) {
-      safeState(l, from, to, cause);
-    }
-  }
-
-  private static void safeState(StateListener l, State from, State to, SwitchboardException cause) {
-    try {
-      l.onStateChange(from, to, cause);
-    } catch (RuntimeException e) {
-      log.warn("state listener threw", e);
     }
   }
 
@@ -389,7 +356,7 @@ final class WsChannel implements Channel {
         break;
       }
       case "subscribed": {
-        pendingSubscribes.values().removeIf(s -> s.topic.equals(f.topic()));
+        pendingSubscribes.values().removeIf(s -> s.topic().equals(f.topic()));
         break;
       }
       default: // unsubscribed, and ops from newer servers: nothing to do
@@ -448,79 +415,26 @@ final class WsChannel implements Channel {
   }
 
   /** One subscription; resubscribed after reconnects from its last delivered id. */
-  private final class Sub implements Subscription {
-    final String topic;
-    final MessageListener listener;
-    volatile String lastId;
-    volatile boolean active = true;
-
+  private final class Sub extends ListenerSubscription {
     Sub(String topic, String afterId, MessageListener listener) {
-      this.topic = topic;
-      this.lastId = afterId;
-      this.listener = listener;
-    }
-
-    @Override
-    public String topic() {
-      return topic;
-    }
-
-    @Override
-    public String lastId() {
-      return lastId;
-    }
-
-    @Override
-    public boolean isActive() {
-      return active;
-    }
-
-    void deliver(Message m) {
-      if (!active || (m.id() != null && m.id().equals(lastId))) {
-        return;
-      }
-      lastId = m.id();
-      try {
-        listener.onMessage(m);
-      } catch (RuntimeException e) {
-        log.warn("listener for topic {} threw; delivery continues", topic, e);
-      }
-    }
-
-    void reset(String reason) {
-      if (active) {
-        try {
-          listener.onReset(topic, reason);
-        } catch (RuntimeException e) {
-          log.warn("listener for topic {} threw", topic, e);
-        }
-      }
-    }
-
-    void fail(SwitchboardException e) {
-      if (!active) {
-        return;
-      }
-      active = false;
-      subs.remove(topic, this);
-      try {
-        listener.onError(e);
-      } catch (RuntimeException ex) {
-        log.warn("listener for topic {} threw", topic, ex);
-      }
+      super(topic, afterId, listener);
     }
 
     @Override
     public void close() {
-      if (!active) {
+      if (!isActive()) {
         return;
       }
-      active = false;
-      subs.remove(topic, this);
+      super.close();
       CompletableFuture<WebSocket> c = connected;
       if (c.isDone() && !c.isCompletedExceptionally()) {
-        sendText(c.join(), WsProtocol.unsubscribe(topic));
+        sendText(c.join(), WsProtocol.unsubscribe(topic()));
       }
+    }
+
+    @Override
+    protected void onEnd() {
+      subs.remove(topic(), this);
     }
   }
 }

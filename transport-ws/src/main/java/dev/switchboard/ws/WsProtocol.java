@@ -304,16 +304,7 @@ final class WsProtocol {
         g.writeStringField("event", m.event());
       }
       g.writeStringField("contentType", m.contentType());
-      byte[] payload = m.payload();
-      if (m.isJson() && payload.length > 0) {
-        g.writeFieldName("data");
-        g.writeRawValue(new String(payload, StandardCharsets.UTF_8));
-      } else if (m.isText() && MessageJson.isUtf8(payload)) {
-        g.writeStringField("data", new String(payload, StandardCharsets.UTF_8));
-      } else {
-        g.writeStringField("data", Base64.getEncoder().encodeToString(payload));
-        g.writeStringField("encoding", "base64");
-      }
+      MessageJson.writeData(g, m);
       g.writeStringField("ref", ref);
       g.writeEndObject();
     });

@@ -27,14 +27,10 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicReference;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * The client {@link Channel} shared by the transports that ride on plain HTTP (SSE, long polling):
@@ -46,8 +42,6 @@ import org.slf4j.LoggerFactory;
  * <p>Internal. Thread-safe.
  */
 public abstract class HttpChannel implements Channel {
-  private static final Logger log = LoggerFactory.getLogger(HttpChannel.class);
-
   /** Reconnect timer shared by all channels; tasks only start asynchronous requests. */
   protected static final ScheduledExecutorService TIMER = Executors.newSingleThreadScheduledExecutor(r -> {
     Thread t = new Thread(r, "switchboard-client-timer");
@@ -58,8 +52,7 @@ public abstract class HttpChannel implements Channel {
   private final String transport;
   protected final TransportConfig config;
   protected final HttpClient http;
-  private final AtomicReference<State> state = new AtomicReference<>(State.OPEN);
-  private final List<StateListener> stateListeners = new CopyOnWriteArrayList<>();
+  private final ChannelState state = new ChannelState(State.OPEN);
   private final Set<Stream> streams = ConcurrentHashMap.newKeySet();
   private final AtomicInteger streamsDown = new AtomicInteger();
   /** Completes once the first connection is set up, so later requests can share it. */
@@ -110,7 +103,7 @@ public abstract class HttpChannel implements Channel {
 
   @Override
   public void addStateListener(StateListener listener) {
-    stateListeners.add(listener);
+    state.addListener(listener);
   }
 
   /** {@code <base>/v1/topics/<topic>/<suffix>[?query]}, the topic percent-encoded. */
@@ -205,37 +198,10 @@ public abstract class HttpChannel implements Channel {
 
   @Override
   public void close() {
-    State prev = state.getAndSet(State.CLOSED);
-    if (prev == State.CLOSED) {
-      return;
-    }
-    for (Stream s : List.copyOf(streams)) {
-      s.close();
-    }
-    for (StateListener l : stateListeners) {
-      safeState(l, prev, State.CLOSED, null);
-    }
-    stateListeners.clear();
-  }
-
-  private void setState(State to, SwitchboardException cause) {
-    State from;
-    do {
-      from = state.get();
-      if (from == State.CLOSED || from == to) {
-        return;
+    if (state.close(null)) {
+      for (Stream s : List.copyOf(streams)) {
+        s.close();
       }
-    } while (!state.compareAndSet(from, to));
-    for (StateListener l : stateListeners) {
-      safeState(l, from, to, cause);
-    }
-  }
-
-  private static void safeState(StateListener l, State from, State to, SwitchboardException cause) {
-    try {
-      l.onStateChange(from, to, cause);
-    } catch (RuntimeException e) {
-      log.warn("state listener threw", e);
     }
   }
 
@@ -243,42 +209,25 @@ public abstract class HttpChannel implements Channel {
    * One subscription's downstream. The subclass reads {@link #resumeId()}, runs the request, and
    * reports through {@link #opened()}, {@link #deliver}, {@link #reset} and {@link #ended}.
    */
-  public final class Stream implements Subscription {
-    private final String topic;
-    private final MessageListener listener;
+  public final class Stream extends ListenerSubscription {
     private final Backoff.Retry retry = config.reconnectBackoff().start();
-    private volatile String lastId;
-    private volatile boolean active = true;
     private volatile boolean positioned;
     private volatile Runnable abort;
     private boolean down; // guarded by this
 
     Stream(String topic, String afterId, MessageListener listener) {
-      this.topic = topic;
-      this.lastId = afterId;
-      this.positioned = afterId != null;
-      this.listener = listener;
-    }
-
-    @Override
-    public String topic() {
-      return topic;
-    }
-
-    @Override
-    public String lastId() {
-      return lastId;
+      super(topic, afterId, listener);
     }
 
     /** The id to resume after: the last delivered, or the one given to subscribe; null for live. */
     public String resumeId() {
-      return lastId;
+      return lastId();
     }
 
     /** Moves the resume point without delivering (a long poll's {@code next} cursor). */
     public void advance(String id) {
       if (id != null) {
-        lastId = id;
+        setLastId(id);
       }
       positioned = true;
     }
@@ -288,12 +237,7 @@ public abstract class HttpChannel implements Channel {
      * was {@link #advance advanced}. A live-only subscription starts unpositioned.
      */
     public boolean isPositioned() {
-      return positioned;
-    }
-
-    @Override
-    public boolean isActive() {
-      return active;
+      return positioned || lastId() != null;
     }
 
     /** How to abort the attempt in flight when the subscription is closed. */
@@ -307,39 +251,12 @@ public abstract class HttpChannel implements Channel {
       markUp();
     }
 
-    /** Delivers a message, dropping a duplicate of the last one (the resume seam). */
-    public void deliver(Message m) {
-      if (!active || (m.id() != null && m.id().equals(lastId))) {
-        return;
-      }
-      if (m.id() != null) {
-        lastId = m.id();
-        positioned = true;
-      }
-      try {
-        listener.onMessage(m);
-      } catch (RuntimeException e) {
-        log.warn("listener for topic {} threw; delivery continues", topic, e);
-      }
-    }
-
-    /** Tells the listener the server could not resume (history gap). */
-    public void reset(String reason) {
-      if (active) {
-        try {
-          listener.onReset(topic, reason);
-        } catch (RuntimeException e) {
-          log.warn("listener for topic {} threw", topic, e);
-        }
-      }
-    }
-
     /**
      * The attempt is over. A non-retryable cause ends the subscription ({@code onError});
      * otherwise it reconnects after a backoff delay (at least {@code hint} when the server gave one).
      */
     public void ended(SwitchboardException cause, Duration hint) {
-      if (!active) {
+      if (!isActive()) {
         return;
       }
       if (cause != null && !cause.status().isRetryable()) {
@@ -349,14 +266,14 @@ public abstract class HttpChannel implements Channel {
       markDown(cause);
       Optional<Duration> delay = retry.next(hint);
       if (delay.isEmpty()) {
-        fail(new SwitchboardException(Status.UNAVAILABLE, "gave up reconnecting to topic " + topic
+        fail(new SwitchboardException(Status.UNAVAILABLE, "gave up reconnecting to topic " + topic()
             + " after " + retry.attempts() + " attempts" + (cause == null ? "" : ": " + cause.getMessage()),
             cause));
         return;
       }
       try {
         TIMER.schedule(() -> {
-          if (active) {
+          if (isActive()) {
             connect(this);
           }
         }, delay.get().toMillis(), TimeUnit.MILLISECONDS);
@@ -365,23 +282,8 @@ public abstract class HttpChannel implements Channel {
       }
     }
 
-    private void fail(SwitchboardException cause) {
-      active = false;
-      streams.remove(this);
-      markUp();
-      try {
-        listener.onError(cause);
-      } catch (RuntimeException e) {
-        log.warn("listener for topic {} threw", topic, e);
-      }
-    }
-
     @Override
-    public void close() {
-      if (!active) {
-        return;
-      }
-      active = false;
+    protected void onEnd() {
       streams.remove(this);
       markUp();
       Runnable a = abort;
@@ -398,7 +300,7 @@ public abstract class HttpChannel implements Channel {
         down = true;
       }
       if (streamsDown.incrementAndGet() == 1) {
-        setState(State.RECONNECTING, cause);
+        state.set(State.RECONNECTING, cause);
       }
     }
 
@@ -410,7 +312,7 @@ public abstract class HttpChannel implements Channel {
         down = false;
       }
       if (streamsDown.decrementAndGet() == 0) {
-        setState(State.OPEN, null);
+        state.set(State.OPEN, null);
       }
     }
   }

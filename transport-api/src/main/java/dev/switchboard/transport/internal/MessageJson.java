@@ -50,6 +50,17 @@ public final class MessageJson {
       g.writeStringField("event", m.event());
     }
     g.writeStringField("contentType", m.contentType());
+    writeData(g, m);
+    if (m.time() != null) {
+      g.writeStringField("time", m.time().toString());
+    }
+  }
+
+  /**
+   * Writes {@code "data"} (and {@code "encoding"}) by the {@code <msg>} rules: the JSON value itself
+   * for JSON, a string for UTF-8 text, base64 otherwise.
+   */
+  public static void writeData(JsonGenerator g, Message m) throws IOException {
     byte[] payload = m.payload();
     if (m.isJson() && payload.length > 0) {
       g.writeFieldName("data");
@@ -59,9 +70,6 @@ public final class MessageJson {
     } else {
       g.writeStringField("data", Base64.getEncoder().encodeToString(payload));
       g.writeStringField("encoding", "base64");
-    }
-    if (m.time() != null) {
-      g.writeStringField("time", m.time().toString());
     }
   }
 

@@ -98,6 +98,19 @@ public final class WirePaths {
   }
 
   /**
+   * Returns {@code origin} if it can be an allowed-origin entry: {@code scheme://host[:port]} or
+   * {@code *}, no whitespace or control characters.
+   *
+   * @throws IllegalArgumentException otherwise
+   */
+  public static String requireOrigin(String origin) {
+    if (origin == null || origin.isBlank() || origin.chars().anyMatch(c -> c < 0x21)) {
+      throw new IllegalArgumentException("origin must be a scheme://host[:port] or *: " + origin);
+    }
+    return origin;
+  }
+
+  /**
    * A {@link Handshake} from a request's parts, so servlet modules need not repeat this.
    *
    * @param headers the values of one header name (a servlet request's {@code getHeaders})
