@@ -1,0 +1,102 @@
+package dev.switchboard.webhook;
+
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * Where pending deliveries and dead letters live. The in-memory default loses them on restart; a
+ * durable implementation (JDBC, Redis) lets a new sender pick up what a crashed one left.
+ *
+ * <p>Implementations are thread-safe.
+ */
+public interface DeliveryStore {
+  /** Adds a pending delivery. */
+  void add(Delivery d);
+
+  /** Pending deliveries due at {@code now}, oldest first, at most {@code max}. */
+  List<Delivery> due(Instant now, int max);
+
+  /** Replaces a pending delivery's progress. */
+  void update(Delivery d);
+
+  /** Removes a pending delivery (delivered). */
+  void remove(String id);
+
+  /** Moves a pending delivery to the dead letters. */
+  void deadLetter(Delivery d);
+
+  /** Dead letters, oldest first. */
+  List<Delivery> deadLetters();
+
+  /** Takes a dead letter out (for replay). */
+  Optional<Delivery> takeDeadLetter(String id);
+
+  /** Pending deliveries (tests, metrics). */
+  int pendingCount();
+
+  /** The in-memory default. */
+  static DeliveryStore inMemory() {
+    return new InMemory();
+  }
+
+  /** Pending and dead letters in maps under one lock. */
+  final class InMemory implements DeliveryStore {
+    private final Map<String, Delivery> pending = new LinkedHashMap<>();
+    private final Map<String, Delivery> dead = new LinkedHashMap<>();
+
+    private InMemory() {}
+
+    @Override
+    public synchronized void add(Delivery d) {
+      pending.put(d.id(), d);
+    }
+
+    @Override
+    public synchronized List<Delivery> due(Instant now, int max) {
+      List<Delivery> out = new ArrayList<>();
+      for (Delivery d : pending.values()) {
+        if (!d.nextAttempt().isAfter(now)) {
+          out.add(d);
+        }
+      }
+      out.sort(Comparator.comparing(Delivery::nextAttempt));
+      return out.size() > max ? new ArrayList<>(out.subList(0, max)) : out;
+    }
+
+    @Override
+    public synchronized void update(Delivery d) {
+      pending.replace(d.id(), d);
+    }
+
+    @Override
+    public synchronized void remove(String id) {
+      pending.remove(id);
+    }
+
+    @Override
+    public synchronized void deadLetter(Delivery d) {
+      pending.remove(d.id());
+      dead.put(d.id(), d);
+    }
+
+    @Override
+    public synchronized List<Delivery> deadLetters() {
+      return new ArrayList<>(dead.values());
+    }
+
+    @Override
+    public synchronized Optional<Delivery> takeDeadLetter(String id) {
+      return Optional.ofNullable(dead.remove(id));
+    }
+
+    @Override
+    public synchronized int pendingCount() {
+      return pending.size();
+    }
+  }
+}

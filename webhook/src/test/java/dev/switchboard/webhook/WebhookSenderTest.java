@@ -1,0 +1,320 @@
+package dev.switchboard.webhook;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import jakarta.servlet.http.HttpServlet;
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletResponse;
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneId;
+import java.time.ZoneOffset;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.eclipse.jetty.ee10.servlet.ServletContextHandler;
+import org.eclipse.jetty.ee10.servlet.ServletHolder;
+import org.eclipse.jetty.server.Server;
+import org.eclipse.jetty.server.ServerConnector;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/** The sender against receivers that fail on purpose; time is a manual clock, nothing sleeps a schedule. */
+@Timeout(60)
+class WebhookSenderTest {
+  private static final String SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+  private static final byte[] BODY = "{\"type\":\"payment.succeeded\"}".getBytes(StandardCharsets.UTF_8);
+
+  /** A clock tests move by hand. */
+  static final class ManualClock extends Clock {
+    volatile Instant now = Instant.parse("2026-11-24T00:00:00Z");
+
+    void advance(Duration d) {
+      now = now.plus(d);
+    }
+
+    @Override
+    public ZoneId getZone() {
+      return ZoneOffset.UTC;
+    }
+
+    @Override
+    public Clock withZone(ZoneId zone) {
+      return this;
+    }
+
+    @Override
+    public Instant instant() {
+      return now;
+    }
+  }
+
+  /** One request as the receiver saw it. */
+  record Seen(String path, Map<String, String> headers, boolean verified) {}
+
+  private final ManualClock clock = new ManualClock();
+  private final ConcurrentLinkedQueue<String> script = new ConcurrentLinkedQueue<>();
+  private final List<Seen> seen = new CopyOnWriteArrayList<>();
+  private final List<WebhookSender.Attempt> attempts = new CopyOnWriteArrayList<>();
+  private final List<String> disabledEvents = new CopyOnWriteArrayList<>();
+  private volatile CountDownLatch hang = new CountDownLatch(0);
+  private Server server;
+  private String base;
+
+  @BeforeEach
+  void start() throws Exception {
+    server = new Server();
+    ServerConnector c = new ServerConnector(server);
+    c.setHost("127.0.0.1");
+    c.setPort(0);
+    server.addConnector(c);
+    ServletContextHandler ctx = new ServletContextHandler();
+    WebhookVerifier verifier = WebhookVerifier.standardWebhooks(SECRET).clock(clock).build();
+    ctx.addServlet(new ServletHolder(new HttpServlet() {
+      private static final long serialVersionUID = 1L;
+
+      @Override
+      protected void doPost(HttpServletRequest req, HttpServletResponse res) throws IOException {
+        byte[] body = req.getInputStream().readAllBytes();
+        Map<String, String> h = new TreeMap<>(String.CASE_INSENSITIVE_ORDER);
+        for (String n : java.util.Collections.list(req.getHeaderNames())) {
+          h.put(n, req.getHeader(n));
+        }
+        boolean ok;
+        try {
+          verifier.verify(req::getHeader, body);
+          ok = true;
+        } catch (WebhookVerificationException e) {
+          ok = false;
+        }
+        seen.add(new Seen(req.getRequestURI(), h, ok));
+        if (req.getRequestURI().startsWith("/slow")) {
+          try {
+            hang.await(30, TimeUnit.SECONDS);
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+          }
+          res.setStatus(200);
+          return;
+        }
+        String action = script.poll();
+        if (action == null) {
+          res.setStatus(200);
+          return;
+        }
+        String[] parts = action.split(" ");
+        if (parts.length > 1) {
+          res.setHeader(parts[1].startsWith("/") ? "Location" : "Retry-After", parts[1]);
+        }
+        res.setStatus(Integer.parseInt(parts[0]));
+      }
+    }), "/*");
+    server.setHandler(ctx);
+    server.start();
+    base = "http://127.0.0.1:" + c.getLocalPort();
+  }
+
+  @AfterEach
+  void stop() throws Exception {
+    hang.countDown();
+    server.stop();
+  }
+
+  private WebhookSender.Builder sender() {
+    return WebhookSender.builder().clock(clock).jitter(0).allowPrivateTargets(true).timeout(Duration.ofSeconds(5))
+        .listener(new WebhookSender.Listener() {
+          @Override
+          public void onAttempt(WebhookSender.Attempt a) {
+            attempts.add(a);
+          }
+
+          @Override
+          public void onEndpointDisabled(String endpointId, String reason) {
+            disabledEvents.add(endpointId + ": " + reason);
+          }
+        });
+  }
+
+  private static void run(WebhookSender s) throws Exception {
+    s.runDue().get(30, TimeUnit.SECONDS);
+  }
+
+  @Test
+  void retries5xxAnd429OnTheSchedule_honouringRetryAfter_thenDelivers_withTheSameIdAndFreshSignatures() throws Exception {
+    WebhookSender s = sender().build();
+    s.register("shop", URI.create(base + "/hook"), WebhookSigner.standardWebhooks(SECRET));
+    script.addAll(List.of("500", "429 600", "503"));
+    String id = s.send("shop", BODY, "application/json");
+    run(s); // immediately: 500 → next in 5 s
+    clock.advance(Duration.ofSeconds(4));
+    run(s);
+    assertEquals(1, seen.size(), "not due yet after 4 s");
+    clock.advance(Duration.ofSeconds(1));
+    run(s); // 429 with Retry-After 600 → 10 min, more than the schedule's 5 min
+    clock.advance(Duration.ofMinutes(5));
+    run(s);
+    assertEquals(2, seen.size(), "Retry-After is honoured over the shorter schedule step");
+    clock.advance(Duration.ofMinutes(5));
+    run(s); // 503 → next in 30 min
+    clock.advance(Duration.ofMinutes(30));
+    run(s); // 200
+    assertEquals(4, seen.size());
+    for (Seen x : seen) {
+      assertEquals(id, x.headers().get("webhook-id"));
+      assertTrue(x.verified(), "each attempt is signed for its own time");
+    }
+    assertEquals(4, seen.stream().map(x -> x.headers().get("webhook-timestamp")).distinct().count(), "fresh timestamp per attempt");
+    assertEquals(List.of(WebhookSender.Outcome.RETRY, WebhookSender.Outcome.RETRY, WebhookSender.Outcome.RETRY,
+        WebhookSender.Outcome.DELIVERED), attempts.stream().map(WebhookSender.Attempt::outcome).toList());
+    assertEquals(List.of(500, 429, 503, 200), attempts.stream().map(WebhookSender.Attempt::status).toList());
+    assertTrue(s.deadLetters().isEmpty());
+  }
+
+  @Test
+  void otherClientErrors_stopAtOnce_and410DisablesTheEndpoint() throws Exception {
+    WebhookSender s = sender().build();
+    s.register("a", URI.create(base + "/a"), WebhookSigner.standardWebhooks(SECRET));
+    script.add("400");
+    String bad = s.send("a", BODY, null);
+    run(s);
+    assertEquals(1, seen.size());
+    assertEquals(bad, s.deadLetters().get(0).id());
+    assertEquals("HTTP 400 (not retried)", s.deadLetters().get(0).lastError());
+    script.add("410");
+    s.send("a", BODY, null);
+    run(s);
+    assertNotNull(s.disabledReason("a"));
+    assertEquals(1, disabledEvents.size());
+    s.send("a", BODY, null);
+    run(s);
+    assertEquals(2, seen.size(), "a disabled endpoint gets no more requests");
+    assertEquals(3, s.deadLetters().size());
+  }
+
+  @Test
+  void afterTheLastAttempt_aDeadLetter_thatCanBeReplayed() throws Exception {
+    WebhookSender s = sender().schedule(List.of(Duration.ZERO, Duration.ofSeconds(1), Duration.ofSeconds(1))).build();
+    s.register("e", URI.create(base + "/e"), WebhookSigner.standardWebhooks(SECRET));
+    script.addAll(List.of("500", "502", "504"));
+    String id = s.send("e", BODY, null);
+    for (int i = 0; i < 3; i++) {
+      run(s);
+      clock.advance(Duration.ofSeconds(1));
+    }
+    assertEquals(List.of(id), s.deadLetters().stream().map(Delivery::id).toList());
+    assertEquals(3, s.deadLetters().get(0).attempts());
+    assertEquals(WebhookSender.Outcome.DEAD_LETTER, attempts.get(2).outcome());
+    assertTrue(s.replay(id));
+    assertFalse(s.replay(id), "no longer a dead letter");
+    run(s);
+    assertEquals(4, seen.size());
+    assertEquals(id, seen.get(3).headers().get("webhook-id"), "a replay keeps the id: receivers deduplicate");
+    assertTrue(s.deadLetters().isEmpty());
+    assertEquals(0, s.replaySince(Instant.EPOCH));
+  }
+
+  @Test
+  void redirects_areNotFollowed_andCountAsFailures() throws Exception {
+    WebhookSender s = sender().build();
+    s.register("r", URI.create(base + "/r"), WebhookSigner.standardWebhooks(SECRET));
+    script.add("302 /elsewhere");
+    s.send("r", BODY, null);
+    run(s);
+    assertEquals(1, seen.size());
+    assertEquals("/r", seen.get(0).path());
+    assertEquals(WebhookSender.Outcome.RETRY, attempts.get(0).outcome());
+  }
+
+  @Test
+  void timeoutsAndRefusedConnections_areRetried() throws Exception {
+    WebhookSender s = sender().timeout(Duration.ofMillis(300)).build();
+    s.register("slow", URI.create(base + "/slow"), WebhookSigner.standardWebhooks(SECRET));
+    int closedPort;
+    try (ServerSocket ss = new ServerSocket(0)) {
+      closedPort = ss.getLocalPort();
+    }
+    s.register("gone", URI.create("http://127.0.0.1:" + closedPort + "/x"), WebhookSigner.standardWebhooks(SECRET));
+    hang = new CountDownLatch(1);
+    s.send("slow", BODY, null);
+    s.send("gone", BODY, null);
+    run(s);
+    assertEquals(2, attempts.size());
+    for (WebhookSender.Attempt a : attempts) {
+      assertEquals(WebhookSender.Outcome.RETRY, a.outcome(), a.toString());
+      assertEquals(-1, a.status());
+      assertTrue(a.error().startsWith("network: "), a.error());
+    }
+  }
+
+  @Test
+  void privateTargets_areRefusedUnlessAllowed() throws Exception {
+    WebhookSender s = sender().allowPrivateTargets(false).build();
+    s.register("local", URI.create(base + "/local"), WebhookSigner.standardWebhooks(SECRET));
+    s.send("local", BODY, null);
+    run(s);
+    assertEquals(0, seen.size(), "nothing was sent to loopback");
+    assertTrue(s.deadLetters().get(0).lastError().contains("private address 127.0.0.1"), s.deadLetters().get(0).lastError());
+    assertNull(WebhookSender.privateTarget(URI.create("http://93.184.216.34/hook")));
+    assertNotNull(WebhookSender.privateTarget(URI.create("http://10.1.2.3/hook")));
+    assertNotNull(WebhookSender.privateTarget(URI.create("http://169.254.169.254/latest/meta-data")));
+    assertNotNull(WebhookSender.privateTarget(URI.create("http://[::1]/hook")));
+  }
+
+  @Test
+  void aSlowEndpoint_doesNotDelayTheOthers() throws Exception {
+    WebhookSender s = sender().perEndpointConcurrency(1).build();
+    s.register("slow", URI.create(base + "/slow"), WebhookSigner.standardWebhooks(SECRET));
+    s.register("fast", URI.create(base + "/fast"), WebhookSigner.standardWebhooks(SECRET));
+    hang = new CountDownLatch(1);
+    for (int i = 0; i < 3; i++) {
+      s.send("slow", BODY, null);
+      s.send("fast", BODY, null);
+    }
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+    while (seen.stream().filter(x -> x.path().equals("/fast")).count() < 3 && System.nanoTime() < deadline) {
+      s.runDue(); // not joined: the slow one stays in flight, as with the background loop
+      Thread.sleep(10);
+    }
+    assertEquals(3, seen.stream().filter(x -> x.path().equals("/fast")).count(), "every fast delivery went out");
+    assertEquals(1, seen.stream().filter(x -> x.path().equals("/slow")).count(), "the slow endpoint holds one at a time");
+    hang.countDown();
+  }
+
+  @Test
+  void anEndpointFailingForTooLong_isDisabled() throws Exception {
+    WebhookSender s = sender().disableAfter(Duration.ofHours(1)).build();
+    s.register("down", URI.create(base + "/down"), WebhookSigner.standardWebhooks(SECRET));
+    for (int i = 0; i < 10; i++) {
+      script.add("500");
+    }
+    s.send("down", BODY, null);
+    run(s);
+    clock.advance(Duration.ofSeconds(5));
+    run(s);
+    clock.advance(Duration.ofMinutes(5));
+    run(s);
+    clock.advance(Duration.ofMinutes(30));
+    run(s);
+    assertNull(s.disabledReason("down"));
+    clock.advance(Duration.ofHours(2));
+    run(s);
+    assertNotNull(s.disabledReason("down"));
+    assertTrue(disabledEvents.get(0).startsWith("down: failing since"), disabledEvents.toString());
+    assertEquals(1, s.deadLetters().size());
+  }
+}
