@@ -2,7 +2,8 @@
 module dev.switchboard.webhook {
   requires org.slf4j;
   requires static jakarta.servlet;
-  requires java.net.http; // JDK only; the tests post real deliveries with it
+  requires java.net.http;
+  requires static java.sql; // only for JdbcDeliveryStore // JDK only; the tests post real deliveries with it
 
   exports dev.switchboard.webhook;
 }

@@ -138,15 +138,27 @@ public final class WebhookSender implements AutoCloseable {
    * @throws IllegalArgumentException for an unknown endpoint
    */
   public String send(String endpointId, byte[] body, String contentType) {
+    Delivery d = newDelivery(endpointId, body, contentType);
+    store.add(d);
+    kick();
+    return d.id();
+  }
+
+  /**
+   * A new delivery to an endpoint, due now, not yet stored: for
+   * {@link JdbcDeliveryStore#enqueue(java.sql.Connection, Delivery)} inside the application's
+   * transaction. The running sender picks it up once that transaction commits.
+   *
+   * @throws IllegalArgumentException for an unknown endpoint
+   */
+  public Delivery newDelivery(String endpointId, byte[] body, String contentType) {
     Endpoint e = endpoints.get(endpointId);
     if (e == null) {
       throw new IllegalArgumentException("unknown endpoint " + endpointId);
     }
     Instant now = clock.instant();
-    String id = "msg_" + UUID.randomUUID().toString().replace("-", "");
-    store.add(new Delivery(id, endpointId, e.url, body.clone(), contentType, now, 0, now, null));
-    kick();
-    return id;
+    return new Delivery("msg_" + UUID.randomUUID().toString().replace("-", ""), endpointId, e.url, body.clone(),
+        contentType, now, 0, now, null);
   }
 
   /** Dead letters, oldest first. */
