@@ -41,21 +41,26 @@ public final class DemoHub implements AutoCloseable {
       "  --port N        HTTP port (default 8080; 0 picks a free port)",
       "  --host ADDR     address to bind (default 127.0.0.1)",
       "  --no-demo-feed  do not publish the simulated ticker on topic 'prices'",
+      "  --webhook-secret whsec_...       secret for POST /v1/webhooks/in (generated and printed if absent)",
+      "  --allow-private-webhook-targets  let registered webhook endpoints be loopback/private addresses",
       "  --help          show this help");
 
   /** Parsed command line. */
-  record Options(int port, String host, boolean demoFeed) {}
+  record Options(int port, String host, boolean demoFeed, String webhookSecret, boolean allowPrivateWebhookTargets) {}
 
   private final Hub hub;
   private final Server server;
   private final ServerConnector connector;
   private final ScheduledExecutorService feed;
+  private final WebhookBridge webhooks;
 
-  private DemoHub(Hub hub, Server server, ServerConnector connector, ScheduledExecutorService feed) {
+  private DemoHub(Hub hub, Server server, ServerConnector connector, ScheduledExecutorService feed,
+      WebhookBridge webhooks) {
     this.hub = hub;
     this.server = server;
     this.connector = connector;
     this.feed = feed;
+    this.webhooks = webhooks;
   }
 
   public static void main(String[] args) throws Exception {
@@ -88,6 +93,8 @@ public final class DemoHub implements AutoCloseable {
     int port = 8080;
     String host = "127.0.0.1";
     boolean demoFeed = true;
+    String webhookSecret = null;
+    boolean allowPrivate = false;
     for (int i = 0; i < args.length; i++) {
       String a = args[i];
       switch (a) {
@@ -103,6 +110,15 @@ public final class DemoHub implements AutoCloseable {
         case "--host":
           host = value(args, ++i, a);
           break;
+        case "--webhook-secret":
+          webhookSecret = value(args, ++i, a);
+          if (!webhookSecret.startsWith("whsec_")) {
+            throw new IllegalArgumentException("--webhook-secret must be a whsec_... Standard Webhooks secret");
+          }
+          break;
+        case "--allow-private-webhook-targets":
+          allowPrivate = true;
+          break;
         default:
           if (a.startsWith("--port=")) {
             port = portValue("--port", a.substring(7));
@@ -116,7 +132,7 @@ public final class DemoHub implements AutoCloseable {
     if (host.isBlank()) {
       throw new IllegalArgumentException("--host needs an address");
     }
-    return new Options(port, host, demoFeed);
+    return new Options(port, host, demoFeed, webhookSecret, allowPrivate);
   }
 
   private static String value(String[] args, int i, String option) {
@@ -159,6 +175,16 @@ public final class DemoHub implements AutoCloseable {
     context.addFilter(sse, "/v1/*", EnumSet.of(DispatcherType.REQUEST));
     context.addFilter(rest, "/v1/*", EnumSet.of(DispatcherType.REQUEST));
     context.addServlet(new ServletHolder(new IndexServlet()), "/");
+    String secret = o.webhookSecret();
+    if (secret == null) {
+      secret = WebhookBridge.newSecret();
+      System.err.println("switchboard demo: webhook secret for /v1/webhooks/in is " + secret
+          + " (pass --webhook-secret to choose it)");
+    }
+    WebhookBridge webhooks = new WebhookBridge(hub, secret, o.allowPrivateWebhookTargets());
+    context.addFilter(new FilterHolder(webhooks.inboundFilter()), "/v1/webhooks/in", EnumSet.of(DispatcherType.REQUEST));
+    context.addServlet(new ServletHolder(webhooks.inbound()), "/v1/webhooks/in");
+    context.addServlet(new ServletHolder(webhooks.endpoints()), "/v1/webhooks/endpoints");
     // Same-origin handshakes only (the default): pages the hub serves itself may connect.
     WebSocketTransport ws = WebSocketTransport.builder(hub).build();
     JakartaWebSocketServletContainerInitializer.configure(context, (sc, container) -> ws.register(container));
@@ -181,7 +207,7 @@ public final class DemoHub implements AutoCloseable {
         hub.publish(Message.builder("prices").event("price").json(json).build());
       }, 0, 1, TimeUnit.SECONDS);
     }
-    return new DemoHub(hub, server, connector, feed);
+    return new DemoHub(hub, server, connector, feed, webhooks);
   }
 
   /** The HTTP base URL with the real port. */
@@ -205,6 +231,7 @@ public final class DemoHub implements AutoCloseable {
     if (feed != null) {
       feed.shutdownNow();
     }
+    webhooks.close();
     hub.shutdown();
     try {
       server.stop();
@@ -232,6 +259,8 @@ public final class DemoHub implements AutoCloseable {
           "GET  /v1/topics/{topic}/messages/{id}          one message",
           "GET  /v1/topics/{topic}/events                 Server-Sent Events",
           "GET  /v1/ws  (subprotocol switchboard.v1.json) WebSocket",
+          "POST /v1/webhooks/in                           signed webhooks in -> topic webhooks.<type>",
+          "POST /v1/webhooks/endpoints {url, topics}      webhooks out, signed, retried",
           "",
           "Try: curl -N http://" + req.getServerName() + ":" + req.getServerPort() + "/v1/topics/prices/events"));
     }

@@ -33,12 +33,13 @@ class DemoHubTest {
 
   @Test
   void options_parseAndRefuseBadOnes() {
-    assertEquals(new DemoHub.Options(8080, "127.0.0.1", true), DemoHub.parse(new String[0]));
-    assertEquals(new DemoHub.Options(0, "0.0.0.0", false),
-        DemoHub.parse(new String[] {"--port", "0", "--host", "0.0.0.0", "--no-demo-feed"}));
+    assertEquals(new DemoHub.Options(8080, "127.0.0.1", true, null, false), DemoHub.parse(new String[0]));
+    assertEquals(new DemoHub.Options(0, "0.0.0.0", false, "whsec_abc", true),
+        DemoHub.parse(new String[] {"--port", "0", "--host", "0.0.0.0", "--no-demo-feed", "--webhook-secret", "whsec_abc",
+            "--allow-private-webhook-targets"}));
     assertEquals(9000, DemoHub.parse(new String[] {"--port=9000"}).port());
     assertNull(DemoHub.parse(new String[] {"--help"}));
-    for (String[] bad : new String[][] {{"--bogus"}, {"--port"}, {"--port", "x"}, {"--port", "70000"}, {"--port", "-1"}}) {
+    for (String[] bad : new String[][] {{"--bogus"}, {"--port"}, {"--port", "x"}, {"--port", "70000"}, {"--port", "-1"}, {"--webhook-secret", "plain"}}) {
       IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> DemoHub.parse(bad));
       assertTrue(e.getMessage().contains(bad[0].split("=")[0]), e.getMessage());
     }
