@@ -23,14 +23,12 @@ final class Crypto {
 
   private Crypto() {}
 
-  static byte[] hmacSha256(byte[] key, byte[]... parts) {
+  /** An initialised HMAC-SHA256 (not thread-safe: one per thread). */
+  static Mac newMac(byte[] key) {
     try {
       Mac mac = Mac.getInstance("HmacSHA256");
       mac.init(new SecretKeySpec(key, "HmacSHA256"));
-      for (byte[] p : parts) {
-        mac.update(p);
-      }
-      return mac.doFinal();
+      return mac;
     } catch (GeneralSecurityException e) {
       throw new IllegalStateException("HmacSHA256 is required of every JVM", e);
     }

@@ -44,43 +44,58 @@ public interface DeliveryStore {
     return new InMemory();
   }
 
-  /** Pending and dead letters in maps under one lock. */
+  /** Pending deliveries ordered by due time, and dead letters, under one lock. */
   final class InMemory implements DeliveryStore {
-    private final Map<String, Delivery> pending = new LinkedHashMap<>();
+    private static final Comparator<Delivery> BY_DUE =
+        Comparator.comparing(Delivery::nextAttempt).thenComparing(Delivery::id);
+    private final Map<String, Delivery> pending = new java.util.HashMap<>();
+    private final java.util.TreeSet<Delivery> byDue = new java.util.TreeSet<>(BY_DUE);
     private final Map<String, Delivery> dead = new LinkedHashMap<>();
 
     private InMemory() {}
 
     @Override
     public synchronized void add(Delivery d) {
-      pending.put(d.id(), d);
+      Delivery old = pending.put(d.id(), d);
+      if (old != null) {
+        byDue.remove(old);
+      }
+      byDue.add(d);
     }
 
     @Override
     public synchronized List<Delivery> due(Instant now, int max) {
       List<Delivery> out = new ArrayList<>();
-      for (Delivery d : pending.values()) {
-        if (!d.nextAttempt().isAfter(now)) {
-          out.add(d);
+      for (Delivery d : byDue) {
+        if (d.nextAttempt().isAfter(now) || out.size() >= max) {
+          break;
         }
+        out.add(d);
       }
-      out.sort(Comparator.comparing(Delivery::nextAttempt));
-      return out.size() > max ? new ArrayList<>(out.subList(0, max)) : out;
+      return out;
     }
 
     @Override
     public synchronized void update(Delivery d) {
-      pending.replace(d.id(), d);
+      Delivery old = pending.get(d.id());
+      if (old != null) {
+        byDue.remove(old);
+        pending.put(d.id(), d);
+        byDue.add(d);
+      }
     }
 
     @Override
     public synchronized void remove(String id) {
-      pending.remove(id);
+      Delivery old = pending.remove(id);
+      if (old != null) {
+        byDue.remove(old);
+      }
     }
 
     @Override
     public synchronized void deadLetter(Delivery d) {
-      pending.remove(d.id());
+      remove(d.id());
       dead.put(d.id(), d);
     }
 

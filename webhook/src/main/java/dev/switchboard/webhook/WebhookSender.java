@@ -91,6 +91,7 @@ public final class WebhookSender implements AutoCloseable {
   private final Map<String, Instant> failingSince = new ConcurrentHashMap<>();
   private final Set<String> inFlight = ConcurrentHashMap.newKeySet();
   private volatile ScheduledExecutorService runner;
+  private final java.util.concurrent.atomic.AtomicBoolean kickPending = new java.util.concurrent.atomic.AtomicBoolean();
 
   private WebhookSender(Builder b) {
     this.store = b.store;
@@ -200,18 +201,20 @@ public final class WebhookSender implements AutoCloseable {
     return this;
   }
 
+  /** Asks the background thread for another dispatch round soon; many asks make one round. */
   private void kick() {
     ScheduledExecutorService r = runner;
-    if (r != null) {
+    if (r != null && kickPending.compareAndSet(false, true)) {
       try {
         r.execute(this::runDueQuietly);
       } catch (java.util.concurrent.RejectedExecutionException e) {
-        // closed
+        kickPending.set(false); // closed
       }
     }
   }
 
   private void runDueQuietly() {
+    kickPending.set(false);
     try {
       runDue();
     } catch (RuntimeException e) {
@@ -226,7 +229,8 @@ public final class WebhookSender implements AutoCloseable {
    */
   public CompletableFuture<Void> runDue() {
     List<CompletableFuture<Void>> started = new ArrayList<>();
-    for (Delivery d : store.due(clock.instant(), 1000)) {
+    // Ask only for what can start now (plus those in flight, which the store still lists as due).
+    for (Delivery d : store.due(clock.instant(), inFlight.size() + 64)) {
       if (!inFlight.add(d.id())) {
         continue;
       }
@@ -244,6 +248,7 @@ public final class WebhookSender implements AutoCloseable {
       started.add(attempt(e, d).whenComplete((v, err) -> {
         e.permits.release();
         inFlight.remove(d.id());
+        kick(); // a permit is free: the next due delivery for this endpoint need not wait for the timer
       }));
     }
     return CompletableFuture.allOf(started.toArray(new CompletableFuture[0]));

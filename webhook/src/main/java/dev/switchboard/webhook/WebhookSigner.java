@@ -74,7 +74,7 @@ public final class WebhookSigner {
         byte[] signed = (id + "." + ts + ".").getBytes(StandardCharsets.UTF_8);
         for (Scheme.Secret s : secrets) {
           sigs.add(s.hmac() != null
-              ? "v1," + Base64.getEncoder().encodeToString(Crypto.hmacSha256(s.hmac(), signed, rawBody))
+              ? "v1," + Base64.getEncoder().encodeToString(s.hmacOf(signed, rawBody))
               : "v1a," + Base64.getEncoder().encodeToString(Crypto.ed25519Sign(s.edPrivate(), signed, rawBody)));
         }
         h.put("webhook-id", id);
@@ -85,21 +85,21 @@ public final class WebhookSigner {
       case STRIPE: {
         StringBuilder v = new StringBuilder("t=").append(ts);
         for (Scheme.Secret s : secrets) {
-          v.append(",v1=").append(Crypto.hex(Crypto.hmacSha256(s.hmac(), (ts + ".").getBytes(StandardCharsets.UTF_8), rawBody)));
+          v.append(",v1=").append(Crypto.hex(s.hmacOf((ts + ".").getBytes(StandardCharsets.UTF_8), rawBody)));
         }
         h.put(header, v.toString());
         return h;
       }
       case SLACK:
         h.put("X-Slack-Request-Timestamp", ts);
-        h.put(header, prefix + Crypto.hex(Crypto.hmacSha256(secrets.get(0).hmac(),
+        h.put(header, prefix + Crypto.hex(secrets.get(0).hmacOf(
             ("v0:" + ts + ":").getBytes(StandardCharsets.UTF_8), rawBody)));
         return h;
       default:
         if (scheme == Scheme.GITHUB && id != null) {
           h.put("X-GitHub-Delivery", id);
         }
-        h.put(header, prefix + Crypto.hex(Crypto.hmacSha256(secrets.get(0).hmac(), rawBody)));
+        h.put(header, prefix + Crypto.hex(secrets.get(0).hmacOf(rawBody)));
         return h;
     }
   }
