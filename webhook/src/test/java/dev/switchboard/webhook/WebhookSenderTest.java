@@ -119,7 +119,7 @@ class WebhookSenderTest {
         }
         String[] parts = action.split(" ");
         if (parts.length > 1) {
-          res.setHeader(parts[1].startsWith("/") ? "Location" : "Retry-After", parts[1]);
+          res.setHeader(parts[1].startsWith("/") ? "Location" : "Retry-After", parts[1].replace("_", " "));
         }
         res.setStatus(Integer.parseInt(parts[0]));
       }
@@ -258,6 +258,46 @@ class WebhookSenderTest {
       assertEquals(WebhookSender.Outcome.RETRY, a.outcome(), a.toString());
       assertEquals(-1, a.status());
       assertTrue(a.error().startsWith("network: "), a.error());
+    }
+  }
+
+  @Test
+  void retryAfterAsAnHttpDate_isHonoured() throws Exception {
+    WebhookSender s = sender().build();
+    s.register("d", URI.create(base + "/d"), WebhookSigner.standardWebhooks(SECRET));
+    String date = java.time.format.DateTimeFormatter.RFC_1123_DATE_TIME.format(
+        clock.now.plus(Duration.ofMinutes(20)).atZone(ZoneOffset.UTC)).replace(" ", "_");
+    script.add("503 " + date);
+    s.send("d", BODY, null);
+    run(s);
+    clock.advance(Duration.ofMinutes(19));
+    run(s);
+    assertEquals(1, seen.size(), "not before the date the server named");
+    clock.advance(Duration.ofMinutes(1));
+    run(s);
+    assertEquals(2, seen.size());
+    assertEquals(WebhookSender.Outcome.DELIVERED, attempts.get(1).outcome());
+  }
+
+  @Test
+  void connectionResetMidRequest_isRetried() throws Exception {
+    try (ServerSocket ss = new ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress())) {
+      Thread resetter = new Thread(() -> {
+        try (java.net.Socket sock = ss.accept()) {
+          sock.getInputStream().read(new byte[64]); // the request has started arriving
+          sock.setSoLinger(true, 0); // close with RST
+        } catch (IOException e) {
+          // test over
+        }
+      });
+      resetter.start();
+      WebhookSender s = sender().build();
+      s.register("rst", URI.create("http://127.0.0.1:" + ss.getLocalPort() + "/x"), WebhookSigner.standardWebhooks(SECRET));
+      s.send("rst", BODY, null);
+      run(s);
+      resetter.join();
+      assertEquals(WebhookSender.Outcome.RETRY, attempts.get(0).outcome());
+      assertTrue(attempts.get(0).error().startsWith("network: "), attempts.get(0).error());
     }
   }
 
