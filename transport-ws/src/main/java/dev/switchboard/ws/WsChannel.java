@@ -10,6 +10,7 @@ import dev.switchboard.transport.Subscription;
 import dev.switchboard.transport.SwitchboardException;
 import dev.switchboard.transport.TransportConfig;
 import dev.switchboard.transport.internal.ChannelState;
+import dev.switchboard.transport.internal.ClientSupport;
 import dev.switchboard.transport.internal.ListenerSubscription;
 import dev.switchboard.transport.internal.MessageJson;
 import java.io.IOException;
@@ -22,11 +23,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
@@ -43,11 +41,6 @@ import org.slf4j.LoggerFactory;
  */
 final class WsChannel implements Channel {
   private static final Logger log = LoggerFactory.getLogger(WsChannel.class);
-  private static final ScheduledExecutorService TIMER = Executors.newSingleThreadScheduledExecutor(r -> {
-    Thread t = new Thread(r, "switchboard-ws-timer");
-    t.setDaemon(true);
-    return t;
-  });
 
   private final TransportConfig config;
   private final URI uri;
@@ -156,7 +149,7 @@ final class WsChannel implements Channel {
       connected = new CompletableFuture<>();
     }
     state.set(State.RECONNECTING, cause);
-    TIMER.schedule(this::connect, delay.get().toMillis(), TimeUnit.MILLISECONDS);
+    ClientSupport.TIMER.schedule(this::connect, delay.get().toMillis(), TimeUnit.MILLISECONDS);
   }
 
   private void end(SwitchboardException cause) {
@@ -292,10 +285,7 @@ final class WsChannel implements Channel {
   }
 
   private static Throwable unwrap(Throwable t) {
-    while (t instanceof CompletionException && t.getCause() != null) {
-      t = t.getCause();
-    }
-    return t;
+    return ClientSupport.unwrap(t);
   }
 
   private void onFrame(String text) {

@@ -24,10 +24,8 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -43,11 +41,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 public abstract class HttpChannel implements Channel {
   /** Reconnect timer shared by all channels; tasks only start asynchronous requests. */
-  protected static final ScheduledExecutorService TIMER = Executors.newSingleThreadScheduledExecutor(r -> {
-    Thread t = new Thread(r, "switchboard-client-timer");
-    t.setDaemon(true);
-    return t;
-  });
+  protected static final ScheduledExecutorService TIMER = ClientSupport.TIMER;
 
   private final String transport;
   protected final TransportConfig config;
@@ -340,10 +334,7 @@ public abstract class HttpChannel implements Channel {
 
   /** The cause inside a CompletionException. */
   public static Throwable unwrap(Throwable t) {
-    while (t instanceof CompletionException && t.getCause() != null) {
-      t = t.getCause();
-    }
-    return t;
+    return ClientSupport.unwrap(t);
   }
 
   /** Percent-encodes a path segment or query value (keeps {@code A-Z a-z 0-9 - . _ ~ :}). */
