@@ -84,6 +84,7 @@ public final class Connection {
   private final Sink sink;
   private final int maxMessages;
   private final long maxBytes;
+  private final int maxSubscriptions;
   private final Queue<Event> queue = new ConcurrentLinkedQueue<>();
   /**
    * Queued messages (high 24 bits) and bytes (low 40 bits) in one word, so the publishing thread and
@@ -99,7 +100,8 @@ public final class Connection {
   private volatile Status closeStatus;
   private volatile String closeReason;
 
-  Connection(Hub hub, Principal principal, String transport, Sink sink, int maxMessages, long maxBytes) {
+  Connection(Hub hub, Principal principal, String transport, Sink sink, int maxMessages, long maxBytes,
+      int maxSubscriptions) {
     this.hub = hub;
     this.id = transport + "-" + IDS.incrementAndGet();
     this.principal = principal;
@@ -107,6 +109,7 @@ public final class Connection {
     this.sink = sink;
     this.maxMessages = maxMessages;
     this.maxBytes = maxBytes;
+    this.maxSubscriptions = maxSubscriptions;
   }
 
   /** A process-unique id, e.g. {@code sse-42}. */
@@ -131,7 +134,7 @@ public final class Connection {
    * @param afterId resume point, or null for live messages only
    * @return a stage that completes when the subscription is in place, or fails with a
    *     {@link SwitchboardException}: INVALID_ARGUMENT (bad topic or id), PERMISSION_DENIED,
-   *     CONFLICT (already subscribed), UNAVAILABLE (closed)
+   *     CONFLICT (already subscribed), TOO_MANY_REQUESTS (subscription limit), UNAVAILABLE (closed)
    */
   public CompletionStage<Void> subscribe(String topic, String afterId) {
     try {
@@ -139,6 +142,11 @@ public final class Connection {
       hub.authorize(principal, topic, Authorizer.Action.SUBSCRIBE);
       if (closed.get()) {
         throw new SwitchboardException(Status.UNAVAILABLE, "connection is closed");
+      }
+      if (subscriptions.size() >= maxSubscriptions) {
+        throw new SwitchboardException(Status.TOO_MANY_REQUESTS, "too_many_subscriptions",
+            "this connection holds its limit of " + maxSubscriptions + " subscriptions; unsubscribe first",
+            null, null);
       }
       TopicSubscription sub = new TopicSubscription(topic);
       if (subscriptions.putIfAbsent(topic, sub) != null) {

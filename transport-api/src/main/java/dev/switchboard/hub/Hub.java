@@ -52,6 +52,7 @@ public final class Hub implements Publisher, AutoCloseable {
   private final int maxQueuedMessages;
   private final long maxQueuedBytes;
   private final int maxConnections;
+  private final int maxSubscriptionsPerConnection;
   private final Duration maxPollWait;
   private final ScheduledExecutorService scheduler;
   private final ConcurrentHashMap<String, TopicGroup> groups = new ConcurrentHashMap<>();
@@ -70,6 +71,7 @@ public final class Hub implements Publisher, AutoCloseable {
     this.maxQueuedMessages = b.maxQueuedMessages;
     this.maxQueuedBytes = b.maxQueuedBytes;
     this.maxConnections = b.maxConnections;
+    this.maxSubscriptionsPerConnection = b.maxSubscriptionsPerConnection;
     this.maxPollWait = b.maxPollWait;
     this.scheduler = Executors.newSingleThreadScheduledExecutor(r -> {
       Thread t = new Thread(r, "switchboard-hub-timer");
@@ -176,7 +178,7 @@ public final class Hub implements Publisher, AutoCloseable {
     requireRunning();
     requireCapacity();
     Connection c = new Connection(this, Objects.requireNonNull(principal, "principal"), transport,
-        Objects.requireNonNull(sink, "sink"), maxQueuedMessages, maxQueuedBytes);
+        Objects.requireNonNull(sink, "sink"), maxQueuedMessages, maxQueuedBytes, maxSubscriptionsPerConnection);
     connections.add(c);
     if (!running.get()) {
       // Shutdown raced with us: do not leave a connection it did not see.
@@ -446,6 +448,7 @@ public final class Hub implements Publisher, AutoCloseable {
     private int maxQueuedMessages = 1024;
     private long maxQueuedBytes = 8L << 20;
     private int maxConnections = 100_000;
+    private int maxSubscriptionsPerConnection = 1000;
     private Duration maxPollWait = Duration.ofSeconds(60);
 
     private Builder() {}
@@ -499,6 +502,15 @@ public final class Hub implements Publisher, AutoCloseable {
         throw new IllegalArgumentException("maxConnections must be >= 1: " + connections);
       }
       this.maxConnections = connections;
+      return this;
+    }
+
+    /** Topics one connection may subscribe to at once (default 1000); more → 429. */
+    public Builder maxSubscriptionsPerConnection(int subscriptions) {
+      if (subscriptions < 1) {
+        throw new IllegalArgumentException("maxSubscriptionsPerConnection must be >= 1: " + subscriptions);
+      }
+      this.maxSubscriptionsPerConnection = subscriptions;
       return this;
     }
 

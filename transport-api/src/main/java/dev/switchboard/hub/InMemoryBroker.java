@@ -28,8 +28,11 @@ public final class InMemoryBroker implements Broker {
 
   /** Default messages kept per topic. */
   public static final int DEFAULT_HISTORY_SIZE = 1000;
+  /** Default limit on topics held at once. */
+  public static final int DEFAULT_MAX_TOPICS = 100_000;
 
   private final int historySize;
+  private final int maxTopics;
   private final Clock clock;
   private final String epoch;
   private final ConcurrentHashMap<String, Topic> topics = new ConcurrentHashMap<>();
@@ -47,9 +50,23 @@ public final class InMemoryBroker implements Broker {
 
   /** @throws IllegalArgumentException if {@code historySize < 1} */
   public InMemoryBroker(int historySize, Clock clock) {
+    this(historySize, DEFAULT_MAX_TOPICS, clock);
+  }
+
+  /**
+   * @param maxTopics topics held at once (with history or live listeners); publishing to a new topic
+   *     beyond it fails with UNAVAILABLE ({@code too_many_topics}). A topic with no message and no
+   *     listener is not held.
+   * @throws IllegalArgumentException if {@code historySize < 1} or {@code maxTopics < 1}
+   */
+  public InMemoryBroker(int historySize, int maxTopics, Clock clock) {
     if (historySize < 1) {
       throw new IllegalArgumentException("historySize must be >= 1: " + historySize);
     }
+    if (maxTopics < 1) {
+      throw new IllegalArgumentException("maxTopics must be >= 1: " + maxTopics);
+    }
+    this.maxTopics = maxTopics;
     this.historySize = historySize;
     this.clock = clock;
     this.epoch = Long.toString(ThreadLocalRandom.current().nextLong(1L << 40, 1L << 41), 36);
@@ -66,14 +83,43 @@ public final class InMemoryBroker implements Broker {
       return CompletableFuture.failedFuture(
           new SwitchboardException(Status.UNAVAILABLE, "broker is closed"));
     }
-    return CompletableFuture.completedFuture(topic(draft.topic()).append(draft));
+    Topic t = topics.get(draft.topic());
+    if (t == null) {
+      if (topics.size() >= maxTopics) {
+        return CompletableFuture.failedFuture(new SwitchboardException(Status.UNAVAILABLE, "too_many_topics",
+            "the broker holds its limit of " + maxTopics + " topics", null, null));
+      }
+      t = topic(draft.topic());
+    }
+    return CompletableFuture.completedFuture(t.append(draft));
   }
 
   @Override
   public AutoCloseable subscribe(String topic, Listener listener) {
-    Topic t = topic(topic);
-    t.listeners.add(listener);
-    return () -> t.listeners.remove(listener);
+    while (true) {
+      Topic t = topic(topic);
+      synchronized (t) {
+        if (t.removed) {
+          continue; // lost a race with the removal of an empty topic
+        }
+        t.listeners.add(listener);
+      }
+      return () -> {
+        synchronized (t) {
+          t.listeners.remove(listener);
+          if (t.listeners.isEmpty() && t.lastSeq == 0) {
+            // Nothing to keep: a topic only subscribed to must not stay forever.
+            t.removed = true;
+            topics.remove(topic, t);
+          }
+        }
+      };
+    }
+  }
+
+  /** Topics held now. */
+  public int topicCount() {
+    return topics.size();
   }
 
   @Override
@@ -145,6 +191,7 @@ public final class InMemoryBroker implements Broker {
     final Message[] ring = new Message[historySize];
     final CopyOnWriteArrayList<Listener> listeners = new CopyOnWriteArrayList<>();
     long lastSeq; // guarded by this
+    boolean removed; // guarded by this
 
     Topic(String name) {
       this.name = name;
@@ -152,6 +199,10 @@ public final class InMemoryBroker implements Broker {
 
     /** Appends and dispatches under the lock, so dispatch order equals id order. */
     synchronized Message append(Message draft) {
+      if (removed) {
+        // Removed while empty between our lookup and now: publish into the live instance instead.
+        return topic(name).append(draft);
+      }
       long seq = ++lastSeq;
       Message stored = draft.toBuilder().id(epoch + "-" + seq).time(clock.instant()).build();
       ring[(int) (seq % historySize)] = stored;

@@ -168,6 +168,40 @@ class HubTest {
   }
 
   @Test
+  void broker_holdsAtMostMaxTopics_andForgetsTopicsThatWereOnlySubscribedTo() throws Exception {
+    InMemoryBroker b = new InMemoryBroker(10, 2, java.time.Clock.systemUTC());
+    b.publish(Message.text("a", "1")).toCompletableFuture().join();
+    b.publish(Message.text("b", "1")).toCompletableFuture().join();
+    SwitchboardException e = SwitchboardException.from(org.junit.jupiter.api.Assertions.assertThrows(
+        CompletionException.class, () -> b.publish(Message.text("c", "1")).toCompletableFuture().join()));
+    assertEquals(Status.UNAVAILABLE, e.status());
+    assertEquals("too_many_topics", e.errorCode());
+    b.publish(Message.text("a", "2")).toCompletableFuture().join(); // existing topics still take messages
+    for (int i = 0; i < 50; i++) {
+      b.subscribe("only-subscribed-" + i, m -> { }).close();
+    }
+    assertEquals(2, b.topicCount(), "topics with no message and no listener are not kept");
+    AutoCloseable live = b.subscribe("x", m -> { });
+    assertEquals(3, b.topicCount());
+    live.close();
+    assertEquals(2, b.topicCount());
+  }
+
+  @Test
+  void subscriptionsPerConnection_areLimited() {
+    Hub hub = Hub.builder().maxSubscriptionsPerConnection(2).build();
+    Connection c = hub.connect(Authenticator.ANONYMOUS, "test", new Sink());
+    c.subscribe("a", null).toCompletableFuture().join();
+    c.subscribe("b", null).toCompletableFuture().join();
+    SwitchboardException e = SwitchboardException.from(org.junit.jupiter.api.Assertions.assertThrows(
+        CompletionException.class, () -> c.subscribe("c", null).toCompletableFuture().join()));
+    assertEquals(Status.TOO_MANY_REQUESTS, e.status());
+    assertEquals("too_many_subscriptions", e.errorCode());
+    c.unsubscribe("a");
+    c.subscribe("c", null).toCompletableFuture().join();
+  }
+
+  @Test
   void connectionLimit_refusesWith503AndARetryHint() {
     Hub hub = Hub.builder().maxConnections(1).build();
     hub.connect(Authenticator.ANONYMOUS, "test", new Sink());
