@@ -53,7 +53,12 @@ public final class BenchServer {
   public static void main(String[] args) throws Exception {
     String kind = args.length > 0 ? args[0] : "switchboard";
     Server server = new Server(new QueuedThreadPool(200, 8));
-    ServerConnector connector = new ServerConnector(server, new HttpConnectionFactory(new HttpConfiguration()));
+    HttpConfiguration http = new HttpConfiguration();
+    Integer headerCache = Integer.getInteger("bench.headerCacheSize");
+    if (headerCache != null) {
+      http.setHeaderCacheSize(headerCache); // 0 turns off Jetty's per-connection header-field cache
+    }
+    ServerConnector connector = new ServerConnector(server, new HttpConnectionFactory(http));
     connector.setHost("127.0.0.1");
     connector.setPort(0);
     connector.setAcceptQueueSize(4096);

@@ -58,10 +58,12 @@ public final class HttpTransportFilter implements Filter {
   private final Hub hub;
   private final String basePath;
   private final IdempotencyCache idempotency;
+  private final java.util.Set<String> allowedOrigins;
 
   private HttpTransportFilter(Builder b) {
     this.hub = b.hub;
     this.basePath = b.basePath;
+    this.allowedOrigins = java.util.Set.copyOf(b.allowedOrigins);
     this.idempotency = new IdempotencyCache(b.idempotencyMaxKeys, b.idempotencyTtl, b.clock);
   }
 
@@ -91,8 +93,23 @@ public final class HttpTransportFilter implements Filter {
       chain.doFilter(request, response);
       return;
     }
+    String origin = req.getHeader("Origin");
+    if (origin != null && (allowedOrigins.contains("*") || allowedOrigins.contains(origin))) {
+      res.setHeader("Access-Control-Allow-Origin", origin);
+      res.setHeader("Access-Control-Allow-Credentials", "true");
+      res.setHeader("Access-Control-Expose-Headers", "Location, Retry-After");
+      res.addHeader("Vary", "Origin");
+    }
     try {
       String method = req.getMethod();
+      if (method.equals("OPTIONS")) {
+        // CORS preflight: the headers above say whether the origin may; these say what it may send.
+        res.setHeader("Access-Control-Allow-Methods", seg.size() == 2 ? "GET, POST" : "GET");
+        res.setHeader("Access-Control-Allow-Headers", "Content-Type, Idempotency-Key, Authorization");
+        res.setHeader("Access-Control-Max-Age", "600");
+        res.setStatus(204);
+        return;
+      }
       if (seg.size() == 2 && method.equals("POST")) {
         publish(req, res, seg.get(0));
       } else if (seg.size() == 2 && (method.equals("GET") || method.equals("HEAD"))) {
@@ -100,7 +117,7 @@ public final class HttpTransportFilter implements Filter {
       } else if (seg.size() == 3 && (method.equals("GET") || method.equals("HEAD"))) {
         one(req, res, seg.get(0), seg.get(2));
       } else {
-        res.setHeader("Allow", seg.size() == 2 ? "GET, HEAD, POST" : "GET, HEAD");
+        res.setHeader("Allow", seg.size() == 2 ? "GET, HEAD, POST, OPTIONS" : "GET, HEAD, OPTIONS");
         throw new SwitchboardException(Status.METHOD_NOT_ALLOWED, "method " + method
             + " is not allowed here; use " + (seg.size() == 2 ? "GET or POST" : "GET"));
       }
@@ -390,6 +407,7 @@ public final class HttpTransportFilter implements Filter {
     private int idempotencyMaxKeys = 100_000;
     private Duration idempotencyTtl = Duration.ofHours(24);
     private Clock clock = Clock.systemUTC();
+    private final java.util.Set<String> allowedOrigins = new java.util.LinkedHashSet<>();
 
     private Builder(Hub hub) {
       this.hub = Objects.requireNonNull(hub, "hub");
@@ -416,6 +434,15 @@ public final class HttpTransportFilter implements Filter {
         throw new IllegalArgumentException("idempotencyTtl must be positive: " + ttl);
       }
       this.idempotencyTtl = ttl;
+      return this;
+    }
+
+    /**
+     * Origins allowed to call the API cross-origin (CORS), e.g. {@code https://app.example.com};
+     * {@code *} allows any. Default: none (same-origin pages only).
+     */
+    public Builder allowOrigin(String origin) {
+      allowedOrigins.add(WirePaths.requireOrigin(origin));
       return this;
     }
 

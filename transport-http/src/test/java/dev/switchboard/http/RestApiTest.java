@@ -36,7 +36,8 @@ class RestApiTest {
   @BeforeEach
   void start() throws Exception {
     hub = Hub.builder().broker(new InMemoryBroker(5)).maxPayloadBytes(1024).build();
-    jetty = EmbeddedJetty.start(0, List.of(HttpTransportFilter.builder(hub).basePath("/api").build()));
+    jetty = EmbeddedJetty.start(0, List.of(HttpTransportFilter.builder(hub).basePath("/api")
+        .allowOrigin("https://app.example").build()));
   }
 
   @AfterEach
@@ -146,7 +147,7 @@ class RestApiTest {
     assertError(send(req("/v1/topics/orders/messages/nope-1").GET()), 404, "not_found");
     HttpResponse<String> put = send(req("/v1/topics/orders/messages").PUT(HttpRequest.BodyPublishers.ofString("x")));
     assertError(put, 405, "method_not_allowed");
-    assertEquals("GET, HEAD, POST", put.headers().firstValue("Allow").orElseThrow());
+    assertEquals("GET, HEAD, POST, OPTIONS", put.headers().firstValue("Allow").orElseThrow());
     assertError(post("orders", "text/plain", "x", "Idempotency-Key", "has space"), 400, "invalid_idempotency_key");
     // Nothing above was stored.
     HttpResponse<String> h = send(req("/v1/topics/orders/messages").GET());
@@ -284,6 +285,21 @@ class RestApiTest {
         "no truncated body was published");
     assertEquals(201, post("cut", "text/plain", "whole").statusCode());
     assertEquals(0, hub.subscriberCount());
+  }
+
+  @Test
+  void cors_allowsConfiguredOriginsOnly_andAnswersPreflight() throws Exception {
+    HttpResponse<String> pre = send(req("/v1/topics/c/messages").method("OPTIONS", HttpRequest.BodyPublishers.noBody())
+        .header("Origin", "https://app.example").header("Access-Control-Request-Method", "POST"));
+    assertEquals(204, pre.statusCode());
+    assertEquals("https://app.example", pre.headers().firstValue("Access-Control-Allow-Origin").orElse(""));
+    assertTrue(pre.headers().firstValue("Access-Control-Allow-Headers").orElse("").contains("Idempotency-Key"));
+    HttpResponse<String> ok = post("c", "text/plain", "x", "Origin", "https://app.example");
+    assertEquals(201, ok.statusCode());
+    assertEquals("https://app.example", ok.headers().firstValue("Access-Control-Allow-Origin").orElse(""));
+    assertTrue(ok.headers().firstValue("Access-Control-Expose-Headers").orElse("").contains("Location"));
+    HttpResponse<String> other = post("c", "text/plain", "x", "Origin", "https://evil.example");
+    assertTrue(other.headers().firstValue("Access-Control-Allow-Origin").isEmpty(), "no CORS grant for other origins");
   }
 
   @Test
