@@ -75,7 +75,16 @@ public final class WebhookSenderBenchmark {
   }
 
   private static void run(String name, DeliveryStore store, URI url, int n, AtomicInteger received) throws Exception {
-    WebhookSender sender = WebhookSender.builder().store(store).allowPrivateTargets(true).perEndpointConcurrency(Integer.getInteger("bench.concurrency", 16)).build();
+    org.HdrHistogram.Recorder latency = new org.HdrHistogram.Recorder(3);
+    WebhookSender sender = WebhookSender.builder().store(store).allowPrivateTargets(true)
+        .perEndpointConcurrency(Integer.getInteger("bench.concurrency", 16))
+        .listener(new WebhookSender.Listener() {
+          @Override
+          public void onAttempt(WebhookSender.Attempt a) {
+            latency.recordValue(Math.max(1, a.latency().toNanos() / 1000));
+          }
+        })
+        .build();
     sender.register("bench", url, WebhookSigner.standardWebhooks(WebhookVerifyBenchmark.SECRET));
     byte[] body = "{\"type\":\"bench\",\"data\":{\"n\":1}}".getBytes(StandardCharsets.UTF_8);
     for (int i = 0; i < n; i++) {
@@ -90,7 +99,9 @@ public final class WebhookSenderBenchmark {
     }
     double secs = (System.nanoTime() - t0) / 1e9;
     sender.close();
-    System.out.printf(Locale.ROOT, "%-10s %6d deliveries in %6.2f s = %8.0f deliveries/s%n", name,
-        received.get() - start, secs, (received.get() - start) / secs);
+    org.HdrHistogram.Histogram h = latency.getIntervalHistogram();
+    System.out.printf(Locale.ROOT, "%-10s %6d deliveries in %6.2f s = %8.0f deliveries/s; attempt latency p50 %.2f ms,"
+        + " p99 %.2f ms%n", name, received.get() - start, secs, (received.get() - start) / secs,
+        h.getValueAtPercentile(50) / 1000.0, h.getValueAtPercentile(99) / 1000.0);
   }
 }
