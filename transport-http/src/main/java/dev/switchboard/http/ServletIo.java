@@ -37,8 +37,7 @@ final class ServletIo {
     res.resetBuffer();
     int status = e.status().httpStatus();
     if (status == 429 || status == 503) {
-      long secs = e.retryAfter().map(d -> Math.max(1, (d.toMillis() + 999) / 1000)).orElse(1L);
-      res.setHeader("Retry-After", Long.toString(secs));
+      res.setHeader("Retry-After", Long.toString(MessageJson.retryAfterSeconds(e)));
     }
     json(res, status, MessageJson.error(e));
   }

@@ -392,8 +392,7 @@ public final class SseTransportFilter implements Filter {
     }
     int status = e.status().httpStatus();
     if (status == 429 || status == 503) {
-      res.setHeader("Retry-After",
-          Long.toString(e.retryAfter().map(d -> Math.max(1, d.toSeconds())).orElse(1L)));
+      res.setHeader("Retry-After", Long.toString(MessageJson.retryAfterSeconds(e)));
     }
     byte[] body = MessageJson.error(e);
     res.setStatus(status);

@@ -119,6 +119,14 @@ public final class MessageJson {
     });
   }
 
+  /**
+   * The {@code Retry-After} seconds to send with an error: the exception's hint rounded up (never
+   * earlier than the server said), at least 1; 1 when there is no hint.
+   */
+  public static long retryAfterSeconds(SwitchboardException e) {
+    return e.retryAfter().map(d -> Math.max(1, (d.toMillis() + 999) / 1000)).orElse(1L);
+  }
+
   /** The error body for an exception. */
   public static byte[] error(SwitchboardException e) {
     return error(e.status().httpStatus(), e.errorCode(), e.getMessage());
