@@ -186,8 +186,8 @@ public final class Connection {
   public Event poll() {
     Event e = queue.poll();
     if (e != null) {
-      long q = queued.addAndGet(-((1L << BYTE_BITS) + e.size()));
-      if (replaying.get() > 0 && (q >>> BYTE_BITS) <= maxMessages / 2 && (q & BYTE_MASK) <= maxBytes / 2) {
+      queued.addAndGet(-((1L << BYTE_BITS) + e.size()));
+      if (replaying.get() > 0 && hasRoomForReplay()) {
         for (TopicSubscription sub : subscriptions.values()) {
           sub.maybeFetchNextPage();
         }

@@ -1,5 +1,7 @@
 package dev.switchboard.http;
 
+import static dev.switchboard.transport.internal.ClientSupport.unwrap;
+
 import dev.switchboard.transport.Status;
 import dev.switchboard.transport.SwitchboardException;
 import dev.switchboard.transport.TransportConfig;

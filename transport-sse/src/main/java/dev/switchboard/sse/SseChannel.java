@@ -1,5 +1,7 @@
 package dev.switchboard.sse;
 
+import static dev.switchboard.transport.internal.ClientSupport.unwrap;
+
 import dev.switchboard.transport.Message;
 import dev.switchboard.transport.Status;
 import dev.switchboard.transport.SwitchboardException;

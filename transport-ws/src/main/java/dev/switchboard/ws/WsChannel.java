@@ -9,6 +9,8 @@ import dev.switchboard.transport.Status;
 import dev.switchboard.transport.Subscription;
 import dev.switchboard.transport.SwitchboardException;
 import dev.switchboard.transport.TransportConfig;
+import static dev.switchboard.transport.internal.ClientSupport.unwrap;
+
 import dev.switchboard.transport.internal.ChannelState;
 import dev.switchboard.transport.internal.ClientSupport;
 import dev.switchboard.transport.internal.ListenerSubscription;
@@ -284,9 +286,6 @@ final class WsChannel implements Channel {
     }
   }
 
-  private static Throwable unwrap(Throwable t) {
-    return ClientSupport.unwrap(t);
-  }
 
   private void onFrame(String text) {
     WsProtocol.Frame f;

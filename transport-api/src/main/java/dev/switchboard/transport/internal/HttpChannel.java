@@ -26,7 +26,6 @@ import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -40,8 +39,6 @@ import java.util.concurrent.atomic.AtomicInteger;
  * <p>Internal. Thread-safe.
  */
 public abstract class HttpChannel implements Channel {
-  /** Reconnect timer shared by all channels; tasks only start asynchronous requests. */
-  protected static final ScheduledExecutorService TIMER = ClientSupport.TIMER;
 
   private final String transport;
   protected final TransportConfig config;
@@ -139,7 +136,7 @@ public abstract class HttpChannel implements Channel {
     http.sendAsync(req, HttpResponse.BodyHandlers.ofByteArray()).whenComplete((resp, err) -> {
       try {
         if (err != null) {
-          Throwable c = unwrap(err);
+          Throwable c = ClientSupport.unwrap(err);
           // Only failures to connect are certainly unsent; anything later might have been stored.
           // (The Idempotency-Key makes a retry safe either way, but we stay conservative.)
           SwitchboardException e = new SwitchboardException(Status.UNAVAILABLE,
@@ -176,7 +173,7 @@ public abstract class HttpChannel implements Channel {
       result.completeExceptionally(cause);
       return;
     }
-    TIMER.schedule(() -> publishAttempt(m, key, retry, result), delay.get().toMillis(), TimeUnit.MILLISECONDS);
+    ClientSupport.TIMER.schedule(() -> publishAttempt(m, key, retry, result), delay.get().toMillis(), TimeUnit.MILLISECONDS);
   }
 
   @Override
@@ -266,7 +263,7 @@ public abstract class HttpChannel implements Channel {
         return;
       }
       try {
-        TIMER.schedule(() -> {
+        ClientSupport.TIMER.schedule(() -> {
           if (isActive()) {
             connect(this);
           }
@@ -330,11 +327,6 @@ public abstract class HttpChannel implements Channel {
         return null;
       }
     }
-  }
-
-  /** The cause inside a CompletionException. */
-  public static Throwable unwrap(Throwable t) {
-    return ClientSupport.unwrap(t);
   }
 
   /** Percent-encodes a path segment or query value (keeps {@code A-Z a-z 0-9 - . _ ~ :}). */
