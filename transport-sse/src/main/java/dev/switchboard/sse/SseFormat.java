@@ -1,6 +1,7 @@
 package dev.switchboard.sse;
 
 import dev.switchboard.transport.Message;
+import dev.switchboard.transport.internal.FanoutCache;
 import dev.switchboard.transport.internal.MessageJson;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
@@ -31,35 +32,16 @@ final class SseFormat {
     ascii(out, "event: reset\ndata: {\"reason\":\"" + reason + "\"}\n\n");
   }
 
-  /**
-   * The event bytes of a message, formatted once per message rather than once per subscriber: a
-   * small identity-keyed cache, since a fan-out hands the same instance to every stream.
-   */
-  static byte[] encoded(Message m) {
-    if (m.payloadSize() > CACHED_PAYLOAD_LIMIT) {
-      ByteArrayOutputStream out = new ByteArrayOutputStream(m.payloadSize() + 64);
-      message(out, m);
-      return out.toByteArray();
-    }
-    int slot = System.identityHashCode(m) & (CACHE.length() - 1);
-    Encoded e = CACHE.get(slot);
-    if (e != null && e.message == m) {
-      return e.bytes;
-    }
+  private static final FanoutCache<byte[]> ENCODED = new FanoutCache<>(m -> {
     ByteArrayOutputStream out = new ByteArrayOutputStream(m.payloadSize() + 64);
     message(out, m);
-    byte[] bytes = out.toByteArray();
-    CACHE.set(slot, new Encoded(m, bytes));
-    return bytes;
+    return out.toByteArray();
+  });
+
+  /** The event bytes of a message, formatted once per fan-out rather than once per subscriber. */
+  static byte[] encoded(Message m) {
+    return ENCODED.get(m);
   }
-
-  private static final java.util.concurrent.atomic.AtomicReferenceArray<Encoded> CACHE =
-      new java.util.concurrent.atomic.AtomicReferenceArray<>(256);
-
-  /** Larger payloads are not cached, which bounds the cache to about 4 MiB. */
-  private static final int CACHED_PAYLOAD_LIMIT = 16 * 1024;
-
-  private record Encoded(Message message, byte[] bytes) {}
 
   static void message(ByteArrayOutputStream out, Message m) {
     ascii(out, "id: ");

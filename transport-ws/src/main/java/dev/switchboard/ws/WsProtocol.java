@@ -5,12 +5,12 @@ import com.fasterxml.jackson.core.JsonToken;
 import dev.switchboard.transport.Message;
 import dev.switchboard.transport.Status;
 import dev.switchboard.transport.SwitchboardException;
+import dev.switchboard.transport.internal.FanoutCache;
 import dev.switchboard.transport.internal.MessageJson;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.Base64;
-import java.util.concurrent.atomic.AtomicReferenceArray;
 
 /**
  * The {@code switchboard.v1.json} frames of DESIGN.md §3: one JSON object per text frame, read and
@@ -242,24 +242,12 @@ final class WsProtocol {
     });
   }
 
-  /** A message frame, encoded once per fan-out (identity cache, small payloads only). */
+  private static final FanoutCache<String> MESSAGE_FRAMES = new FanoutCache<>(WsProtocol::encodeMessage);
+
+  /** A message frame, encoded once per fan-out rather than once per session. */
   static String message(Message m) {
-    if (m.payloadSize() > 16 * 1024) {
-      return encodeMessage(m);
-    }
-    int slot = System.identityHashCode(m) & (CACHE.length() - 1);
-    Cached c = CACHE.get(slot);
-    if (c != null && c.message == m) {
-      return c.text;
-    }
-    String text = encodeMessage(m);
-    CACHE.set(slot, new Cached(m, text));
-    return text;
+    return MESSAGE_FRAMES.get(m);
   }
-
-  private static final AtomicReferenceArray<Cached> CACHE = new AtomicReferenceArray<>(256);
-
-  private record Cached(Message message, String text) {}
 
   private static String encodeMessage(Message m) {
     return write(g -> {
