@@ -152,12 +152,14 @@ public final class Connection {
       if (subscriptions.putIfAbsent(topic, sub) != null) {
         throw new SwitchboardException(Status.CONFLICT, "already subscribed to topic " + topic);
       }
-      hub.subscriberAdded();
       if (afterId == null) {
         enqueue(new Subscribed(topic, true), false);
         sub.goLive(null);
+        // Counted once it is in the live group: a publish after the count rises reaches it.
+        hub.subscriberAdded();
         return CompletableFuture.completedFuture(null);
       }
+      hub.subscriberAdded(); // a resuming subscription misses nothing: history covers until it joins
       return sub.startReplay(afterId);
     } catch (SwitchboardException e) {
       return CompletableFuture.failedFuture(e);
