@@ -10,7 +10,8 @@ module dev.switchboard.transport {
   exports dev.switchboard.transport;
   exports dev.switchboard.hub;
   // Shared wire helpers for Switchboard's own transport modules only.
-  exports dev.switchboard.transport.internal to dev.switchboard.http, dev.switchboard.sse, dev.switchboard.ws;
+  exports dev.switchboard.transport.internal to dev.switchboard.http, dev.switchboard.sse, dev.switchboard.ws,
+      dev.switchboard.grpc;
 
   uses dev.switchboard.transport.TransportProvider;
 }

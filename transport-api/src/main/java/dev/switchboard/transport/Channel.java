@@ -44,7 +44,8 @@ public interface Channel extends AutoCloseable {
    *
    * @param afterId resume after this id (missed messages still in history are delivered first), or
    *     {@code null} for live messages only
-   * @throws IllegalStateException if the channel is closed
+   * @throws IllegalStateException if the application closed the channel (a channel the server
+   *     ended, e.g. for bad credentials, instead tells the listener's {@code onError} why)
    */
   Subscription subscribe(String topic, String afterId, MessageListener listener);
 

@@ -32,6 +32,7 @@ import java.util.TreeMap;
  *   <tr><td>switchboard.max-message-bytes</td><td>SWITCHBOARD_MAX_MESSAGE_BYTES</td><td>1048576</td></tr>
  *   <tr><td>switchboard.long-poll-wait</td><td>SWITCHBOARD_LONG_POLL_WAIT</td><td>30s (max 60s)</td></tr>
  *   <tr><td>switchboard.http2</td><td>SWITCHBOARD_HTTP2</td><td>true</td></tr>
+ *   <tr><td>switchboard.keep-alive</td><td>SWITCHBOARD_KEEP_ALIVE</td><td>0 (off): gRPC client keepalive ping interval</td></tr>
  *   <tr><td>switchboard.header.NAME</td><td>—</td><td>extra request header NAME</td></tr>
  * </table>
  *
@@ -44,7 +45,7 @@ public final class TransportConfig {
 
   private static final List<String> KEYS = List.of("transport", "url", "token", "connect-timeout",
       "request-timeout", "reconnect.initial", "reconnect.max", "reconnect.max-attempts",
-      "publish.max-attempts", "max-message-bytes", "long-poll-wait", "http2");
+      "publish.max-attempts", "max-message-bytes", "long-poll-wait", "http2", "keep-alive");
 
   private final String transport;
   private final URI url;
@@ -55,6 +56,7 @@ public final class TransportConfig {
   private final int maxMessageBytes;
   private final Duration longPollWait;
   private final boolean http2;
+  private final Duration keepAlive;
   private final Map<String, String> headers;
 
   private TransportConfig(Builder b) {
@@ -67,6 +69,7 @@ public final class TransportConfig {
     this.maxMessageBytes = b.maxMessageBytes;
     this.longPollWait = b.longPollWait;
     this.http2 = b.http2;
+    this.keepAlive = b.keepAlive;
     this.headers = Collections.unmodifiableMap(new LinkedHashMap<>(b.headers));
   }
 
@@ -161,6 +164,11 @@ public final class TransportConfig {
     return http2;
   }
 
+  /** Interval between the client's keepalive pings (gRPC); {@link Duration#ZERO} when off. */
+  public Duration keepAlive() {
+    return keepAlive;
+  }
+
   /** Extra headers sent on every request and handshake (e.g. {@code Authorization}). */
   public Map<String, String> headers() {
     return headers;
@@ -178,6 +186,7 @@ public final class TransportConfig {
     b.maxMessageBytes = maxMessageBytes;
     b.longPollWait = longPollWait;
     b.http2 = http2;
+    b.keepAlive = keepAlive;
     b.headers.putAll(headers);
     return b;
   }
@@ -187,7 +196,7 @@ public final class TransportConfig {
     return "TransportConfig{transport=" + transport + ", url=" + url + ", connectTimeout="
         + connectTimeout + ", requestTimeout=" + requestTimeout + ", reconnect=" + reconnectBackoff
         + ", maxMessageBytes=" + maxMessageBytes + ", longPollWait=" + longPollWait + ", http2="
-        + http2 + ", headers=" + headers.keySet() + "}";
+        + http2 + ", keepAlive=" + keepAlive + ", headers=" + headers.keySet() + "}";
   }
 
   /**
@@ -205,6 +214,7 @@ public final class TransportConfig {
     private int maxMessageBytes = 1 << 20;
     private Duration longPollWait = Duration.ofSeconds(30);
     private boolean http2 = true;
+    private Duration keepAlive = Duration.ZERO;
     private final Map<String, String> headers = new LinkedHashMap<>();
 
     private Builder() {}
@@ -280,6 +290,19 @@ public final class TransportConfig {
       return this;
     }
 
+    /**
+     * Sends a keepalive ping after this long without traffic (gRPC; at least 10s), so a dead
+     * connection is noticed and a NAT keeps its mapping; {@link Duration#ZERO} (default) turns it
+     * off. The server must permit pings this often (Switchboard's {@code GrpcHubServer} permits 10s).
+     */
+    public Builder keepAlive(Duration d) {
+      if (d == null || d.isNegative() || (!d.isZero() && d.compareTo(Duration.ofSeconds(10)) < 0)) {
+        throw new IllegalArgumentException("keep-alive must be 0 (off) or at least 10s: " + d);
+      }
+      this.keepAlive = d;
+      return this;
+    }
+
     /** Sends {@code Authorization: Bearer <token>} on every request and handshake. */
     public Builder token(String token) {
       return header("Authorization", "Bearer " + Objects.requireNonNull(token, "token"));
@@ -317,6 +340,7 @@ public final class TransportConfig {
           case "max-message-bytes": return maxMessageBytes(Integer.parseInt(v));
           case "long-poll-wait": return longPollWait(parseDuration(v));
           case "http2": return http2(parseBoolean(v));
+          case "keep-alive": return keepAlive(parseDuration(v));
           default:
             if (key.startsWith("header.") && key.length() > "header.".length()) {
               return header(key.substring("header.".length()), v);

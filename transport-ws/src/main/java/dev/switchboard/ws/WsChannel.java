@@ -252,7 +252,13 @@ final class WsChannel implements Channel {
   @Override
   public Subscription subscribe(String topic, String afterId, MessageListener listener) {
     if (state.get() == State.CLOSED) {
-      throw new IllegalStateException("channel is closed");
+      if (terminal == null) {
+        throw new IllegalStateException("channel is closed");
+      }
+      // The server ended the channel (e.g. refused the credentials): the listener hears why.
+      Sub failed = new Sub(topic, afterId, listener);
+      failed.fail(terminal);
+      return failed;
     }
     Sub s = new Sub(topic, afterId, listener);
     if (subs.putIfAbsent(topic, s) != null) {

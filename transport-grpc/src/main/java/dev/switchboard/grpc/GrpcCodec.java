@@ -1,0 +1,190 @@
+package dev.switchboard.grpc;
+
+import com.google.protobuf.ByteString;
+import com.google.protobuf.Timestamp;
+import dev.switchboard.grpc.v1.Error;
+import dev.switchboard.grpc.v1.PublishRequest;
+import dev.switchboard.transport.Message;
+import dev.switchboard.transport.Status;
+import dev.switchboard.transport.SwitchboardException;
+import dev.switchboard.transport.Topics;
+import io.grpc.Metadata;
+import io.grpc.StatusRuntimeException;
+import java.time.Duration;
+import java.time.Instant;
+
+/** Conversions between Switchboard's types and the {@code switchboard.v1} protobuf messages. */
+final class GrpcCodec {
+  /** Trailer with the short error code of the JSON transports, e.g. {@code invalid_topic}. */
+  static final Metadata.Key<String> ERROR_KEY =
+      Metadata.Key.of("switchboard-error", Metadata.ASCII_STRING_MARSHALLER);
+  /** Trailer with the HTTP status the other transports give the same error. */
+  static final Metadata.Key<String> STATUS_KEY =
+      Metadata.Key.of("switchboard-status", Metadata.ASCII_STRING_MARSHALLER);
+  /** Trailer with a retry hint in seconds (like HTTP's Retry-After). */
+  static final Metadata.Key<String> RETRY_AFTER_KEY =
+      Metadata.Key.of("retry-after", Metadata.ASCII_STRING_MARSHALLER);
+
+  private GrpcCodec() {}
+
+  static dev.switchboard.grpc.v1.Message toProto(Message m) {
+    dev.switchboard.grpc.v1.Message.Builder b = dev.switchboard.grpc.v1.Message.newBuilder()
+        .setTopic(m.topic())
+        .setData(ByteString.copyFrom(m.payload()))
+        .setContentType(m.contentType())
+        .putAllHeaders(m.headers());
+    if (m.id() != null) {
+      b.setId(m.id());
+    }
+    if (m.event() != null) {
+      b.setEvent(m.event());
+    }
+    if (m.time() != null) {
+      b.setTime(timestamp(m.time()));
+    }
+    return b.build();
+  }
+
+  static Message fromProto(dev.switchboard.grpc.v1.Message p) {
+    Message.Builder b = Message.builder(p.getTopic())
+        .payload(p.getData().toByteArray(), contentType(p.getContentType()))
+        .headers(p.getHeadersMap());
+    if (!p.getId().isEmpty()) {
+      b.id(p.getId());
+    }
+    if (!p.getEvent().isEmpty()) {
+      b.event(p.getEvent());
+    }
+    if (p.hasTime()) {
+      b.time(instant(p.getTime()));
+    }
+    return b.build();
+  }
+
+  /**
+   * The draft a client asked to publish.
+   *
+   * @throws SwitchboardException INVALID_ARGUMENT naming the missing or invalid field
+   */
+  static Message draft(PublishRequest r) {
+    if (r.getTopic().isEmpty()) {
+      throw new SwitchboardException(Status.INVALID_ARGUMENT, "missing_field",
+          "publish needs a topic", null, null);
+    }
+    Message.Builder b = Message.builder(Topics.requireValid(r.getTopic()))
+        .payload(r.getData().toByteArray(), contentType(r.getContentType()))
+        .headers(r.getHeadersMap());
+    if (!r.getEvent().isEmpty()) {
+      b.event(Topics.requireValidEvent(r.getEvent()));
+    }
+    return b.build();
+  }
+
+  static PublishRequest toRequest(Message m) {
+    PublishRequest.Builder b = PublishRequest.newBuilder()
+        .setTopic(m.topic())
+        .setData(ByteString.copyFrom(m.payload()))
+        .setContentType(m.contentType())
+        .putAllHeaders(m.headers());
+    if (m.event() != null) {
+      b.setEvent(m.event());
+    }
+    return b.build();
+  }
+
+  private static String contentType(String s) {
+    return s.isEmpty() ? Message.DEFAULT_CONTENT_TYPE : s;
+  }
+
+  static Timestamp timestamp(Instant t) {
+    return Timestamp.newBuilder().setSeconds(t.getEpochSecond()).setNanos(t.getNano()).build();
+  }
+
+  static Instant instant(Timestamp t) {
+    return Instant.ofEpochSecond(t.getSeconds(), t.getNanos());
+  }
+
+  static Error error(SwitchboardException e) {
+    return Error.newBuilder()
+        .setCode(e.status().grpcCode())
+        .setError(e.errorCode())
+        .setMessage(String.valueOf(e.getMessage()))
+        .setStatus(e.status().httpStatus())
+        .build();
+  }
+
+  static SwitchboardException fromError(Error e) {
+    Status status = e.getStatus() != 0 ? Status.fromHttpStatus(e.getStatus()) : fromGrpcCode(e.getCode());
+    return new SwitchboardException(status, e.getError().isEmpty() ? status.code() : e.getError(),
+        e.getMessage(), null, null);
+  }
+
+  /** The call status for a failure, with Switchboard's error code, HTTP status and retry hint as trailers. */
+  static StatusRuntimeException toStatus(Throwable t) {
+    SwitchboardException e = SwitchboardException.from(t);
+    Metadata trailers = new Metadata();
+    trailers.put(ERROR_KEY, e.errorCode());
+    trailers.put(STATUS_KEY, Integer.toString(e.status().httpStatus()));
+    e.retryAfter().ifPresent(d -> trailers.put(RETRY_AFTER_KEY,
+        Long.toString(Math.max(1, (d.toMillis() + 999) / 1000))));
+    return io.grpc.Status.fromCodeValue(e.status().grpcCode())
+        .withDescription(e.errorCode() + ": " + e.getMessage())
+        .asRuntimeException(trailers);
+  }
+
+  /** A call's failure as a SwitchboardException (using the trailers when the server is ours). */
+  static SwitchboardException fromStatus(Throwable t) {
+    io.grpc.Status s = io.grpc.Status.fromThrowable(t);
+    Metadata trailers = io.grpc.Status.trailersFromThrowable(t);
+    Status status = null;
+    String code = null;
+    Duration retryAfter = null;
+    if (trailers != null) {
+      String http = trailers.get(STATUS_KEY);
+      if (http != null) {
+        try {
+          status = Status.fromHttpStatus(Integer.parseInt(http));
+        } catch (NumberFormatException ignored) {
+          // not ours; fall back to the gRPC code
+        }
+      }
+      code = trailers.get(ERROR_KEY);
+      String retry = trailers.get(RETRY_AFTER_KEY);
+      if (retry != null) {
+        try {
+          retryAfter = Duration.ofSeconds(Long.parseLong(retry));
+        } catch (NumberFormatException ignored) {
+          // no hint
+        }
+      }
+    }
+    if (status == null) {
+      status = fromGrpcCode(s.getCode().value());
+      if (s.getCode() == io.grpc.Status.Code.RESOURCE_EXHAUSTED && s.getDescription() != null
+          && s.getDescription().contains("exceeds maximum")) {
+        status = Status.PAYLOAD_TOO_LARGE; // gRPC's own max inbound message size
+      }
+    }
+    if ("slow_consumer".equals(code)) {
+      status = Status.SLOW_CONSUMER;
+    }
+    String description = s.getDescription() != null ? s.getDescription() : s.getCode().name();
+    return new SwitchboardException(status, code != null ? code : status.code(),
+        description, retryAfter, s.getCause() != null ? s.getCause() : t);
+  }
+
+  static Status fromGrpcCode(int code) {
+    switch (code) {
+      case 3: case 11: return Status.INVALID_ARGUMENT; // INVALID_ARGUMENT, OUT_OF_RANGE
+      case 16: return Status.UNAUTHENTICATED;
+      case 7: return Status.PERMISSION_DENIED;
+      case 5: return Status.NOT_FOUND;
+      case 12: return Status.METHOD_NOT_ALLOWED; // UNIMPLEMENTED
+      case 6: case 10: return Status.CONFLICT; // ALREADY_EXISTS, ABORTED
+      case 8: return Status.TOO_MANY_REQUESTS; // RESOURCE_EXHAUSTED without our trailer
+      case 9: return Status.UNPROCESSABLE; // FAILED_PRECONDITION
+      case 13: case 2: case 15: return Status.INTERNAL; // INTERNAL, UNKNOWN, DATA_LOSS
+      default: return Status.UNAVAILABLE; // UNAVAILABLE, DEADLINE_EXCEEDED, CANCELLED
+    }
+  }
+}

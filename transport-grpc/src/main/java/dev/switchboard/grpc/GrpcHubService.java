@@ -1,0 +1,578 @@
+package dev.switchboard.grpc;
+
+import dev.switchboard.grpc.v1.Ack;
+import dev.switchboard.grpc.v1.ClientFrame;
+import dev.switchboard.grpc.v1.HubGrpc;
+import dev.switchboard.grpc.v1.PublishFailure;
+import dev.switchboard.grpc.v1.PublishRequest;
+import dev.switchboard.grpc.v1.PublishResponse;
+import dev.switchboard.grpc.v1.PublishSummary;
+import dev.switchboard.grpc.v1.Reset;
+import dev.switchboard.grpc.v1.ServerFrame;
+import dev.switchboard.grpc.v1.SubscribeEvent;
+import dev.switchboard.grpc.v1.SubscribeRequest;
+import dev.switchboard.grpc.v1.Subscribed;
+import dev.switchboard.grpc.v1.Unsubscribed;
+import dev.switchboard.hub.Connection;
+import dev.switchboard.hub.Handshake;
+import dev.switchboard.hub.Hub;
+import dev.switchboard.transport.Message;
+import dev.switchboard.transport.Status;
+import dev.switchboard.transport.SwitchboardException;
+import dev.switchboard.transport.Topics;
+import dev.switchboard.transport.internal.FanoutCache;
+import io.grpc.BindableService;
+import io.grpc.Context;
+import io.grpc.Contexts;
+import io.grpc.ForwardingServerCall;
+import io.grpc.Grpc;
+import io.grpc.Metadata;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerInterceptor;
+import io.grpc.ServerInterceptors;
+import io.grpc.ServerServiceDefinition;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.security.Principal;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The {@code switchboard.v1.Hub} gRPC service over a {@link Hub}: add it to your own
+ * {@code io.grpc.Server} next to your own services, or let {@link GrpcHubServer} start one.
+ *
+ * <p>Every call is authenticated by the hub's {@code Authenticator} from the call's metadata
+ * ({@code authorization: Bearer …}) and remote address, and every subscribe and publish is checked
+ * by its {@code Authorizer}. Server streams are written only while the call {@code isReady()}; what
+ * the client does not read waits in the hub's bounded per-connection queue, and a client that falls
+ * too far behind is closed with RESOURCE_EXHAUSTED ({@code slow_consumer}) and resumes from
+ * history. {@code PublishStream} reads one request at a time (manual inbound flow control). A
+ * cancelled call or an expired deadline removes its subscriptions at once.
+ *
+ * <p>Errors are gRPC statuses (see {@link Status#grpcCode()}) with trailers {@code switchboard-error}
+ * (the short code), {@code switchboard-status} (the HTTP status other transports use) and, when the
+ * caller should wait, {@code retry-after} (seconds). Thread-safe.
+ */
+public final class GrpcHubService implements BindableService {
+  private static final Logger log = LoggerFactory.getLogger(GrpcHubService.class);
+  private static final Context.Key<Principal> PRINCIPAL = Context.key("switchboard-principal");
+  /** Most per-message failures listed in a {@code PublishSummary} (all are counted). */
+  static final int MAX_LISTED_FAILURES = 1000;
+  /** Most unread replies a {@code Connect} session holds before it is closed as a slow consumer. */
+  static final int MAX_PENDING_REPLIES = 1024;
+
+  private final Hub hub;
+  private final Impl impl = new Impl();
+  private final java.util.Set<Stream<?>> streams = java.util.concurrent.ConcurrentHashMap.newKeySet();
+  private final FanoutCache<SubscribeEvent> subscribeEvents =
+      new FanoutCache<>(m -> SubscribeEvent.newBuilder().setMessage(GrpcCodec.toProto(m)).build());
+  private final FanoutCache<ServerFrame> messageFrames =
+      new FanoutCache<>(m -> ServerFrame.newBuilder().setMessage(GrpcCodec.toProto(m)).build());
+
+  /** A service over {@code hub}; the hub's limits and auth hooks apply. */
+  public GrpcHubService(Hub hub) {
+    this.hub = Objects.requireNonNull(hub, "hub");
+  }
+
+  /**
+   * Ends every open {@code Subscribe} and {@code Connect} stream of this service with UNAVAILABLE
+   * (after writing what is queued), so clients reconnect elsewhere or later. Used when a server
+   * shuts down; {@link Hub#shutdown()} does the same for every transport.
+   */
+  public void closeStreams(String reason) {
+    for (Stream<?> s : List.copyOf(streams)) {
+      s.fail(new SwitchboardException(Status.UNAVAILABLE, "shutting_down", reason, null, null));
+    }
+  }
+
+  @Override
+  public ServerServiceDefinition bindService() {
+    return ServerInterceptors.intercept(impl.bindService(), new AuthInterceptor());
+  }
+
+  /** Authenticates each call from its metadata before any of the service's code runs. */
+  private final class AuthInterceptor implements ServerInterceptor {
+    @Override
+    public <Q, R> ServerCall.Listener<Q> interceptCall(
+        ServerCall<Q, R> call, Metadata headers, ServerCallHandler<Q, R> next) {
+      Principal principal;
+      try {
+        principal = hub.authenticate(handshake(call, headers));
+      } catch (RuntimeException e) {
+        StatusRuntimeExceptionParts s = StatusRuntimeExceptionParts.of(GrpcCodec.toStatus(e));
+        call.close(s.status, s.trailers);
+        return new ServerCall.Listener<>() {};
+      }
+      if (call.getMethodDescriptor().getFullMethodName().equals(HubGrpc.getConnectMethod().getFullMethodName())) {
+        // Headers go out at once, so a client knows its session is open before any frame is due.
+        call.sendHeaders(new Metadata());
+        call = new ForwardingServerCall.SimpleForwardingServerCall<>(call) {
+          @Override
+          public void sendHeaders(Metadata ignored) {
+            // already sent
+          }
+        };
+      }
+      return Contexts.interceptCall(Context.current().withValue(PRINCIPAL, principal), call, headers, next);
+    }
+  }
+
+  private record StatusRuntimeExceptionParts(io.grpc.Status status, Metadata trailers) {
+    static StatusRuntimeExceptionParts of(io.grpc.StatusRuntimeException e) {
+      return new StatusRuntimeExceptionParts(e.getStatus(),
+          e.getTrailers() == null ? new Metadata() : e.getTrailers());
+    }
+  }
+
+  private static Handshake handshake(ServerCall<?, ?> call, Metadata md) {
+    Map<String, List<String>> headers = new LinkedHashMap<>();
+    for (String key : md.keys()) {
+      if (key.endsWith(Metadata.BINARY_HEADER_SUFFIX)) {
+        continue;
+      }
+      List<String> values = new ArrayList<>();
+      md.getAll(Metadata.Key.of(key, Metadata.ASCII_STRING_MARSHALLER)).forEach(values::add);
+      headers.put(key, values);
+    }
+    SocketAddress remote = call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR);
+    return new Handshake("grpc", remote instanceof InetSocketAddress ? (InetSocketAddress) remote : null,
+        headers, Map.of());
+  }
+
+  private static Principal principal() {
+    return PRINCIPAL.get();
+  }
+
+  private final class Impl extends HubGrpc.HubImplBase {
+    @Override
+    public void publish(PublishRequest request, StreamObserver<PublishResponse> responses) {
+      Message draft;
+      try {
+        draft = GrpcCodec.draft(request);
+      } catch (RuntimeException e) {
+        responses.onError(GrpcCodec.toStatus(e));
+        return;
+      }
+      hub.publish(principal(), draft).whenComplete((stored, err) -> {
+        if (err != null) {
+          responses.onError(GrpcCodec.toStatus(err));
+          return;
+        }
+        responses.onNext(PublishResponse.newBuilder().setId(stored.id()).setTopic(stored.topic())
+            .setTime(GrpcCodec.timestamp(stored.time())).build());
+        responses.onCompleted();
+      });
+    }
+
+    @Override
+    public void subscribe(SubscribeRequest request, StreamObserver<SubscribeEvent> responses) {
+      ServerCallStreamObserver<SubscribeEvent> out = (ServerCallStreamObserver<SubscribeEvent>) responses;
+      String topic;
+      try {
+        topic = requireTopic(request.getTopic(), "subscribe");
+      } catch (RuntimeException e) {
+        out.onError(GrpcCodec.toStatus(e));
+        return;
+      }
+      Stream<SubscribeEvent> stream = new Stream<>(out) {
+        @Override
+        SubscribeEvent frameOf(Connection.Event e) {
+          if (e instanceof Connection.Delivery) {
+            return subscribeEvents.get(((Connection.Delivery) e).message());
+          }
+          if (e instanceof Connection.Reset) {
+            Connection.Reset r = (Connection.Reset) e;
+            return SubscribeEvent.newBuilder()
+                .setReset(Reset.newBuilder().setTopic(r.topic()).setReason(r.reason())).build();
+          }
+          return null; // Subscribed: a server stream has no frame for it
+        }
+      };
+      if (!stream.open()) {
+        return;
+      }
+      String after = request.getAfter().isEmpty() ? null : request.getAfter();
+      stream.connection.subscribe(topic, after).whenComplete((v, err) -> {
+        if (err != null) {
+          stream.fail(err);
+        }
+      });
+    }
+
+    @Override
+    public StreamObserver<PublishRequest> publishStream(StreamObserver<PublishSummary> responses) {
+      return new Ingest((ServerCallStreamObserver<PublishSummary>) responses, principal());
+    }
+
+    @Override
+    public StreamObserver<ClientFrame> connect(StreamObserver<ServerFrame> responses) {
+      Session session = new Session((ServerCallStreamObserver<ServerFrame>) responses);
+      session.open();
+      return session;
+    }
+  }
+
+  private static String requireTopic(String topic, String op) {
+    if (topic.isEmpty()) {
+      throw new SwitchboardException(Status.INVALID_ARGUMENT, "missing_field",
+          op + " needs a topic", null, null);
+    }
+    return Topics.requireValid(topic);
+  }
+
+  /**
+   * One server stream fed by a hub connection: replies and the connection's events are written one
+   * at a time, only while the call is ready, by whichever thread gets the drain loop.
+   */
+  private abstract class Stream<T> implements Connection.Sink {
+    final ServerCallStreamObserver<T> out;
+    final Queue<T> replies = new ConcurrentLinkedQueue<>();
+    final AtomicInteger replyCount = new AtomicInteger();
+    private final AtomicInteger wip = new AtomicInteger();
+    private final AtomicBoolean done = new AtomicBoolean();
+    private final Principal principal = PRINCIPAL.get();
+    volatile Connection connection;
+    private volatile boolean closing;
+    private volatile Throwable failure;
+
+    Stream(ServerCallStreamObserver<T> out) {
+      this.out = out;
+    }
+
+    /** Registers with the hub; false (and the call is failed) when the hub refuses. */
+    boolean open() {
+      out.setOnCancelHandler(this::release);
+      out.setOnReadyHandler(this::drain);
+      streams.add(this);
+      try {
+        connection = hub.connect(principal, "grpc", this);
+      } catch (RuntimeException e) {
+        streams.remove(this);
+        if (done.compareAndSet(false, true)) {
+          out.onError(GrpcCodec.toStatus(e));
+        }
+        return false;
+      }
+      drain();
+      return true;
+    }
+
+    abstract T frameOf(Connection.Event e);
+
+    Principal principal() {
+      return principal;
+    }
+
+    void reply(T frame) {
+      if (replyCount.incrementAndGet() > MAX_PENDING_REPLIES) {
+        Connection c = connection;
+        if (c != null) {
+          c.close(Status.SLOW_CONSUMER, "slow consumer: " + MAX_PENDING_REPLIES + " unread replies");
+        }
+        return;
+      }
+      replies.add(frame);
+      drain();
+    }
+
+    /** Ends the call with this error once what is queued before it is written. */
+    void fail(Throwable t) {
+      failure = t;
+      closing = true;
+      Connection c = connection;
+      if (c != null) {
+        c.release();
+      }
+      drain();
+    }
+
+    /** Ends the call normally (the client half-closed). */
+    void finish() {
+      closing = true;
+      Connection c = connection;
+      if (c != null) {
+        c.release();
+      }
+      drain();
+    }
+
+    private void release() {
+      done.set(true);
+      streams.remove(this);
+      Connection c = connection;
+      if (c != null) {
+        c.release();
+      }
+    }
+
+    @Override
+    public void onReady() {
+      drain();
+    }
+
+    @Override
+    public void onClose(Status status, String reason) {
+      SwitchboardException e = new SwitchboardException(status, status.code(), reason, null, null);
+      if (status == Status.SLOW_CONSUMER) {
+        // Queued events are dropped: the client resumes from history with its last id.
+        replies.clear();
+        streams.remove(this);
+        if (done.compareAndSet(false, true)) {
+          try {
+            out.onError(GrpcCodec.toStatus(e));
+          } catch (RuntimeException ignored) {
+            // the call was cancelled meanwhile
+          }
+        }
+        return;
+      }
+      fail(e);
+    }
+
+    final void drain() {
+      if (wip.getAndIncrement() != 0) {
+        return;
+      }
+      int missed = 1;
+      do {
+        try {
+          drainOnce();
+        } catch (RuntimeException e) {
+          // onNext after a cancel races the cancel handler; anything else is a bug worth a trace.
+          if (!out.isCancelled()) {
+            log.warn("writing to a gRPC stream failed", e);
+          }
+          release();
+        }
+        missed = wip.addAndGet(-missed);
+      } while (missed != 0);
+    }
+
+    private void drainOnce() {
+      Connection c = connection;
+      while (!done.get() && out.isReady()) {
+        T next = replies.poll();
+        if (next != null) {
+          replyCount.decrementAndGet();
+        } else if (c != null) {
+          Connection.Event e = c.poll();
+          if (e != null) {
+            next = frameOf(e);
+            if (next == null) {
+              continue;
+            }
+          }
+        }
+        if (next == null) {
+          break;
+        }
+        out.onNext(next);
+      }
+      if (closing && !done.get() && replies.isEmpty() && (c == null || c.queuedMessages() == 0)) {
+        done.set(true);
+        streams.remove(this);
+        Throwable f = failure;
+        if (f == null) {
+          out.onCompleted();
+        } else {
+          out.onError(GrpcCodec.toStatus(f));
+        }
+      }
+    }
+  }
+
+  /** {@code Connect}: one bidirectional session mirroring the WebSocket protocol's ops. */
+  private final class Session extends Stream<ServerFrame> implements StreamObserver<ClientFrame> {
+    Session(ServerCallStreamObserver<ServerFrame> out) {
+      super(out);
+    }
+
+    @Override
+    ServerFrame frameOf(Connection.Event e) {
+      if (e instanceof Connection.Delivery) {
+        return messageFrames.get(((Connection.Delivery) e).message());
+      }
+      if (e instanceof Connection.Reset) {
+        Connection.Reset r = (Connection.Reset) e;
+        return ServerFrame.newBuilder()
+            .setReset(Reset.newBuilder().setTopic(r.topic()).setReason(r.reason())).build();
+      }
+      Connection.Subscribed s = (Connection.Subscribed) e;
+      return ServerFrame.newBuilder().setSubscribed(
+          Subscribed.newBuilder().setTopic(s.topic()).setRecovered(s.recovered())).build();
+    }
+
+    @Override
+    public void onNext(ClientFrame frame) {
+      Connection c = connection;
+      if (c == null) {
+        return;
+      }
+      String ref = frame.getRef();
+      try {
+        switch (frame.getFrameCase()) {
+          case SUBSCRIBE: {
+            SubscribeRequest s = frame.getSubscribe();
+            String topic = requireTopic(s.getTopic(), "subscribe");
+            c.subscribe(topic, s.getAfter().isEmpty() ? null : s.getAfter()).whenComplete((v, err) -> {
+              if (err != null) {
+                replyError(ref, err);
+              }
+            });
+            break;
+          }
+          case UNSUBSCRIBE: {
+            String topic = requireTopic(frame.getUnsubscribe().getTopic(), "unsubscribe");
+            c.unsubscribe(topic);
+            reply(ServerFrame.newBuilder().setRef(ref)
+                .setUnsubscribed(Unsubscribed.newBuilder().setTopic(topic)).build());
+            break;
+          }
+          case PUBLISH: {
+            Message draft = GrpcCodec.draft(frame.getPublish());
+            hub.publish(principal(), draft).whenComplete((stored, err) -> {
+              if (err != null) {
+                replyError(ref, err);
+              } else {
+                reply(ServerFrame.newBuilder().setRef(ref).setAck(Ack.newBuilder().setId(stored.id())
+                    .setTopic(stored.topic()).setTime(GrpcCodec.timestamp(stored.time()))).build());
+              }
+            });
+            break;
+          }
+          default:
+            throw new SwitchboardException(Status.INVALID_ARGUMENT, "unknown_frame",
+                "client frame has no subscribe, unsubscribe or publish (unknown field numbers: "
+                    + frame.getUnknownFields().asMap().keySet() + ")", null, null);
+        }
+      } catch (RuntimeException e) {
+        replyError(ref, e);
+      }
+    }
+
+    private void replyError(String ref, Throwable err) {
+      SwitchboardException e = SwitchboardException.from(err);
+      if (e.status() == Status.INTERNAL) {
+        log.warn("unexpected failure handling a frame", err);
+      }
+      reply(ServerFrame.newBuilder().setRef(ref).setError(GrpcCodec.error(e)).build());
+    }
+
+    @Override
+    public void onError(Throwable t) {
+      Connection c = connection;
+      if (c != null) {
+        c.release();
+      }
+    }
+
+    @Override
+    public void onCompleted() {
+      finish();
+    }
+  }
+
+  /**
+   * {@code PublishStream}: requests one message at a time and publishes it; the next is requested
+   * only when the previous one is stored, so a fast client cannot queue work without bound.
+   */
+  private final class Ingest implements StreamObserver<PublishRequest> {
+    private final ServerCallStreamObserver<PublishSummary> out;
+    private final Principal principal;
+    private final List<PublishFailure> failures = new ArrayList<>();
+    private long index;
+    private long accepted;
+    private long failed;
+    private String firstId = "";
+    private String lastId = "";
+    private boolean completed;
+    private boolean pending;
+
+    Ingest(ServerCallStreamObserver<PublishSummary> out, Principal principal) {
+      this.out = out;
+      this.principal = principal;
+      out.setOnCancelHandler(() -> { });
+      out.disableAutoRequest();
+      out.request(1);
+    }
+
+    @Override
+    public void onNext(PublishRequest request) {
+      long i;
+      synchronized (this) {
+        i = index++;
+        pending = true;
+      }
+      try {
+        hub.publish(principal, GrpcCodec.draft(request)).whenComplete((stored, err) -> done(i, stored, err));
+      } catch (RuntimeException e) {
+        done(i, null, e);
+      }
+    }
+
+    private void done(long i, Message stored, Throwable err) {
+      boolean finish;
+      synchronized (this) {
+        pending = false;
+        if (err == null) {
+          accepted++;
+          if (firstId.isEmpty()) {
+            firstId = stored.id();
+          }
+          lastId = stored.id();
+        } else {
+          failed++;
+          if (failures.size() < MAX_LISTED_FAILURES) {
+            failures.add(PublishFailure.newBuilder().setIndex(i)
+                .setError(GrpcCodec.error(SwitchboardException.from(err))).build());
+          }
+        }
+        finish = completed;
+      }
+      if (finish) {
+        sendSummary();
+      } else if (!out.isCancelled()) {
+        out.request(1);
+      }
+    }
+
+    @Override
+    public void onError(Throwable t) {
+      // The client cancelled: what was stored stays stored; nobody is left to tell.
+    }
+
+    @Override
+    public void onCompleted() {
+      boolean now;
+      synchronized (this) {
+        completed = true;
+        now = !pending;
+      }
+      if (now) {
+        sendSummary();
+      }
+    }
+
+    private void sendSummary() {
+      PublishSummary summary;
+      synchronized (this) {
+        summary = PublishSummary.newBuilder().setAccepted(accepted).setFirstId(firstId)
+            .setLastId(lastId).setFailed(failed).addAllFailures(failures).build();
+      }
+      out.onNext(summary);
+      out.onCompleted();
+    }
+  }
+}
