@@ -1,5 +1,6 @@
 package dev.switchboard.examples;
 
+import dev.switchboard.grpc.GrpcHubServer;
 import dev.switchboard.http.HttpTransportFilter;
 import dev.switchboard.hub.Hub;
 import dev.switchboard.hub.InMemoryBroker;
@@ -30,15 +31,17 @@ import org.eclipse.jetty.server.ServerConnector;
 
 /**
  * The demo hub: one embedded Jetty 12 server (HTTP/1.1 and h2c on one port) serving the REST,
- * long-polling, SSE and WebSocket endpoints with the in-memory broker, and a simulated price ticker on topic
+ * long-polling, SSE and WebSocket endpoints with the in-memory broker, a gRPC server (Netty) with the
+ * {@code switchboard.v1.Hub} service, health and reflection, and a simulated price ticker on topic
  * {@code prices}.
  *
- * <pre>java -jar examples/target/switchboard-demo.jar [--port 8080] [--host 127.0.0.1] [--no-demo-feed]</pre>
+ * <pre>java -jar examples/target/switchboard-demo.jar [--port 8080] [--grpc-port 9090] [--host 127.0.0.1] [--no-demo-feed]</pre>
  */
 public final class DemoHub implements AutoCloseable {
   static final String USAGE = String.join("\n",
       "usage: java -jar switchboard-demo.jar [options]",
       "  --port N        HTTP port (default 8080; 0 picks a free port)",
+      "  --grpc-port N   gRPC port (default 9090; 0 picks a free port)",
       "  --host ADDR     address to bind (default 127.0.0.1)",
       "  --no-demo-feed  do not publish the simulated ticker on topic 'prices'",
       "  --webhook-secret whsec_...       secret for POST /v1/webhooks/in (generated and printed if absent)",
@@ -46,17 +49,19 @@ public final class DemoHub implements AutoCloseable {
       "  --help          show this help");
 
   /** Parsed command line. */
-  record Options(int port, String host, boolean demoFeed, String webhookSecret, boolean allowPrivateWebhookTargets) {}
+  record Options(int port, int grpcPort, String host, boolean demoFeed, String webhookSecret, boolean allowPrivateWebhookTargets) {}
 
   private final Hub hub;
   private final Server server;
   private final ServerConnector connector;
   private final ScheduledExecutorService feed;
   private final WebhookBridge webhooks;
+  private final GrpcHubServer grpc;
 
   private DemoHub(Hub hub, Server server, ServerConnector connector, ScheduledExecutorService feed,
-      WebhookBridge webhooks) {
+      WebhookBridge webhooks, GrpcHubServer grpc) {
     this.hub = hub;
+    this.grpc = grpc;
     this.server = server;
     this.connector = connector;
     this.feed = feed;
@@ -91,6 +96,7 @@ public final class DemoHub implements AutoCloseable {
    */
   static Options parse(String[] args) {
     int port = 8080;
+    int grpcPort = 9090;
     String host = "127.0.0.1";
     boolean demoFeed = true;
     String webhookSecret = null;
@@ -110,6 +116,9 @@ public final class DemoHub implements AutoCloseable {
         case "--host":
           host = value(args, ++i, a);
           break;
+        case "--grpc-port":
+          grpcPort = portValue(a, value(args, ++i, a));
+          break;
         case "--webhook-secret":
           webhookSecret = value(args, ++i, a);
           if (!webhookSecret.startsWith("whsec_")) {
@@ -122,6 +131,8 @@ public final class DemoHub implements AutoCloseable {
         default:
           if (a.startsWith("--port=")) {
             port = portValue("--port", a.substring(7));
+          } else if (a.startsWith("--grpc-port=")) {
+            grpcPort = portValue("--grpc-port", a.substring(12));
           } else if (a.startsWith("--host=")) {
             host = a.substring(7);
           } else {
@@ -132,7 +143,7 @@ public final class DemoHub implements AutoCloseable {
     if (host.isBlank()) {
       throw new IllegalArgumentException("--host needs an address");
     }
-    return new Options(port, host, demoFeed, webhookSecret, allowPrivate);
+    return new Options(port, grpcPort, host, demoFeed, webhookSecret, allowPrivate);
   }
 
   private static String value(String[] args, int i, String option) {
@@ -191,6 +202,14 @@ public final class DemoHub implements AutoCloseable {
     server.setHandler(context);
     server.setStopAtShutdown(false);
     server.start();
+    GrpcHubServer grpc;
+    try {
+      grpc = GrpcHubServer.builder(hub).host(o.host()).port(o.grpcPort())
+          .shutdownGrace(java.time.Duration.ofSeconds(2)).start();
+    } catch (RuntimeException e) {
+      server.stop();
+      throw e;
+    }
 
     ScheduledExecutorService feed = null;
     if (o.demoFeed()) {
@@ -207,7 +226,7 @@ public final class DemoHub implements AutoCloseable {
         hub.publish(Message.builder("prices").event("price").json(json).build());
       }, 0, 1, TimeUnit.SECONDS);
     }
-    return new DemoHub(hub, server, connector, feed, webhooks);
+    return new DemoHub(hub, server, connector, feed, webhooks, grpc);
   }
 
   /** The HTTP base URL with the real port. */
@@ -216,12 +235,18 @@ public final class DemoHub implements AutoCloseable {
     return "http://" + (host.contains(":") ? "[" + host + "]" : host) + ":" + connector.getLocalPort();
   }
 
+  /** The gRPC address with the real port, {@code host:port}. */
+  String grpcAddress() {
+    String host = connector.getHost();
+    return (host.contains(":") ? "[" + host + "]" : host) + ":" + grpc.port();
+  }
+
   Hub hub() {
     return hub;
   }
 
   void printListening(PrintStream out) {
-    out.println("switchboard demo listening http=" + httpUrl() + " grpc=off");
+    out.println("switchboard demo listening http=" + httpUrl() + " grpc=" + grpcAddress());
     out.flush();
   }
 
@@ -232,6 +257,7 @@ public final class DemoHub implements AutoCloseable {
       feed.shutdownNow();
     }
     webhooks.close();
+    grpc.close();
     hub.shutdown();
     try {
       server.stop();
@@ -261,6 +287,7 @@ public final class DemoHub implements AutoCloseable {
           "GET  /v1/ws  (subprotocol switchboard.v1.json) WebSocket",
           "POST /v1/webhooks/in                           signed webhooks in -> topic webhooks.<type>",
           "POST /v1/webhooks/endpoints {url, topics}      webhooks out, signed, retried",
+          "gRPC switchboard.v1.Hub on the --grpc-port     Publish, Subscribe, PublishStream, Connect",
           "",
           "Try: curl -N http://" + req.getServerName() + ":" + req.getServerPort() + "/v1/topics/prices/events"));
     }

@@ -33,13 +33,14 @@ class DemoHubTest {
 
   @Test
   void options_parseAndRefuseBadOnes() {
-    assertEquals(new DemoHub.Options(8080, "127.0.0.1", true, null, false), DemoHub.parse(new String[0]));
-    assertEquals(new DemoHub.Options(0, "0.0.0.0", false, "whsec_abc", true),
-        DemoHub.parse(new String[] {"--port", "0", "--host", "0.0.0.0", "--no-demo-feed", "--webhook-secret", "whsec_abc",
+    assertEquals(new DemoHub.Options(8080, 9090, "127.0.0.1", true, null, false), DemoHub.parse(new String[0]));
+    assertEquals(new DemoHub.Options(0, 0, "0.0.0.0", false, "whsec_abc", true),
+        DemoHub.parse(new String[] {"--port", "0", "--grpc-port", "0", "--host", "0.0.0.0", "--no-demo-feed", "--webhook-secret", "whsec_abc",
             "--allow-private-webhook-targets"}));
     assertEquals(9000, DemoHub.parse(new String[] {"--port=9000"}).port());
+    assertEquals(9001, DemoHub.parse(new String[] {"--grpc-port=9001"}).grpcPort());
     assertNull(DemoHub.parse(new String[] {"--help"}));
-    for (String[] bad : new String[][] {{"--bogus"}, {"--port"}, {"--port", "x"}, {"--port", "70000"}, {"--port", "-1"}, {"--webhook-secret", "plain"}}) {
+    for (String[] bad : new String[][] {{"--bogus"}, {"--port"}, {"--port", "x"}, {"--port", "70000"}, {"--port", "-1"}, {"--grpc-port", "x"}, {"--grpc-port"}, {"--webhook-secret", "plain"}}) {
       IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> DemoHub.parse(bad));
       assertTrue(e.getMessage().contains(bad[0].split("=")[0]), e.getMessage());
     }
@@ -47,16 +48,17 @@ class DemoHubTest {
 
   @Test
   void demo_printsOneListeningLine_andServesEveryTransportWithTheTicker() throws Exception {
-    try (DemoHub demo = DemoHub.start(DemoHub.parse(new String[] {"--port", "0"}))) {
+    try (DemoHub demo = DemoHub.start(DemoHub.parse(new String[] {"--port", "0", "--grpc-port", "0"}))) {
       assertCrossOriginWebSocketRefused(demo.httpUrl());
       ByteArrayOutputStream buf = new ByteArrayOutputStream();
       demo.printListening(new PrintStream(buf, true, StandardCharsets.UTF_8));
       String line = buf.toString(StandardCharsets.UTF_8);
-      assertTrue(line.matches("switchboard demo listening http=http://127\\.0\\.0\\.1:\\d+ grpc=off\n"), line);
+      assertTrue(line.matches("switchboard demo listening http=http://127\\.0\\.0\\.1:\\d+ grpc=127\\.0\\.0\\.1:\\d+\n"), line);
       assertTrue(!line.contains(":0 "), "the real port is printed: " + line);
 
-      for (String transport : new String[] {"ws", "sse", "longpoll", "auto"}) {
-        try (Channel c = Transports.open(TransportConfig.builder().transport(transport).url(demo.httpUrl()).build())) {
+      for (String transport : new String[] {"ws", "sse", "longpoll", "auto", "grpc"}) {
+        String url = transport.equals("grpc") ? "grpc://" + demo.grpcAddress() : demo.httpUrl();
+        try (Channel c = Transports.open(TransportConfig.builder().transport(transport).url(url).build())) {
           LinkedBlockingQueue<Message> prices = new LinkedBlockingQueue<>();
           LinkedBlockingQueue<Message> chat = new LinkedBlockingQueue<>();
           c.subscribe("prices", (MessageListener) prices::add);

@@ -50,7 +50,7 @@ class DemoWebhooksTest {
 
   @Test
   void inbound_verifiedDeliveriesArePublishedOnce_unverifiedAre401() throws Exception {
-    try (DemoHub demo = DemoHub.start(DemoHub.parse(new String[] {"--port", "0", "--no-demo-feed", "--webhook-secret", SECRET}));
+    try (DemoHub demo = DemoHub.start(DemoHub.parse(new String[] {"--port", "0", "--grpc-port", "0", "--no-demo-feed", "--webhook-secret", SECRET}));
          Channel c = Transports.open(TransportConfig.builder().transport("sse").url(demo.httpUrl()).build())) {
       String in = demo.httpUrl() + "/v1/webhooks/in";
       LinkedBlockingQueue<Message> got = new LinkedBlockingQueue<>();
@@ -99,7 +99,7 @@ class DemoWebhooksTest {
     }), "/*");
     receiver.setHandler(ctx);
     receiver.start();
-    try (DemoHub demo = DemoHub.start(DemoHub.parse(new String[] {"--port", "0", "--no-demo-feed",
+    try (DemoHub demo = DemoHub.start(DemoHub.parse(new String[] {"--port", "0", "--grpc-port", "0", "--no-demo-feed",
         "--webhook-secret", SECRET, "--allow-private-webhook-targets"}))) {
       String endpoints = demo.httpUrl() + "/v1/webhooks/endpoints";
       assertEquals(400, post(endpoints, "{\"url\":\"ftp://x/y\",\"topics\":[\"orders\"]}", Map.of()).statusCode());
