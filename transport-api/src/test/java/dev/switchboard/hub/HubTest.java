@@ -211,4 +211,59 @@ class HubTest {
     assertEquals("too_many_connections", e.errorCode());
     assertEquals(Duration.ofSeconds(1), e.retryAfter().orElseThrow());
   }
+
+  @Test
+  void resumeWhilePublishersRace_deliversEveryMessageOnceInOrder() throws Exception {
+    for (int round = 0; round < 20; round++) {
+      Hub hub = Hub.builder().broker(new InMemoryBroker(100_000)).build();
+      Message marker = hub.publish("race", "marker").toCompletableFuture().join();
+      List<Message> got = java.util.Collections.synchronizedList(new ArrayList<>());
+      List<String> closes = java.util.Collections.synchronizedList(new ArrayList<>());
+      Connection[] c = new Connection[1];
+      Object lock = new Object();
+      Connection.Sink sink = new Connection.Sink() {
+        @Override
+        public void onReady() {
+          synchronized (lock) {
+            Connection.Event e;
+            while (c[0] != null && (e = c[0].poll()) != null) {
+              if (e instanceof Connection.Delivery) {
+                got.add(((Connection.Delivery) e).message());
+              }
+            }
+          }
+        }
+
+        @Override
+        public void onClose(Status status, String reason) {
+          closes.add(status + " " + reason);
+        }
+      };
+      c[0] = hub.connect(Authenticator.ANONYMOUS, "test", sink);
+      List<Thread> threads = new ArrayList<>();
+      for (int t = 0; t < 8; t++) {
+        int tt = t;
+        Thread th = new Thread(() -> {
+          for (int i = 0; i < 200; i++) {
+            hub.publish("race", tt + "/" + i).toCompletableFuture().join();
+          }
+        });
+        threads.add(th);
+        th.start();
+      }
+      c[0].subscribe("race", marker.id()).toCompletableFuture().join();
+      for (Thread th : threads) {
+        th.join();
+      }
+      sink.onReady();
+      List<Message> all = hub.broker().history("race", marker.id(), 10_000).toCompletableFuture().join().messages();
+      List<String> ids = new ArrayList<>();
+      synchronized (got) {
+        got.forEach(m -> ids.add(m.id()));
+      }
+      assertEquals(List.of(), closes, "round " + round);
+      assertEquals(all.stream().map(Message::id).collect(java.util.stream.Collectors.toList()), ids, "round " + round);
+      hub.shutdown();
+    }
+  }
 }

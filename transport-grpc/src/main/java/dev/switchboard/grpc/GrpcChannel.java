@@ -145,6 +145,8 @@ final class GrpcChannel implements Channel {
     }
     retry.reset();
     state.set(State.OPEN, null);
+    // Subscriptions first, then the sends that waited for the stream. A subscribe() racing with
+    // this loop also sends once the future completes; markSent() keeps it to one frame.
     for (Sub s : subs.values()) {
       sendSubscribe(session, s);
     }
@@ -173,8 +175,11 @@ final class GrpcChannel implements Channel {
       attempt.completeExceptionally(terminal);
       return;
     }
-    if (attempt == connected) {
-      connected = new CompletableFuture<>(); // new sends wait for the next stream
+    if (attempt == connected && attempt.isDone()) {
+      // The connection that was up is gone: new sends wait for the next one. (Sends made while the
+      // first connection is still being tried keep waiting on the same future, which the next
+      // success or the final give-up completes.)
+      connected = new CompletableFuture<>();
     }
     state.set(State.RECONNECTING, cause);
     ClientSupport.TIMER.schedule(this::connect, delay.get().toMillis(), TimeUnit.MILLISECONDS);
@@ -234,18 +239,21 @@ final class GrpcChannel implements Channel {
         return;
       }
       session.send(frame);
-      ClientSupport.TIMER.schedule(() -> {
-        if (pendingPublishes.remove(ref) != null) {
-          result.completeExceptionally(new SwitchboardException(Status.UNAVAILABLE, "deadline_exceeded",
-              "no answer to the publish within " + config.requestTimeout().toMillis()
-                  + " ms (switchboard.request-timeout); it may or may not be stored", null, null));
-        }
-      }, config.requestTimeout().toMillis(), TimeUnit.MILLISECONDS);
     });
+    // One deadline for the whole publish: waiting for a connection, sending, and the answer.
+    ClientSupport.TIMER.schedule(() -> {
+      pendingPublishes.remove(ref);
+      result.completeExceptionally(new SwitchboardException(Status.UNAVAILABLE, "deadline_exceeded",
+          "no answer to the publish within " + config.requestTimeout().toMillis()
+              + " ms (switchboard.request-timeout); it may or may not be stored", null, null));
+    }, config.requestTimeout().toMillis(), TimeUnit.MILLISECONDS);
     return result;
   }
 
   private void sendSubscribe(Session session, Sub s) {
+    if (!s.markSent(session)) {
+      return;
+    }
     String ref = "s" + refs.incrementAndGet();
     pendingSubscribes.put(ref, s);
     SubscribeRequest.Builder r = SubscribeRequest.newBuilder().setTopic(s.topic());
@@ -270,10 +278,8 @@ final class GrpcChannel implements Channel {
     if (subs.putIfAbsent(topic, s) != null) {
       throw new IllegalStateException("this channel is already subscribed to topic " + topic);
     }
-    CompletableFuture<Session> c = connected;
-    if (c.isDone() && !c.isCompletedExceptionally()) {
-      sendSubscribe(c.join(), s);
-    } // otherwise opened() subscribes it once the stream is up
+    // Now if connected, else when the stream is up (opened() also sends it; once per session).
+    connected.thenAccept(session -> sendSubscribe(session, s));
     return s;
   }
 
@@ -449,8 +455,19 @@ final class GrpcChannel implements Channel {
 
   /** One subscription; resubscribed after reconnects from its last delivered id. */
   private final class Sub extends ListenerSubscription {
+    private Session sentOn; // guarded by this
+
     Sub(String topic, String afterId, MessageListener listener) {
       super(topic, afterId, listener);
+    }
+
+    /** True the first time for each session: subscribe once per session. */
+    synchronized boolean markSent(Session session) {
+      if (sentOn == session) {
+        return false;
+      }
+      sentOn = session;
+      return true;
     }
 
     @Override

@@ -5,6 +5,7 @@ import dev.switchboard.hub.Hub;
 import io.grpc.BindableService;
 import io.grpc.InsecureServerCredentials;
 import io.grpc.Server;
+import io.grpc.ServerCredentials;
 import io.grpc.ServerServiceDefinition;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
@@ -47,7 +48,7 @@ public final class GrpcHubServer implements AutoCloseable {
     int maxInbound = b.maxInboundMessageBytes > 0 ? b.maxInboundMessageBytes
         : b.hub.maxPayloadBytes() + 64 * 1024;
     NettyServerBuilder nb = NettyServerBuilder
-        .forAddress(new InetSocketAddress(b.host, b.port), InsecureServerCredentials.create())
+        .forAddress(new InetSocketAddress(b.host, b.port), b.credentials)
         .maxInboundMessageSize(maxInbound)
         .keepAliveTime(b.keepAliveTime.toMillis(), TimeUnit.MILLISECONDS)
         .keepAliveTimeout(b.keepAliveTimeout.toMillis(), TimeUnit.MILLISECONDS)
@@ -125,6 +126,7 @@ public final class GrpcHubServer implements AutoCloseable {
     private Duration keepAliveTime = Duration.ofSeconds(30);
     private Duration keepAliveTimeout = Duration.ofSeconds(10);
     private Duration shutdownGrace = Duration.ofSeconds(5);
+    private ServerCredentials credentials = InsecureServerCredentials.create();
 
     private Builder(Hub hub) {
       this.hub = Objects.requireNonNull(hub, "hub");
@@ -142,6 +144,15 @@ public final class GrpcHubServer implements AutoCloseable {
         throw new IllegalArgumentException("port must be 0-65535: " + port);
       }
       this.port = port;
+      return this;
+    }
+
+    /**
+     * TLS or other credentials, e.g. {@code TlsServerCredentials.create(certChainFile, keyFile)};
+     * default plain text (put TLS in front, or set this, before exposing the port beyond loopback).
+     */
+    public Builder credentials(ServerCredentials credentials) {
+      this.credentials = Objects.requireNonNull(credentials, "credentials");
       return this;
     }
 

@@ -453,6 +453,25 @@ public abstract class TransportContractTest {
   }
 
   @Test
+  void sendWhileTheServerIsUnreachable_failsOnceTheChannelGivesUp_neverHangs() throws Exception {
+    URI url = server.url();
+    Channel c = open(b -> b
+        .reconnectBackoff(Backoff.exponential(Duration.ofMillis(20), Duration.ofMillis(50)).withMaxAttempts(2))
+        .publishBackoff(Backoff.exponential(Duration.ofMillis(20), Duration.ofMillis(50)).withMaxAttempts(2)));
+    server.close();
+    hub.shutdown();
+    SwitchboardException e = failure(c.send(Message.text("void", "x")).toCompletableFuture());
+    assertTrue(e.status().isRetryable(), "a retryable status, not a client bug: " + e);
+    Channel late = Transports.open(configure(TransportConfig.builder().transport(transport()).url(url)
+        .reconnectBackoff(Backoff.exponential(Duration.ofMillis(20), Duration.ofMillis(50)).withMaxAttempts(2))
+        .publishBackoff(Backoff.exponential(Duration.ofMillis(20), Duration.ofMillis(50)).withMaxAttempts(2))
+        .requestTimeout(Duration.ofSeconds(20))).build());
+    channels.add(late);
+    e = failure(late.send(Message.text("void", "x")).toCompletableFuture());
+    assertTrue(e.status().isRetryable(), "a retryable status, not a client bug: " + e);
+  }
+
+  @Test
   void unauthenticatedClient_getsUnauthenticated_andAuthenticatedOneWorks() throws Exception {
     Principal alice = () -> "alice";
     start(1000, b -> b.authenticator(Authenticator.bearer(t -> t.equals("s3cret") ? alice : null)));

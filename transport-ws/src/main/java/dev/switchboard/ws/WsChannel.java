@@ -108,6 +108,8 @@ final class WsChannel implements Channel {
       }
       retry.reset();
       state.set(State.OPEN, null);
+      // Subscriptions first, then the sends that waited for the connection. A subscribe() racing
+      // with this loop also sends once the future completes; markSent() keeps it to one frame.
       for (Sub s : subs.values()) {
         sendSubscribe(ws, s);
       }
@@ -147,7 +149,10 @@ final class WsChannel implements Channel {
       return;
     }
     // New sends wait for the next connection.
-    if (attempt == connected) {
+    if (attempt == connected && attempt.isDone()) {
+      // The connection that was up is gone: new sends wait for the next one. (Sends made while the
+      // first connection is still being tried keep waiting on the same future, which the next
+      // success or the final give-up completes.)
       connected = new CompletableFuture<>();
     }
     state.set(State.RECONNECTING, cause);
@@ -244,6 +249,9 @@ final class WsChannel implements Channel {
   }
 
   private void sendSubscribe(WebSocket ws, Sub s) {
+    if (!s.markSent(ws)) {
+      return;
+    }
     String ref = "s" + refs.incrementAndGet();
     pendingSubscribes.put(ref, s);
     sendText(ws, WsProtocol.subscribe(s.topic(), s.lastId(), ref));
@@ -264,10 +272,8 @@ final class WsChannel implements Channel {
     if (subs.putIfAbsent(topic, s) != null) {
       throw new IllegalStateException("this channel is already subscribed to topic " + topic);
     }
-    CompletableFuture<WebSocket> c = connected;
-    if (c.isDone() && !c.isCompletedExceptionally()) {
-      sendSubscribe(c.join(), s);
-    } // otherwise connect() subscribes it once the connection is up
+    // Now if connected, else when the connection is up (connect() also sends it; once per connection).
+    connected.thenAccept(ws -> sendSubscribe(ws, s));
     return s;
   }
 
@@ -411,8 +417,19 @@ final class WsChannel implements Channel {
 
   /** One subscription; resubscribed after reconnects from its last delivered id. */
   private final class Sub extends ListenerSubscription {
+    private Object sentOn; // the connection this was last subscribed on; guarded by this
+
     Sub(String topic, String afterId, MessageListener listener) {
       super(topic, afterId, listener);
+    }
+
+    /** True the first time for each connection: subscribe once per connection. */
+    synchronized boolean markSent(Object connection) {
+      if (sentOn == connection) {
+        return false;
+      }
+      sentOn = connection;
+      return true;
     }
 
     @Override
