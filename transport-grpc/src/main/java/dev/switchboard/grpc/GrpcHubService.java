@@ -21,6 +21,7 @@ import dev.switchboard.transport.Status;
 import dev.switchboard.transport.SwitchboardException;
 import dev.switchboard.transport.Topics;
 import dev.switchboard.transport.internal.FanoutCache;
+import dev.switchboard.transport.internal.IdempotentPublishes;
 import io.grpc.BindableService;
 import io.grpc.Context;
 import io.grpc.Contexts;
@@ -37,12 +38,15 @@ import io.grpc.stub.StreamObserver;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.security.Principal;
+import java.time.Clock;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Queue;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -81,9 +85,35 @@ public final class GrpcHubService implements BindableService {
   private final FanoutCache<ServerFrame> messageFrames =
       new FanoutCache<>(m -> ServerFrame.newBuilder().setMessage(GrpcCodec.toProto(m)).build());
 
-  /** A service over {@code hub}; the hub's limits and auth hooks apply. */
+  private final IdempotentPublishes idempotency;
+
+  /**
+   * A service over {@code hub}; the hub's limits and auth hooks apply. Idempotency keys are kept
+   * for 24 hours, at most 100,000 of them.
+   */
   public GrpcHubService(Hub hub) {
+    this(hub, 100_000, Duration.ofHours(24));
+  }
+
+  /**
+   * A service over {@code hub} that remembers at most {@code idempotencyMaxKeys} publish
+   * {@code idempotency_key}s (oldest forgotten first), each for {@code idempotencyTtl}.
+   */
+  public GrpcHubService(Hub hub, int idempotencyMaxKeys, Duration idempotencyTtl) {
     this.hub = Objects.requireNonNull(hub, "hub");
+    this.idempotency = new IdempotentPublishes(idempotencyMaxKeys, idempotencyTtl, Clock.systemUTC());
+  }
+
+  /**
+   * Publishes a client's request; with an {@code idempotency_key}, a retry gets the first result
+   * (same id) instead of a second message.
+   */
+  private CompletionStage<Message> publish(Principal principal, PublishRequest request) {
+    Message draft = GrpcCodec.draft(request);
+    if (request.getIdempotencyKey().isEmpty()) {
+      return hub.publish(principal, draft);
+    }
+    return idempotency.publish(principal, draft, request.getIdempotencyKey(), d -> hub.publish(principal, d)).stored();
   }
 
   /**
@@ -158,14 +188,14 @@ public final class GrpcHubService implements BindableService {
   private final class Impl extends HubGrpc.HubImplBase {
     @Override
     public void publish(PublishRequest request, StreamObserver<PublishResponse> responses) {
-      Message draft;
+      CompletionStage<Message> stage;
       try {
-        draft = GrpcCodec.draft(request);
+        stage = GrpcHubService.this.publish(principal(), request);
       } catch (RuntimeException e) {
         responses.onError(GrpcCodec.toStatus(e));
         return;
       }
-      hub.publish(principal(), draft).whenComplete((stored, err) -> {
+      stage.whenComplete((stored, err) -> {
         if (err != null) {
           responses.onError(GrpcCodec.toStatus(err));
           return;
@@ -441,8 +471,7 @@ public final class GrpcHubService implements BindableService {
             break;
           }
           case PUBLISH: {
-            Message draft = GrpcCodec.draft(frame.getPublish());
-            hub.publish(principal(), draft).whenComplete((stored, err) -> {
+            GrpcHubService.this.publish(principal(), frame.getPublish()).whenComplete((stored, err) -> {
               if (err != null) {
                 replyError(ref, err);
               } else {
@@ -516,7 +545,7 @@ public final class GrpcHubService implements BindableService {
         pending = true;
       }
       try {
-        hub.publish(principal, GrpcCodec.draft(request)).whenComplete((stored, err) -> done(i, stored, err));
+        GrpcHubService.this.publish(principal, request).whenComplete((stored, err) -> done(i, stored, err));
       } catch (RuntimeException e) {
         done(i, null, e);
       }

@@ -151,6 +151,22 @@ class GrpcWireTest {
   }
 
   @Test
+  void idempotencyKey_retryGetsTheFirstId_anotherRequestWithTheKeyIsRefused() throws Exception {
+    start(1000, b -> { });
+    HubGrpc.HubBlockingStub stub = HubGrpc.newBlockingStub(channel());
+    PublishRequest pay = text("pay", "{\"n\":1}").toBuilder().setIdempotencyKey("k-1").build();
+    PublishResponse first = stub.publish(pay);
+    assertEquals(first.getId(), stub.publish(pay).getId(), "a retry is answered with the first id");
+    StatusRuntimeException e = failure(() -> stub.publish(pay.toBuilder().setData(ByteString.copyFromUtf8("other")).build()));
+    assertEquals(Status.Code.FAILED_PRECONDITION, e.getStatus().getCode());
+    assertEquals("idempotency_key_reused", trailer(e, "switchboard-error"));
+    e = failure(() -> stub.publish(pay.toBuilder().setIdempotencyKey("bad key").build()));
+    assertEquals(Status.Code.INVALID_ARGUMENT, e.getStatus().getCode());
+    assertEquals(1, broker.history("pay", null, 100).toCompletableFuture().get().messages().size(),
+        "the retry stored no second message");
+  }
+
+  @Test
   void badPublishes_getTheRightStatus_withSwitchboardTrailers() {
     start(1000, b -> { });
     HubGrpc.HubBlockingStub stub = HubGrpc.newBlockingStub(channel());

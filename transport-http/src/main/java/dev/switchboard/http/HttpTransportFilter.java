@@ -6,6 +6,7 @@ import dev.switchboard.transport.Message;
 import dev.switchboard.transport.Status;
 import dev.switchboard.transport.SwitchboardException;
 import dev.switchboard.transport.Topics;
+import dev.switchboard.transport.internal.IdempotentPublishes;
 import dev.switchboard.transport.internal.MessageJson;
 import dev.switchboard.transport.internal.WirePaths;
 import jakarta.servlet.AsyncContext;
@@ -22,12 +23,9 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.security.Principal;
 import java.time.Clock;
 import java.time.Duration;
-import java.util.Base64;
 import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
@@ -57,14 +55,14 @@ public final class HttpTransportFilter implements Filter {
 
   private final Hub hub;
   private final String basePath;
-  private final IdempotencyCache idempotency;
+  private final IdempotentPublishes idempotency;
   private final java.util.Set<String> allowedOrigins;
 
   private HttpTransportFilter(Builder b) {
     this.hub = b.hub;
     this.basePath = b.basePath;
     this.allowedOrigins = java.util.Set.copyOf(b.allowedOrigins);
-    this.idempotency = new IdempotencyCache(b.idempotencyMaxKeys, b.idempotencyTtl, b.clock);
+    this.idempotency = new IdempotentPublishes(b.idempotencyMaxKeys, b.idempotencyTtl, b.clock);
   }
 
   /** A filter serving {@code hub} at {@code /v1/…} of its context. */
@@ -148,37 +146,12 @@ public final class HttpTransportFilter implements Filter {
           (stored, r) -> writeCreated(r, stored, locationOf(req, stored)));
       return;
     }
-    if (key.isEmpty() || key.length() > 255 || !key.chars().allMatch(c -> c >= 0x21 && c <= 0x7e)) {
-      throw new SwitchboardException(Status.INVALID_ARGUMENT, "invalid_idempotency_key",
-          "Idempotency-Key must be 1-255 visible ASCII characters", null, null);
-    }
-    String scopedKey = principal.getName() + "\u0000" + topic + "\u0000" + key;
-    String fingerprint = fingerprint(contentType, event, body);
-    IdempotencyCache.Entry existing = idempotency.claim(scopedKey, fingerprint);
-    if (existing != null) {
-      if (!existing.fingerprint.equals(fingerprint)) {
-        throw new SwitchboardException(Status.UNPROCESSABLE, "idempotency_key_reused",
-            "Idempotency-Key '" + key + "' was already used with a different request body", null, null);
-      }
-      if (existing.inFlight()) {
-        throw new SwitchboardException(Status.CONFLICT, "idempotency_key_in_flight",
-            "a request with Idempotency-Key '" + key + "' is still being processed; retry later",
-            null, null);
-      }
-      res.setHeader("Location", existing.location);
+    IdempotentPublishes.Outcome outcome = idempotency.publish(principal, draft, key, d -> hub.publish(principal, d));
+    if (outcome.replayed()) {
       res.setHeader("Idempotent-Replayed", "true");
-      ServletIo.json(res, 201, existing.responseBody);
-      return;
     }
-    CompletableFuture<Message> stage = hub.publish(principal, draft).toCompletableFuture();
-    stage.whenComplete((stored, err) -> {
-      if (err != null) {
-        idempotency.release(scopedKey);
-      } else {
-        idempotency.complete(scopedKey, MessageJson.publishResponse(stored), locationOf(req, stored));
-      }
-    });
-    respondWhenDone(req, res, stage, (stored, r) -> writeCreated(r, stored, locationOf(req, stored)));
+    respondWhenDone(req, res, outcome.stored().toCompletableFuture(),
+        (stored, r) -> writeCreated(r, stored, locationOf(req, stored)));
   }
 
   private String locationOf(HttpServletRequest req, Message m) {
@@ -254,20 +227,6 @@ public final class HttpTransportFilter implements Filter {
   private static SwitchboardException tooLarge(long size, int max) {
     return new SwitchboardException(Status.PAYLOAD_TOO_LARGE, "payload of " + size
         + (size > max ? "+" : "") + " bytes is over the limit of " + max + " bytes");
-  }
-
-  private static String fingerprint(String contentType, String event, byte[] body) {
-    try {
-      MessageDigest d = MessageDigest.getInstance("SHA-256");
-      d.update(contentType.getBytes(StandardCharsets.UTF_8));
-      d.update((byte) 0);
-      d.update(String.valueOf(event).getBytes(StandardCharsets.UTF_8));
-      d.update((byte) 0);
-      d.update(body);
-      return Base64.getEncoder().encodeToString(d.digest());
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException("SHA-256 is required of every JVM", e);
-    }
   }
 
   // ---- GET /v1/topics/{topic}/messages ----

@@ -11,6 +11,9 @@ import dev.switchboard.hub.Hub;
 import dev.switchboard.hub.InMemoryBroker;
 import dev.switchboard.testkit.EmbeddedJetty;
 import dev.switchboard.transport.Message;
+import dev.switchboard.transport.Status;
+import dev.switchboard.transport.SwitchboardException;
+import dev.switchboard.transport.internal.IdempotentPublishes;
 import dev.switchboard.transport.internal.MessageJson;
 import java.io.IOException;
 import java.net.URI;
@@ -179,12 +182,19 @@ class RestApiTest {
 
   @Test
   void idempotencyKey_whileTheFirstIsInFlight_is409() throws Exception {
-    IdempotencyCache cache = new IdempotencyCache(10, Duration.ofMinutes(1), java.time.Clock.systemUTC());
-    assertEquals(null, cache.claim("k", "fp"));
-    IdempotencyCache.Entry e = cache.claim("k", "fp");
-    assertTrue(e.inFlight(), "a second claim sees the first still in flight");
-    cache.complete("k", new byte[] {1}, "/loc");
-    assertTrue(!cache.claim("k", "fp").inFlight());
+    IdempotentPublishes cache = new IdempotentPublishes(10, Duration.ofMinutes(1), java.time.Clock.systemUTC());
+    java.security.Principal p = () -> "p";
+    CompletableFuture<Message> first = new CompletableFuture<>();
+    assertTrue(!cache.publish(p, Message.text("t", "x"), "k", d -> first).replayed());
+    SwitchboardException inFlight = org.junit.jupiter.api.Assertions.assertThrows(SwitchboardException.class,
+        () -> cache.publish(p, Message.text("t", "x"), "k", d -> first));
+    assertEquals(Status.CONFLICT, inFlight.status(), "a second publish sees the first still in flight");
+    first.complete(Message.text("t", "x").toBuilder().id("1-1").build());
+    IdempotentPublishes.Outcome again = cache.publish(p, Message.text("t", "x"), "k", d -> {
+      throw new AssertionError("a replay must not publish");
+    });
+    assertTrue(again.replayed());
+    assertEquals("1-1", again.stored().toCompletableFuture().join().id());
     // And over HTTP, with a broker that has not answered yet:
     jetty.close();
     hub.shutdown();
