@@ -1,5 +1,6 @@
 package dev.switchboard.bench;
 
+import dev.switchboard.grpc.GrpcHubServer;
 import dev.switchboard.http.HttpTransportFilter;
 import dev.switchboard.hub.Hub;
 import dev.switchboard.hub.InMemoryBroker;
@@ -16,7 +17,10 @@ import jakarta.servlet.http.HttpServlet;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
+import io.grpc.InsecureServerCredentials;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import java.lang.management.ManagementFactory;
+import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -45,7 +49,8 @@ import org.eclipse.jetty.util.thread.QueuedThreadPool;
  * REST/long-poll filters) or the raw-Jetty SSE baseline, plus a control servlet at {@code /bench}
  * that publishes at a paced rate and reports heap and RSS.
  *
- * <p>Usage: {@code BenchServer switchboard|raw}. Prints {@code READY <port>} when listening.
+ * <p>Usage: {@code BenchServer switchboard|raw|raw-ws|raw-grpc}. Prints {@code READY <http port> <grpc
+ * port>} when listening (Switchboard serves gRPC too; -1 when there is no gRPC server).
  */
 public final class BenchServer {
   private BenchServer() {}
@@ -68,7 +73,15 @@ public final class BenchServer {
 
     Consumer<byte[]> publish;
     IntSupplier subscribers;
-    if (kind.equals("raw")) {
+    io.grpc.Server grpc = null;
+    GrpcHubServer grpcHub = null;
+    if (kind.equals("raw-grpc")) {
+      RawGrpcHub raw = new RawGrpcHub();
+      grpc = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0), InsecureServerCredentials.create())
+          .addService(raw).build().start();
+      publish = raw::broadcast;
+      subscribers = raw::count;
+    } else if (kind.equals("raw")) {
       RawSseServlet raw = new RawSseServlet();
       ServletHolder h = new ServletHolder(raw);
       h.setAsyncSupported(true);
@@ -103,14 +116,16 @@ public final class BenchServer {
       }), "/");
       publish = payload -> hub.publish(Message.builder("bench").payload(payload, "text/plain; charset=utf-8").build());
       subscribers = hub::subscriberCount;
+      grpcHub = GrpcHubServer.builder(hub).port(0).start();
     } else {
-      throw new IllegalArgumentException("kind must be switchboard, raw or raw-ws: " + kind);
+      throw new IllegalArgumentException("kind must be switchboard, raw, raw-ws or raw-grpc: " + kind);
     }
     ServletHolder control = new ServletHolder(new ControlServlet(publish, subscribers));
     context.addServlet(control, "/bench/*");
     server.setHandler(context);
     server.start();
-    System.out.println("READY " + connector.getLocalPort());
+    int grpcPort = grpc != null ? grpc.getPort() : grpcHub != null ? grpcHub.port() : -1;
+    System.out.println("READY " + connector.getLocalPort() + " " + grpcPort);
     System.out.flush();
     server.join();
   }

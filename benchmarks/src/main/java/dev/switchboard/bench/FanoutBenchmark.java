@@ -25,8 +25,10 @@ import org.HdrHistogram.Histogram;
  * measures latency at half the highest sustained rate. Prints a table and writes JSON.
  *
  * <p>Usage: {@code FanoutBenchmark [--quick] [--subscribers 1000,10000] [--step-seconds 5] [--targets a,b]
- * [--out FILE]}; targets are raw-jetty-sse, switchboard-sse, switchboard-longpoll, raw-jakarta-ws,
- * switchboard-ws. SSE and long polling are compared with raw-jetty-sse, WebSocket with raw-jakarta-ws.
+ * [--grpc-streams-per-connection 10] [--out FILE]}; targets are raw-jetty-sse, switchboard-sse,
+ * switchboard-longpoll, raw-jakarta-ws, switchboard-ws, raw-grpc, switchboard-grpc. SSE and long
+ * polling are compared with raw-jetty-sse, WebSocket with raw-jakarta-ws, gRPC server streaming with
+ * raw-grpc (a bare grpc-java service writing the same messages).
  */
 public final class FanoutBenchmark {
   record Target(String name, String serverKind, String path, LoadClient.Mode mode) {}
@@ -42,7 +44,12 @@ public final class FanoutBenchmark {
       new Target("switchboard-sse", "switchboard", "/v1/topics/bench/events", LoadClient.Mode.SSE),
       new Target("switchboard-longpoll", "switchboard", "/v1/topics/bench/messages", LoadClient.Mode.LONGPOLL),
       new Target("raw-jakarta-ws", "raw-ws", "/raw/ws", LoadClient.Mode.WS),
-      new Target("switchboard-ws", "switchboard", "/v1/ws", LoadClient.Mode.WS));
+      new Target("switchboard-ws", "switchboard", "/v1/ws", LoadClient.Mode.WS),
+      new Target("raw-grpc", "raw-grpc", "Subscribe", LoadClient.Mode.GRPC),
+      new Target("switchboard-grpc", "switchboard", "Subscribe", LoadClient.Mode.GRPC));
+
+  /** gRPC subscribers share connections (HTTP/2 streams), this many per connection. */
+  static int grpcStreamsPerConnection = 10;
 
   private static final HttpClient CONTROL = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
 
@@ -66,9 +73,11 @@ public final class FanoutBenchmark {
         case "--step-seconds": stepSeconds = Double.parseDouble(args[++i]); break;
         case "--out": out = Path.of(args[++i]); break;
         case "--targets": only = List.of(args[++i].split(",")); break;
+        case "--grpc-streams-per-connection": grpcStreamsPerConnection = Integer.parseInt(args[++i]); break;
         default:
           System.err.println("unknown option " + args[i]
-              + "\nusage: FanoutBenchmark [--quick] [--subscribers 1000,10000] [--step-seconds 5] [--targets a,b] [--out FILE]");
+              + "\nusage: FanoutBenchmark [--quick] [--subscribers 1000,10000] [--step-seconds 5] [--targets a,b]"
+              + " [--grpc-streams-per-connection 10] [--out FILE]");
           System.exit(2);
       }
     }
@@ -106,9 +115,12 @@ public final class FanoutBenchmark {
       BufferedReader r = new BufferedReader(new InputStreamReader(server.getInputStream(), StandardCharsets.UTF_8));
       String line;
       int port = -1;
+      int grpcPort = -1;
       while ((line = r.readLine()) != null) {
         if (line.startsWith("READY ")) {
-          port = Integer.parseInt(line.substring(6).trim());
+          String[] ports = line.substring(6).trim().split(" ");
+          port = Integer.parseInt(ports[0]);
+          grpcPort = ports.length > 1 ? Integer.parseInt(ports[1]) : -1;
           break;
         }
       }
@@ -121,7 +133,9 @@ public final class FanoutBenchmark {
       String base = "http://127.0.0.1:" + port;
       control(base + "/bench/publish?rate=1&seconds=1"); // seed: the topic exists before anyone polls
       long[] before = stats(base);
-      try (LoadClient client = new LoadClient(new InetSocketAddress("127.0.0.1", port), t.mode(), t.path())) {
+      try (FanoutClient client = t.mode() == LoadClient.Mode.GRPC
+          ? new GrpcLoadClient("127.0.0.1", grpcPort, grpcStreamsPerConnection)
+          : new LoadClient(new InetSocketAddress("127.0.0.1", port), t.mode(), t.path())) {
         long c0 = System.nanoTime();
         client.connect(n);
         long deadline = System.nanoTime() + Duration.ofMinutes(3).toNanos();
@@ -165,7 +179,7 @@ public final class FanoutBenchmark {
     }
   }
 
-  private static Step step(String base, LoadClient client, int n, int rate, double seconds) throws Exception {
+  private static Step step(String base, FanoutClient client, int n, int rate, double seconds) throws Exception {
     client.recorder().getIntervalHistogram(); // reset
     long d0 = client.delivered();
     long expected = (long) (rate * seconds) * n;
@@ -205,7 +219,8 @@ public final class FanoutBenchmark {
         "target", "N", "max deliv/s", "vs raw", "@half p50 ms", "p99 ms", "max ms", "connect s",
         "heap B/conn", "RSS B/conn", "ovh heap"));
     for (Result r : results) {
-      String baseline = r.target().endsWith("-ws") ? "raw-jakarta-ws" : "raw-jetty-sse";
+      String baseline = r.target().endsWith("-ws") ? "raw-jakarta-ws"
+          : r.target().endsWith("-grpc") ? "raw-grpc" : "raw-jetty-sse";
       Result raw = results.stream().filter(x -> x.subscribers() == r.subscribers() && x.target().equals(baseline))
           .findFirst().orElse(r);
       sb.append(String.format(Locale.ROOT, "%-22s %7d %12.0f %9.2fx %14.2f %9.2f %9.2f %9.2f %11.0f %11.0f %9.0f%n",

@@ -25,8 +25,8 @@ import org.HdrHistogram.Recorder;
  *
  * <p>Thread-safe for {@link #connect}, counters and {@link #recorder()}; all I/O runs on its thread.
  */
-final class LoadClient implements AutoCloseable {
-  enum Mode { SSE, LONGPOLL, WS }
+final class LoadClient implements FanoutClient {
+  enum Mode { SSE, LONGPOLL, WS, GRPC }
 
   private final Selector selector;
   private final InetSocketAddress address;
@@ -51,13 +51,14 @@ final class LoadClient implements AutoCloseable {
     thread.start();
   }
 
-  /** Opens {@code n} more subscribers. */
-  void connect(int n) {
+  @Override
+  public void connect(int n) {
     toConnect.add(n);
     selector.wakeup();
   }
 
-  long delivered() {
+  @Override
+  public long delivered() {
     return delivered.get();
   }
 
@@ -65,11 +66,13 @@ final class LoadClient implements AutoCloseable {
     return open.get();
   }
 
-  int failed() {
+  @Override
+  public int failed() {
     return failed.get();
   }
 
-  Recorder recorder() {
+  @Override
+  public Recorder recorder() {
     return recorder;
   }
 

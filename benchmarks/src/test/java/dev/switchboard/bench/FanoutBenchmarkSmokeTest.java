@@ -21,7 +21,8 @@ class FanoutBenchmarkSmokeTest {
       assertTrue(r.half().delivered() == r.half().expected(), r.target() + " at half rate: " + r.half());
     }
     String table = FanoutBenchmark.table(results);
-    assertTrue(table.contains("switchboard-sse") && table.contains("raw-jetty-sse") && table.contains("switchboard-ws"), table);
+    assertTrue(table.contains("switchboard-sse") && table.contains("raw-jetty-sse") && table.contains("switchboard-ws")
+        && table.contains("switchboard-grpc") && table.contains("raw-grpc"), table);
     assertTrue(FanoutBenchmark.json(results).startsWith("[\n  {\"target\":\"raw-jetty-sse\""));
   }
 }
