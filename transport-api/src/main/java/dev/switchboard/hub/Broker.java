@@ -24,9 +24,12 @@ public interface Broker extends AutoCloseable {
   CompletionStage<Message> publish(Message draft);
 
   /**
-   * Registers a live listener for a topic (no history). The listener must not block.
+   * Registers a live listener for a topic (no history). The listener must not block. When this
+   * returns, the listener gets every message published from then on (a broker that subscribes
+   * remotely waits for the subscription to be in place).
    *
    * @return a handle whose {@code close()} removes the listener
+   * @throws SwitchboardException UNAVAILABLE when the subscription cannot be made
    */
   AutoCloseable subscribe(String topic, Listener listener);
 

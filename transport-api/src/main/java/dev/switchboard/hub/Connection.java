@@ -423,7 +423,12 @@ public final class Connection {
           buffering = true;
         }
       }
-      hub.join(topic, this);
+      try {
+        hub.join(topic, this);
+      } catch (RuntimeException e) {
+        failReplay(SwitchboardException.from(e));
+        return;
+      }
       joined = true;
       if (cancelled) {
         // cancel() may have run before joined was set; leaving twice is harmless.

@@ -288,10 +288,11 @@ public final class Hub implements Publisher, AutoCloseable {
         if (g.dead) {
           continue;
         }
-        g.members.add(m);
         if (g.brokerSubscription == null) {
+          // May throw (a broker that cannot reach its store): the member is then not added.
           g.brokerSubscription = broker.subscribe(topic, g);
         }
+        g.members.add(m);
         return;
       }
     }
@@ -387,7 +388,12 @@ public final class Hub implements Publisher, AutoCloseable {
     CompletionStage<Broker.History> start(Duration wait) {
       // Join before reading, so a message published in between wakes us rather than being missed.
       waiters.add(this);
-      join(topic, this);
+      try {
+        join(topic, this);
+      } catch (RuntimeException e) {
+        finish(null, SwitchboardException.from(e));
+        return result;
+      }
       broker.history(topic, afterId, limit).whenComplete((h, err) -> {
         if (err != null) {
           finish(null, err);

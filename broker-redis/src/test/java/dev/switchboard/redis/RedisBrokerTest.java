@@ -1,0 +1,130 @@
+package dev.switchboard.redis;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.switchboard.hub.Broker;
+import dev.switchboard.transport.Message;
+import dev.switchboard.transport.Status;
+import dev.switchboard.transport.SwitchboardException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/** {@link RedisBroker} against the local Redis (127.0.0.1:6379), each test under its own key prefix. */
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+class RedisBrokerTest {
+  static final String REDIS = System.getProperty("switchboard.test.redis", "redis://127.0.0.1:6379");
+
+  private final String prefix = "sbtest:" + UUID.randomUUID() + ":";
+  private final List<RedisBroker> brokers = new ArrayList<>();
+
+  private RedisBroker broker(int maxLength) {
+    RedisBroker b = RedisBroker.builder(REDIS).keyPrefix(prefix).maxLength(maxLength).exactTrimming(true).build();
+    brokers.add(b);
+    return b;
+  }
+
+  @AfterEach
+  void close() {
+    brokers.forEach(RedisBroker::close);
+    RedisTestSupport.deleteKeys(REDIS, prefix);
+  }
+
+  private static Message publish(Broker b, String topic, String text) throws Exception {
+    return b.publish(Message.text(topic, text)).toCompletableFuture().get(10, TimeUnit.SECONDS);
+  }
+
+  private static List<String> texts(List<Message> ms) {
+    return ms.stream().map(Message::text).collect(Collectors.toList());
+  }
+
+  @Test
+  void publish_storesWithTheStreamId_andHistoryAndGetReadItBack() throws Exception {
+    RedisBroker b = broker(1000);
+    Message first = publish(b, "orders", "one");
+    assertTrue(first.id().matches("\\d+-\\d+"), first.id());
+    Message second = b.publish(Message.builder("orders").event("created").payload(new byte[] {0, 1, (byte) 255}, "application/x-thing")
+        .header("trace", "abc").build()).toCompletableFuture().get(10, TimeUnit.SECONDS);
+
+    Broker.History all = b.history("orders", null, 100).toCompletableFuture().get();
+    assertTrue(all.recovered());
+    assertEquals(List.of(first.id(), second.id()), all.messages().stream().map(Message::id).collect(Collectors.toList()));
+    assertEquals(second.id(), all.latestId());
+    Message back = all.messages().get(1);
+    assertEquals("created", back.event());
+    assertEquals("application/x-thing", back.contentType());
+    assertEquals("abc", back.headers().get("trace"));
+    assertEquals(second.time(), back.time());
+    assertEquals(3, back.payloadSize());
+
+    Broker.History after = b.history("orders", first.id(), 100).toCompletableFuture().get();
+    assertEquals(List.of(second.id()), after.messages().stream().map(Message::id).collect(Collectors.toList()));
+    assertEquals(0, b.history("orders", null, 0).toCompletableFuture().get().messages().size());
+    assertEquals(second.id(), b.history("orders", null, 0).toCompletableFuture().get().latestId());
+    assertEquals("one", b.get("orders", first.id()).toCompletableFuture().get().orElseThrow().text());
+    assertFalse(b.get("orders", "1-1").toCompletableFuture().get().isPresent());
+    assertFalse(b.get("orders", "garbage").toCompletableFuture().get().isPresent());
+
+    Broker.History none = b.history("nothing-here", null, 10).toCompletableFuture().get();
+    assertTrue(none.messages().isEmpty());
+    assertNull(none.latestId());
+  }
+
+  @Test
+  void resumeIsExact_aTrimmedIdIsAGap_aNeverIssuedIdIsAGap_garbageIsInvalid() throws Exception {
+    RedisBroker b = broker(5);
+    List<Message> stored = new ArrayList<>();
+    for (int i = 0; i < 20; i++) {
+      stored.add(publish(b, "gap", "g" + i));
+    }
+    Broker.History gap = b.history("gap", stored.get(0).id(), 100).toCompletableFuture().get();
+    assertFalse(gap.recovered());
+    assertEquals(List.of("g15", "g16", "g17", "g18", "g19"), texts(gap.messages()));
+
+    // The newest trimmed id is still a clean resume point: nothing after it is gone.
+    Broker.History edge = b.history("gap", stored.get(14).id(), 100).toCompletableFuture().get();
+    assertTrue(edge.recovered());
+    assertEquals(List.of("g15", "g16", "g17", "g18", "g19"), texts(edge.messages()));
+    Broker.History one = b.history("gap", stored.get(13).id(), 100).toCompletableFuture().get();
+    assertFalse(one.recovered(), "g14 was trimmed");
+
+    assertFalse(b.history("gap", "99999999999999-0", 10).toCompletableFuture().get().recovered());
+    ExecutionException e = assertThrows(ExecutionException.class,
+        () -> b.history("gap", "not-an-id", 10).toCompletableFuture().get());
+    assertEquals(Status.INVALID_ARGUMENT, ((SwitchboardException) e.getCause()).status());
+  }
+
+  @Test
+  void liveListeners_onAnotherNode_getEveryMessageInOrder_andTheChannelIsDroppedWithTheLastOne() throws Exception {
+    RedisBroker nodeA = broker(1000);
+    RedisBroker nodeB = broker(1000);
+    LinkedBlockingQueue<Message> got = new LinkedBlockingQueue<>();
+    AutoCloseable sub = nodeB.subscribe("live", got::add);
+    List<String> ids = new ArrayList<>();
+    for (int i = 0; i < 50; i++) {
+      ids.add(publish(nodeA, "live", "m" + i).id());
+    }
+    List<String> seen = new ArrayList<>();
+    for (int i = 0; i < 50; i++) {
+      Message m = got.poll(10, TimeUnit.SECONDS);
+      assertTrue(m != null, "message " + i + " arrived");
+      seen.add(m.id());
+      assertEquals("m" + i, m.text());
+    }
+    assertEquals(ids, seen);
+    assertEquals(1, RedisTestSupport.numsub(REDIS, prefix + "live:live"));
+    sub.close();
+    RedisTestSupport.await("the node unsubscribed", () -> RedisTestSupport.numsub(REDIS, prefix + "live:live") == 0);
+  }
+}
