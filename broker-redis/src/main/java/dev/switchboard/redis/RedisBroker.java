@@ -5,6 +5,8 @@ import dev.switchboard.transport.Message;
 import dev.switchboard.transport.Status;
 import dev.switchboard.transport.SwitchboardException;
 import io.lettuce.core.ClientOptions;
+import io.lettuce.core.RedisChannelHandler;
+import io.lettuce.core.RedisConnectionStateListener;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisNoScriptException;
 import io.lettuce.core.RedisURI;
@@ -182,6 +184,19 @@ public final class RedisBroker implements Broker {
       public void message(String channel, byte[] message) {
         onPubSubMessage(channel, message);
       }
+
+      @Override
+      public void subscribed(String channel, long count) {
+        onSubscribed(channel);
+      }
+    });
+    client.addListener(new RedisConnectionStateListener() {
+      @Override
+      public void onRedisDisconnected(RedisChannelHandler<?, ?> c) {
+        if (c == pubsub) {
+          onPubSubDisconnected();
+        }
+      }
     });
   }
 
@@ -329,12 +344,72 @@ public final class RedisBroker implements Broker {
       log.warn("ignoring an unreadable message on {}: {}", channel, e.toString());
       return;
     }
-    for (Listener l : t.listeners) {
-      try {
-        l.onMessage(m);
-      } catch (RuntimeException e) {
-        log.warn("listener on topic {} threw; others still get the message", topic, e);
+    synchronized (t) {
+      if (t.recovering) {
+        t.pending.add(m); // delivered after what the node missed while it was disconnected
+        return;
       }
+      t.deliver(topic, m);
+    }
+  }
+
+  /**
+   * The subscription connection dropped: live messages may be missed until it is back, so every
+   * topic holds new live messages until it has read what it missed from the stream.
+   */
+  private void onPubSubDisconnected() {
+    for (TopicListeners t : topics.values()) {
+      synchronized (t) {
+        t.recovering = true;
+      }
+    }
+  }
+
+  /**
+   * A channel is subscribed (again): after a reconnect, deliver what the stream holds after the
+   * last id this node delivered, then the live messages held meanwhile, each once and in order.
+   */
+  private void onSubscribed(String channel) {
+    String prefix = keyPrefix + "live:";
+    if (!channel.startsWith(prefix)) {
+      return;
+    }
+    String topic = channel.substring(prefix.length());
+    TopicListeners t = topics.get(topic);
+    if (t == null) {
+      return;
+    }
+    String from;
+    synchronized (t) {
+      if (!t.recovering) {
+        return;
+      }
+      from = t.lastId;
+    }
+    if (from == null) {
+      finishRecovery(topic, t, List.of()); // nothing delivered here yet: nothing to catch up on
+      return;
+    }
+    history(topic, from, 10_000).whenComplete((h, err) -> {
+      if (err != null) {
+        log.warn("could not read what topic {} missed while Redis was unreachable: {}", topic, err.toString());
+      } else if (!h.recovered()) {
+        log.warn("topic {}: history no longer reaches back to {}; live delivery resumes after a gap", topic, from);
+      }
+      finishRecovery(topic, t, err == null ? h.messages() : List.of());
+    });
+  }
+
+  private static void finishRecovery(String topic, TopicListeners t, List<Message> missed) {
+    synchronized (t) {
+      for (Message m : missed) {
+        t.deliver(topic, m);
+      }
+      for (Message m : t.pending) {
+        t.deliver(topic, m);
+      }
+      t.pending.clear();
+      t.recovering = false;
     }
   }
 
@@ -405,9 +480,31 @@ public final class RedisBroker implements Broker {
     callbacks.shutdown();
   }
 
+  /** A topic's local listeners; deliveries are serialised on it and never repeat or go back. */
   private static final class TopicListeners {
     final CopyOnWriteArrayList<Listener> listeners = new CopyOnWriteArrayList<>();
+    final List<Message> pending = new ArrayList<>(); // guarded by this
     CompletableFuture<Void> ready; // guarded by topics
+    String lastId; // the newest id delivered here; guarded by this
+    long[] lastParsed; // guarded by this
+    boolean recovering; // guarded by this
+
+    /** Delivers {@code m} unless it is not newer than the last one delivered. Called holding this. */
+    void deliver(String topic, Message m) {
+      long[] id = RedisCodecs.parseId(m.id());
+      if (id == null || (lastParsed != null && RedisCodecs.compareIds(id, lastParsed) <= 0)) {
+        return;
+      }
+      lastId = m.id();
+      lastParsed = id;
+      for (Listener l : listeners) {
+        try {
+          l.onMessage(m);
+        } catch (RuntimeException e) {
+          log.warn("listener on topic {} threw; others still get the message", topic, e);
+        }
+      }
+    }
   }
 
   /** Builds a {@link RedisBroker}. Not thread-safe. */
