@@ -14,4 +14,5 @@ module dev.switchboard.transport {
       dev.switchboard.grpc;
 
   uses dev.switchboard.transport.TransportProvider;
+  uses dev.switchboard.hub.BrokerProvider;
 }

@@ -127,4 +127,24 @@ class RedisBrokerTest {
     sub.close();
     RedisTestSupport.await("the node unsubscribed", () -> RedisTestSupport.numsub(REDIS, prefix + "live:live") == 0);
   }
+
+  @Test
+  void brokerSpec_memoryOrRedisUri_andBadSpecsAreNamed() throws Exception {
+    try (dev.switchboard.hub.Broker b = dev.switchboard.hub.Brokers.create(REDIS)) {
+      assertTrue(b instanceof RedisBroker);
+      assertTrue(b.publish(Message.text(prefix.replace(":", "-") + "spec", "x")).toCompletableFuture()
+          .get(10, TimeUnit.SECONDS).id().matches("\\d+-\\d+"));
+    } finally {
+      RedisTestSupport.deleteKeys(REDIS, "switchboard:stream:" + prefix.replace(":", "-"));
+    }
+    try (dev.switchboard.hub.Broker b = dev.switchboard.hub.Brokers.create("memory")) {
+      assertTrue(b instanceof dev.switchboard.hub.InMemoryBroker);
+    }
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> dev.switchboard.hub.Brokers.create("kafka://x:1"));
+    assertTrue(e.getMessage().contains("kafka"), e.getMessage());
+    SwitchboardException down = assertThrows(SwitchboardException.class,
+        () -> RedisBroker.builder("redis://127.0.0.1:1").commandTimeout(java.time.Duration.ofSeconds(1)).build());
+    assertEquals(Status.UNAVAILABLE, down.status());
+  }
 }
