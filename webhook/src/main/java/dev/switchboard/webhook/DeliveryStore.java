@@ -21,6 +21,14 @@ public interface DeliveryStore {
   /** Pending deliveries due at {@code now}, oldest first, at most {@code max}. */
   List<Delivery> due(Instant now, int max);
 
+  /**
+   * Gives back a delivery that {@link #due} returned but the sender did not attempt (its endpoint
+   * was busy). A store that leases due deliveries to one sender makes it due again at once; the
+   * default does nothing.
+   */
+  default void release(Delivery d) {
+  }
+
   /** Replaces a pending delivery's progress. */
   void update(Delivery d);
 

@@ -243,6 +243,7 @@ public final class WebhookSender implements AutoCloseable {
       }
       if (!e.permits.tryAcquire()) {
         inFlight.remove(d.id()); // the endpoint is busy: try again next round, others go on
+        store.release(d);
         continue;
       }
       started.add(attempt(e, d).whenComplete((v, err) -> {
