@@ -226,9 +226,10 @@ public final class RedisBroker implements Broker {
     byte[][] args = {
         bytes(channel(draft.topic())), bytes(Long.toString(maxLength)), bytes(exactTrimming ? "1" : "0"),
         bytes(Long.toString(maxAge.toMillis())), envelope};
+    // Completed on Lettuce's I/O thread: publish callbacks never block (unlike a history read,
+    // whose callback may subscribe, which waits for Redis; those hop to the callback pool).
     return script(PUBLISH, ScriptOutputType.VALUE, streamKey(draft.topic()), args)
-        .thenApplyAsync(id -> draft.toBuilder().id(new String((byte[]) id, StandardCharsets.US_ASCII)).time(time).build(),
-            callbacks);
+        .thenApply(id -> draft.toBuilder().id(new String((byte[]) id, StandardCharsets.US_ASCII)).time(time).build());
   }
 
   @Override

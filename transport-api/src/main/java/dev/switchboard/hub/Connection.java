@@ -6,9 +6,11 @@ import dev.switchboard.transport.SwitchboardException;
 import dev.switchboard.transport.Topics;
 import java.security.Principal;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Queue;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
@@ -279,7 +281,9 @@ public final class Connection {
   private final class TopicSubscription implements Hub.Member {
     private final String topic;
     private volatile boolean buffering;
+    private volatile boolean filtering; // live messages may repeat the seam's history read
     private List<Message> buffer; // guarded by this
+    private Set<String> seen; // ids the seam's history read delivered, not yet seen live; guarded by this
     private String cursor; // last id queued from history; guarded by this
     private boolean fetching; // guarded by this
     private boolean replaying; // guarded by this
@@ -445,32 +449,27 @@ public final class Connection {
               return;
             }
             synchronized (this) {
-              String last = from.isEmpty() ? null : from;
+              // Live messages arrive in id order but may lag behind the store (a broker that spans
+              // nodes): each one is either in this read or newer than all of it. So skip live
+              // messages this read delivered, until the first one it did not.
+              seen = new HashSet<>();
               for (Message m : h.messages()) {
                 enqueue(new Delivery(m), true);
-                last = m.id();
+                seen.add(m.id());
               }
-              int skip = 0;
-              if (last != null) {
-                for (int i = 0; i < buffer.size(); i++) {
-                  if (buffer.get(i).id().equals(last)) {
-                    skip = i + 1;
-                    break;
-                  }
-                }
-              }
-              for (int i = skip; i < buffer.size(); i++) {
-                enqueue(new Delivery(buffer.get(i)), true);
+              for (Message m : buffer) {
+                deliverAfterSeam(m);
               }
               buffer = null;
               buffering = false;
+              filtering = seen != null && !seen.isEmpty();
             }
           });
     }
 
     @Override
     public void deliver(Message m) {
-      if (!buffering) {
+      if (!buffering && !filtering) {
         enqueue(new Delivery(m), true);
         return;
       }
@@ -482,6 +481,18 @@ public final class Connection {
           }
           return;
         }
+        deliverAfterSeam(m);
+        filtering = seen != null && !seen.isEmpty();
+      }
+    }
+
+    /** Enqueues a live message unless the history read at the seam already did. Holding this. */
+    private void deliverAfterSeam(Message m) {
+      if (seen != null) {
+        if (seen.remove(m.id())) {
+          return;
+        }
+        seen = null; // the first message newer than the read: all later ones are newer too
       }
       enqueue(new Delivery(m), true);
     }

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.switchboard.hub.Authenticator;
+import dev.switchboard.hub.Broker;
 import dev.switchboard.hub.Hub;
 import dev.switchboard.hub.InMemoryBroker;
 import dev.switchboard.transport.Backoff;
@@ -81,12 +82,20 @@ public abstract class TransportContractTest {
     return true;
   }
 
+  /**
+   * The broker behind each hub the suite starts, keeping {@code historySize} messages per topic
+   * exactly; the embedded {@link InMemoryBroker} unless a subclass runs the suite over another.
+   */
+  protected Broker newBroker(int historySize) {
+    return new InMemoryBroker(historySize);
+  }
+
   /** A hook to adjust every client configuration. */
   protected TransportConfig.Builder configure(TransportConfig.Builder b) {
     return b;
   }
 
-  protected InMemoryBroker broker;
+  protected Broker broker;
   protected Hub hub;
   protected Server server;
   private final List<Channel> channels = new CopyOnWriteArrayList<>();
@@ -122,7 +131,7 @@ public abstract class TransportContractTest {
       server.close();
       hub.shutdown();
     }
-    broker = new InMemoryBroker(historySize);
+    broker = newBroker(historySize);
     Hub.Builder b = Hub.builder().broker(broker).maxPayloadBytes(64 * 1024)
         .maxQueuedMessages(256).maxQueuedBytes(1 << 20);
     customize.accept(b);
