@@ -149,4 +149,56 @@ class MultiNodeTest {
     List<String> ids = seen.stream().map(Message::id).collect(Collectors.toList());
     assertEquals(published, ids, "every message once, in publish order, across the switch");
   }
+
+  @Test
+  void killingTheHubAClientIsOn_losesNothingOnceItResumesOnAnotherNode() throws Exception {
+    Node a = node();
+    Node b = node();
+    Message marker = b.hub().publish("orders", "marker").toCompletableFuture().get();
+    List<Message> seen = new CopyOnWriteArrayList<>();
+    Channel onA = open(a, "ws");
+    var sub = onA.subscribe("orders", marker.id(), (MessageListener) seen::add);
+    List<String> published = new ArrayList<>();
+    for (int i = 0; i < 20; i++) {
+      published.add(b.hub().publish("orders", "o" + i).toCompletableFuture().get().id());
+    }
+    RedisTestSupport.await("node A delivered the first 20", () -> seen.size() == 20);
+    a.jetty().close(); // node A dies
+    a.hub().shutdown();
+    for (int i = 20; i < 40; i++) { // meanwhile node B goes on publishing
+      published.add(b.hub().publish("orders", "o" + i).toCompletableFuture().get().id());
+    }
+    onA.close();
+    Channel onB = open(b, "sse"); // the client reconnects through the load balancer, to node B
+    onB.subscribe("orders", sub.lastId(), (MessageListener) seen::add);
+    for (int i = 40; i < 50; i++) {
+      published.add(b.hub().publish("orders", "o" + i).toCompletableFuture().get().id());
+    }
+    RedisTestSupport.await("all 50", () -> seen.size() >= 50);
+    Thread.sleep(200); // would reveal a late duplicate
+    assertEquals(published, seen.stream().map(Message::id).collect(Collectors.toList()));
+  }
+
+  @Test
+  void longPolling_alternatingBetweenNodesWithoutAffinity_missesNothing() throws Exception {
+    Node a = node();
+    Node b = node();
+    java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+    String next = a.hub().publish("feed", "marker").toCompletableFuture().get().id();
+    List<String> got = new ArrayList<>();
+    List<String> published = new ArrayList<>();
+    for (int round = 0; round < 6; round++) {
+      Node publishOn = round % 3 == 0 ? a : b;
+      published.add(publishOn.hub().publish("feed", "f" + round).toCompletableFuture().get().id());
+      Node pollOn = round % 2 == 0 ? a : b; // a load balancer without sticky sessions
+      var res = http.send(java.net.http.HttpRequest.newBuilder(pollOn.jetty().url()
+          .resolve("/v1/topics/feed/messages?after=" + next + "&wait=10")).build(),
+          java.net.http.HttpResponse.BodyHandlers.ofByteArray());
+      assertEquals(200, res.statusCode());
+      var page = dev.switchboard.transport.internal.MessageJson.readPage(res.body());
+      page.messages().forEach(m -> got.add(m.id()));
+      next = page.next();
+    }
+    assertEquals(published, got);
+  }
 }
