@@ -2,6 +2,7 @@ package dev.switchboard.examples;
 
 import dev.switchboard.grpc.GrpcHubServer;
 import dev.switchboard.http.HttpTransportFilter;
+import dev.switchboard.hub.Brokers;
 import dev.switchboard.hub.Hub;
 import dev.switchboard.hub.InMemoryBroker;
 import dev.switchboard.sse.SseTransportFilter;
@@ -43,13 +44,14 @@ public final class DemoHub implements AutoCloseable {
       "  --port N        HTTP port (default 8080; 0 picks a free port)",
       "  --grpc-port N   gRPC port (default 9090; 0 picks a free port)",
       "  --host ADDR     address to bind (default 127.0.0.1)",
+      "  --broker B      memory (default) or redis://host:port to share topics with other hubs",
       "  --no-demo-feed  do not publish the simulated ticker on topic 'prices'",
       "  --webhook-secret whsec_...       secret for POST /v1/webhooks/in (generated and printed if absent)",
       "  --allow-private-webhook-targets  let registered webhook endpoints be loopback/private addresses",
       "  --help          show this help");
 
   /** Parsed command line. */
-  record Options(int port, int grpcPort, String host, boolean demoFeed, String webhookSecret, boolean allowPrivateWebhookTargets) {}
+  record Options(int port, int grpcPort, String host, String broker, boolean demoFeed, String webhookSecret, boolean allowPrivateWebhookTargets) {}
 
   private final Hub hub;
   private final Server server;
@@ -98,6 +100,7 @@ public final class DemoHub implements AutoCloseable {
     int port = 8080;
     int grpcPort = 9090;
     String host = "127.0.0.1";
+    String broker = "memory";
     boolean demoFeed = true;
     String webhookSecret = null;
     boolean allowPrivate = false;
@@ -115,6 +118,12 @@ public final class DemoHub implements AutoCloseable {
           break;
         case "--host":
           host = value(args, ++i, a);
+          break;
+        case "--broker":
+          broker = value(args, ++i, a);
+          if (!broker.equals("memory") && !broker.startsWith("redis://") && !broker.startsWith("rediss://")) {
+            throw new IllegalArgumentException("--broker must be memory or redis://host:port, not '" + broker + "'");
+          }
           break;
         case "--grpc-port":
           grpcPort = portValue(a, value(args, ++i, a));
@@ -143,7 +152,7 @@ public final class DemoHub implements AutoCloseable {
     if (host.isBlank()) {
       throw new IllegalArgumentException("--host needs an address");
     }
-    return new Options(port, grpcPort, host, demoFeed, webhookSecret, allowPrivate);
+    return new Options(port, grpcPort, host, broker, demoFeed, webhookSecret, allowPrivate);
   }
 
   private static String value(String[] args, int i, String option) {
@@ -167,7 +176,8 @@ public final class DemoHub implements AutoCloseable {
 
   /** Starts the server and, if enabled, the ticker. */
   static DemoHub start(Options o) throws Exception {
-    Hub hub = Hub.builder().broker(new InMemoryBroker(10_000)).build();
+    Hub hub = Hub.builder().broker(o.broker().equals("memory") ? new InMemoryBroker(10_000) : Brokers.create(o.broker()))
+        .build();
     Server server = new Server();
     HttpConfiguration config = new HttpConfiguration();
     config.setSendServerVersion(false);
