@@ -2,6 +2,7 @@ package dev.switchboard.examples;
 
 import dev.switchboard.grpc.GrpcHubServer;
 import dev.switchboard.http.HttpTransportFilter;
+import dev.switchboard.hub.Broker;
 import dev.switchboard.hub.Brokers;
 import dev.switchboard.hub.Hub;
 import dev.switchboard.hub.InMemoryBroker;
@@ -176,8 +177,12 @@ public final class DemoHub implements AutoCloseable {
 
   /** Starts the server and, if enabled, the ticker. */
   static DemoHub start(Options o) throws Exception {
-    Hub hub = Hub.builder().broker(o.broker().equals("memory") ? new InMemoryBroker(10_000) : Brokers.create(o.broker()))
-        .build();
+    return start(o, o.broker().equals("memory") ? new InMemoryBroker(10_000) : Brokers.create(o.broker()));
+  }
+
+  /** Starts with this broker (tests pass one with their own Redis key prefix). */
+  static DemoHub start(Options o, Broker broker) throws Exception {
+    Hub hub = Hub.builder().broker(broker).build();
     Server server = new Server();
     HttpConfiguration config = new HttpConfiguration();
     config.setSendServerVersion(false);
@@ -276,30 +281,28 @@ public final class DemoHub implements AutoCloseable {
     }
   }
 
-  /** A plain-text index naming the endpoints, so a browser pointed at the hub sees something useful. */
+  /**
+   * The demo page at {@code /} (plain HTML and JavaScript, no build step), and {@code 404} for any
+   * other path no endpoint serves.
+   */
   private static final class IndexServlet extends HttpServlet {
     private static final long serialVersionUID = 1L;
 
     @Override
     protected void doGet(HttpServletRequest req, HttpServletResponse res) throws IOException {
-      if (!req.getRequestURI().equals("/")) {
+      if (!req.getRequestURI().equals("/") && !req.getRequestURI().equals("/index.html")) {
         res.sendError(404);
         return;
       }
-      res.setContentType("text/plain; charset=utf-8");
-      res.getWriter().println(String.join("\n",
-          "Switchboard demo hub",
-          "",
-          "POST /v1/topics/{topic}/messages               publish (body = payload)",
-          "GET  /v1/topics/{topic}/messages?after=&wait=  history and long polling",
-          "GET  /v1/topics/{topic}/messages/{id}          one message",
-          "GET  /v1/topics/{topic}/events                 Server-Sent Events",
-          "GET  /v1/ws  (subprotocol switchboard.v1.json) WebSocket",
-          "POST /v1/webhooks/in                           signed webhooks in -> topic webhooks.<type>",
-          "POST /v1/webhooks/endpoints {url, topics}      webhooks out, signed, retried",
-          "gRPC switchboard.v1.Hub on the --grpc-port     Publish, Subscribe, PublishStream, Connect",
-          "",
-          "Try: curl -N http://" + req.getServerName() + ":" + req.getServerPort() + "/v1/topics/prices/events"));
+      try (java.io.InputStream in = DemoHub.class.getResourceAsStream("index.html")) {
+        if (in == null) {
+          res.sendError(500, "index.html is missing from the jar");
+          return;
+        }
+        res.setContentType("text/html; charset=utf-8");
+        res.setHeader("Cache-Control", "no-cache");
+        in.transferTo(res.getOutputStream());
+      }
     }
   }
 }

@@ -79,9 +79,9 @@ final class WebhookBridge implements AutoCloseable {
         try {
           hub.publish(Message.builder(topic).json(new String(body, StandardCharsets.UTF_8)).build())
               .toCompletableFuture().join();
-          // And to the log the demo page shows (all types on one topic, the type as the event).
-          hub.publish(Message.builder("webhooks").event(type.length() <= 200 ? type : null)
-              .json(new String(body, StandardCharsets.UTF_8)).build()).toCompletableFuture().join();
+          // And to the log the demo page shows (every type on one topic).
+          hub.publish(Message.builder("webhooks").json(new String(body, StandardCharsets.UTF_8)).build())
+              .toCompletableFuture().join();
           res.setStatus(204);
         } catch (RuntimeException e) {
           error(res, 400, "invalid_payload", "webhook body must be a JSON object: " + e.getMessage());
