@@ -6,12 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.switchboard.hub.Broker;
 import dev.switchboard.redis.RedisBroker;
 import dev.switchboard.transport.Message;
-import io.lettuce.core.RedisClient;
-import io.lettuce.core.api.StatefulRedisConnection;
 import java.io.File;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -179,15 +176,7 @@ class DemoBrowserTest {
         restarted.close();
       }
       broker.close();
-      RedisClient client = RedisClient.create(REDIS);
-      try (StatefulRedisConnection<String, String> c = client.connect()) {
-        List<String> keys = c.sync().keys(prefix + "*");
-        if (!keys.isEmpty()) {
-          c.sync().del(keys.toArray(new String[0]));
-        }
-      } finally {
-        client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
-      }
+      dev.switchboard.redis.RedisTestSupportAccess.deleteKeys(REDIS, prefix);
     }
   }
 }
