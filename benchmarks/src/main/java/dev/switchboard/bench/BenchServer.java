@@ -43,13 +43,15 @@ import org.eclipse.jetty.server.HttpConnectionFactory;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
+import org.springframework.web.context.support.AnnotationConfigWebApplicationContext;
+import org.springframework.web.servlet.DispatcherServlet;
 
 /**
  * The server side of the fan-out benchmark, run in its own JVM: either Switchboard (hub + SSE and
  * REST/long-poll filters) or the raw-Jetty SSE baseline, plus a control servlet at {@code /bench}
  * that publishes at a paced rate and reports heap and RSS.
  *
- * <p>Usage: {@code BenchServer switchboard|raw|raw-ws|raw-grpc}. Prints {@code READY <http port> <grpc
+ * <p>Usage: {@code BenchServer switchboard|raw|raw-ws|raw-grpc|spring|atmosphere}. Prints {@code READY <http port> <grpc
  * port>} when listening (Switchboard serves gRPC too; -1 when there is no gRPC server).
  */
 public final class BenchServer {
@@ -93,13 +95,7 @@ public final class BenchServer {
       JakartaWebSocketServletContainerInitializer.configure(context, (sc, container) ->
           container.addEndpoint(ServerEndpointConfig.Builder.create(RawWsEndpoint.class, "/raw/ws").build()));
       // The same frame bytes Switchboard sends for such a message.
-      publish = payload -> RawWsEndpoint.broadcast(new String(MessageJson.write(g -> {
-        g.writeStartObject();
-        g.writeStringField("op", "message");
-        MessageJson.writeMessageFields(g, Message.builder("bench").id("raw-" + seq.incrementAndGet())
-            .time(Instant.now()).payload(payload, "text/plain; charset=utf-8").build());
-        g.writeEndObject();
-      }), StandardCharsets.UTF_8));
+      publish = payload -> RawWsEndpoint.broadcast(wsFrame(payload, "raw-" + seq.incrementAndGet()));
       subscribers = RawWsEndpoint.SESSIONS::size;
     } else if (kind.equals("switchboard")) {
       Hub hub = Hub.builder().broker(new InMemoryBroker(10_000)).maxConnections(200_000).build();
@@ -117,8 +113,25 @@ public final class BenchServer {
       publish = payload -> hub.publish(Message.builder("bench").payload(payload, "text/plain; charset=utf-8").build());
       subscribers = hub::subscriberCount;
       grpcHub = GrpcHubServer.builder(hub).port(0).start();
+    } else if (kind.equals("spring")) {
+      JakartaWebSocketServletContainerInitializer.configure(context, null);
+      AnnotationConfigWebApplicationContext spring = new AnnotationConfigWebApplicationContext();
+      spring.register(SpringPeer.Config.class);
+      ServletHolder dispatcher = new ServletHolder(new DispatcherServlet(spring));
+      dispatcher.setAsyncSupported(true);
+      dispatcher.setInitOrder(1);
+      context.addServlet(dispatcher, "/");
+      publish = payload -> spring.getBean(SpringPeer.Broadcaster.class).broadcast(payload);
+      subscribers = () -> spring.getBean(SpringPeer.Broadcaster.class).count();
+    } else if (kind.equals("atmosphere")) {
+      JakartaWebSocketServletContainerInitializer.configure(context, null);
+      AtmospherePeer atmosphere = new AtmospherePeer();
+      atmosphere.mount(context);
+      publish = atmosphere::broadcast;
+      subscribers = atmosphere::count;
     } else {
-      throw new IllegalArgumentException("kind must be switchboard, raw, raw-ws or raw-grpc: " + kind);
+      throw new IllegalArgumentException(
+          "kind must be switchboard, raw, raw-ws, raw-grpc, spring or atmosphere: " + kind);
     }
     ServletHolder control = new ServletHolder(new ControlServlet(publish, subscribers));
     context.addServlet(control, "/bench/*");
@@ -128,6 +141,17 @@ public final class BenchServer {
     System.out.println("READY " + connector.getLocalPort() + " " + grpcPort);
     System.out.flush();
     server.join();
+  }
+
+  /** The frame Switchboard's WebSocket transport sends for such a message: every WebSocket peer sends these bytes. */
+  static String wsFrame(byte[] payload, String id) {
+    return new String(MessageJson.write(g -> {
+      g.writeStartObject();
+      g.writeStringField("op", "message");
+      MessageJson.writeMessageFields(g, Message.builder("bench").id(id).time(Instant.now())
+          .payload(payload, "text/plain; charset=utf-8").build());
+      g.writeEndObject();
+    }), StandardCharsets.UTF_8);
   }
 
   /** A 100-byte text payload starting with the send time in epoch microseconds. */
@@ -141,7 +165,10 @@ public final class BenchServer {
     return sb.toString().getBytes(StandardCharsets.US_ASCII);
   }
 
-  /** {@code /bench/stats}, {@code /bench/subscribers}, {@code /bench/publish?rate=&seconds=}. */
+  /**
+   * {@code /bench/stats} (heap after GC, RSS), {@code /bench/cpu} (process CPU ns),
+   * {@code /bench/subscribers}, {@code /bench/publish?rate=&seconds=}.
+   */
   private static final class ControlServlet extends HttpServlet {
     private static final long serialVersionUID = 1L;
     private final transient Consumer<byte[]> publish;
@@ -167,6 +194,9 @@ public final class BenchServer {
         }
         long heap = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
         body = "heap=" + heap + " rss=" + rss();
+      } else if ("/cpu".equals(op)) {
+        body = Long.toString(((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean())
+            .getProcessCpuTime());
       } else if ("/subscribers".equals(op)) {
         body = Integer.toString(subscribers.getAsInt());
       } else if ("/publish".equals(op)) {

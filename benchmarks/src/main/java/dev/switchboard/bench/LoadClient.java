@@ -117,7 +117,12 @@ final class LoadClient implements FanoutClient {
   @Override
   public void close() throws IOException {
     running = false;
-    thread.interrupt();
+    selector.wakeup();
+    try {
+      thread.join(10_000); // the loop owns the selector: let it leave before closing it
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
     for (SelectionKey k : selector.keys()) {
       k.channel().close();
     }

@@ -1,28 +1,47 @@
 package dev.switchboard.bench;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.awt.image.BufferedImage;
+import java.nio.file.Path;
 import java.util.List;
+import javax.imageio.ImageIO;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Proves the harness still works end to end (forked servers, load client, every target delivers)
- * in quick mode. It asserts that messages were delivered and measured, never how fast.
+ * Proves the harness still works end to end in quick mode: forked servers for Switchboard, the raw
+ * baselines, Spring and Atmosphere; the load client; every target delivers every message at the
+ * lowest rate; the table, JSON and charts are produced. It asserts that messages were delivered and
+ * measured, never how fast.
  */
 class FanoutBenchmarkSmokeTest {
   @Test
-  void quickRun_deliversOnEveryTargetAndReportsFigures() throws Exception {
+  void quickRun_deliversOnEveryTargetAndReportsFigures(@TempDir Path dir) throws Exception {
     List<FanoutBenchmark.Result> results = FanoutBenchmark.run(List.of(20), 1, true, null);
     assertEquals(FanoutBenchmark.TARGETS.size(), results.size());
     for (FanoutBenchmark.Result r : results) {
       assertTrue(r.maxDeliveredPerSec() > 0, r.target() + " delivered nothing");
-      assertTrue(r.steps().get(0).complete(), r.target() + " lost messages at the lowest rate: " + r.steps().get(0));
+      FanoutBenchmark.Step first = r.steps().get(0);
+      assertTrue(first.complete(), r.target() + " lost messages at the lowest rate: " + first);
       assertTrue(r.half().delivered() == r.half().expected(), r.target() + " at half rate: " + r.half());
+      assertTrue(r.half().serverCpuNanos() > 0, r.target() + ": no server CPU time measured");
+      assertTrue(r.connectSeconds() > 0, r.target());
     }
     String table = FanoutBenchmark.table(results);
-    assertTrue(table.contains("switchboard-sse") && table.contains("raw-jetty-sse") && table.contains("switchboard-ws")
-        && table.contains("switchboard-grpc") && table.contains("raw-grpc"), table);
+    for (FanoutBenchmark.Target t : FanoutBenchmark.TARGETS) {
+      assertTrue(table.contains(t.name() + " "), t.name() + " missing from\n" + table);
+    }
     assertTrue(FanoutBenchmark.json(results).startsWith("[\n  {\"target\":\"raw-jetty-sse\""));
+
+    List<Path> charts = FanoutCharts.write(results, dir);
+    assertEquals(5, charts.size(), charts.toString()); // 2 throughput, p50 and p99 for the one N, memory
+    for (Path png : charts) {
+      BufferedImage image = ImageIO.read(png.toFile());
+      assertNotNull(image, png + " is not a readable PNG");
+      assertTrue(image.getWidth() >= 800 && image.getHeight() >= 500, png.toString());
+    }
   }
 }
