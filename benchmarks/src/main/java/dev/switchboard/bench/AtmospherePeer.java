@@ -53,6 +53,9 @@ final class AtmospherePeer {
     holder.setInitParameter(ApplicationConfig.SCAN_CLASSPATH, "false");
     holder.setInitParameter(ApplicationConfig.AUTODETECT_BROADCASTER, "false");
     holder.setInitParameter(ApplicationConfig.WEBSOCKET_SUPPORT, "true");
+    // Tuning experiments: any -Dorg.atmosphere.…=… given to the server JVM becomes an init parameter.
+    System.getProperties().stringPropertyNames().stream().filter(k -> k.startsWith("org.atmosphere."))
+        .forEach(k -> holder.setInitParameter(k, System.getProperty(k)));
     context.addServlet(holder, PATH);
   }
 

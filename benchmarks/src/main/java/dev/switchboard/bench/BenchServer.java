@@ -154,10 +154,18 @@ public final class BenchServer {
     }), StandardCharsets.UTF_8);
   }
 
-  /** A 100-byte text payload starting with the send time in epoch microseconds. */
+  static long epochMicros(Instant t) {
+    return t.getEpochSecond() * 1_000_000L + t.getNano() / 1000;
+  }
+
+  /** A text payload of {@code size} bytes starting with the current time in epoch microseconds. */
   static byte[] payload(int size) {
-    Instant now = Instant.now();
-    String stamp = (now.getEpochSecond() * 1_000_000L + now.getNano() / 1000) + "|";
+    return payload(size, epochMicros(Instant.now()));
+  }
+
+  /** A text payload of {@code size} bytes starting with {@code sentMicros} (epoch µs) and a bar. */
+  static byte[] payload(int size, long sentMicros) {
+    String stamp = sentMicros + "|";
     StringBuilder sb = new StringBuilder(size).append(stamp);
     while (sb.length() < size) {
       sb.append('x');
@@ -205,13 +213,16 @@ public final class BenchServer {
         long count = (long) (rate * seconds);
         long intervalNanos = 1_000_000_000L / rate;
         long start = System.nanoTime();
+        long startMicros = epochMicros(Instant.now());
         for (long i = 0; i < count; i++) {
           long due = start + i * intervalNanos;
           long wait = due - System.nanoTime();
           if (wait > 0) {
             java.util.concurrent.locks.LockSupport.parkNanos(wait);
           }
-          publish.accept(payload(100));
+          // Stamped with the time it was due, not the time the publisher got to it: a server that
+          // slows its publisher down shows that as latency (no coordinated omission).
+          publish.accept(payload(100, startMicros + (due - start) / 1000));
         }
         body = "published=" + count;
       } else {
