@@ -9,12 +9,10 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Queue;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -87,7 +85,7 @@ public final class Connection {
   private final int maxMessages;
   private final long maxBytes;
   private final int maxSubscriptions;
-  private final Queue<Event> queue = new ConcurrentLinkedQueue<>();
+  private final MpscQueue<Event> queue = new MpscQueue<>(); // many publishers offer, the one writer polls
   /**
    * Queued messages (high 24 bits) and bytes (low 40 bits) in one word, so the publishing thread and
    * the writer each do one atomic update per event rather than two (they contend on it).
