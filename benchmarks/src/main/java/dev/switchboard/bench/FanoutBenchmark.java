@@ -31,7 +31,9 @@ import org.HdrHistogram.Histogram;
  * raw baseline of its protocol ({@link #baselineOf}).
  *
  * <p>Usage: {@code FanoutBenchmark [--quick] [--subscribers 1000,10000] [--step-seconds 3]
- * [--targets a,b] [--grpc-streams-per-connection 10] [--out FILE] [--charts DIR]}.
+ * [--targets a,b] [--grpc-streams-per-connection 10] [--rounds 1] [--out FILE] [--charts DIR]}; with
+ * {@code --rounds K} every target runs K times, interleaved with its baseline, and the table shows the
+ * median round and each round's ratio to its baseline.
  */
 public final class FanoutBenchmark {
   record Target(String name, String serverKind, String path, LoadClient.Mode mode) {}
@@ -93,6 +95,7 @@ public final class FanoutBenchmark {
     Path out = Path.of("benchmarks/target/fanout.json");
     List<String> only = null;
     Path charts = null;
+    int rounds = 1;
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
         case "--quick": quick = true; ns = List.of(50); stepSeconds = 1; break;
@@ -105,17 +108,22 @@ public final class FanoutBenchmark {
         case "--step-seconds": stepSeconds = Double.parseDouble(args[++i]); break;
         case "--out": out = Path.of(args[++i]); break;
         case "--charts": charts = Path.of(args[++i]); break;
+        case "--rounds": rounds = Integer.parseInt(args[++i]); break;
         case "--targets": only = List.of(args[++i].split(",")); break;
         case "--grpc-streams-per-connection": grpcStreamsPerConnection = Integer.parseInt(args[++i]); break;
         default:
           System.err.println("unknown option " + args[i]
               + "\nusage: FanoutBenchmark [--quick] [--subscribers 1000,10000] [--step-seconds 5] [--targets a,b]"
-              + " [--grpc-streams-per-connection 10] [--out FILE] [--charts DIR]");
+              + " [--grpc-streams-per-connection 10] [--rounds 1] [--out FILE] [--charts DIR]");
           System.exit(2);
       }
     }
-    List<Result> results = run(ns, stepSeconds, quick, only);
-    String table = table(results);
+    List<List<Result>> all = new ArrayList<>();
+    for (int r = 0; r < rounds; r++) {
+      all.add(run(ns, stepSeconds, quick, only));
+    }
+    List<Result> results = medianRound(all);
+    String table = table(results) + (rounds > 1 ? roundRatios(all) : "");
     System.out.println(table);
     Files.createDirectories(out.toAbsolutePath().getParent());
     Files.writeString(out, json(results));
@@ -123,6 +131,67 @@ public final class FanoutBenchmark {
     for (Path png : FanoutCharts.write(results, charts != null ? charts : out.toAbsolutePath().getParent())) {
       System.out.println("wrote " + png);
     }
+  }
+
+  /**
+   * For each target and N, the round whose max deliv/s is the median of all rounds (the upper median
+   * for an even count), so that every figure of a row comes from one real run.
+   */
+  static List<Result> medianRound(List<List<Result>> rounds) {
+    List<Result> out = new ArrayList<>();
+    for (int i = 0; i < rounds.get(0).size(); i++) {
+      List<Result> same = new ArrayList<>();
+      for (List<Result> round : rounds) {
+        same.add(round.get(i));
+      }
+      same.sort(java.util.Comparator.comparingDouble(Result::maxDeliveredPerSec));
+      out.add(same.get(same.size() / 2));
+    }
+    return out;
+  }
+
+  /** Each round's ratio to the baseline measured in the same round, and their median. */
+  static String roundRatios(List<List<Result>> rounds) {
+    StringBuilder sb = new StringBuilder("\nper-round ratios to the raw baseline of the same round"
+        + " (max deliv/s | p99<=100ms), median last:\n");
+    for (int i = 0; i < rounds.get(0).size(); i++) {
+      Result first = rounds.get(0).get(i);
+      if (first.target().startsWith("raw-")) {
+        continue;
+      }
+      List<Double> max = new ArrayList<>();
+      List<Double> sustained = new ArrayList<>();
+      for (List<Result> round : rounds) {
+        Result r = round.get(i);
+        Result raw = round.stream().filter(x -> x.subscribers() == r.subscribers()
+            && x.target().equals(baselineOf(r.target()))).findFirst().orElse(null);
+        if (raw == null) {
+          continue;
+        }
+        max.add(r.maxDeliveredPerSec() / raw.maxDeliveredPerSec());
+        if (raw.maxSustainedPerSec() > 0) {
+          sustained.add(r.maxSustainedPerSec() / raw.maxSustainedPerSec());
+        }
+      }
+      sb.append(String.format(Locale.ROOT, "%-22s N=%-6d %s | %s%n", first.target(), first.subscribers(),
+          ratios(max), ratios(sustained)));
+    }
+    return sb.toString();
+  }
+
+  private static String ratios(List<Double> values) {
+    if (values.isEmpty()) {
+      return "-";
+    }
+    StringBuilder sb = new StringBuilder();
+    for (double v : values) {
+      sb.append(String.format(Locale.ROOT, "%.2f ", v));
+    }
+    List<Double> sorted = new ArrayList<>(values);
+    sorted.sort(null);
+    double median = sorted.size() % 2 == 1 ? sorted.get(sorted.size() / 2)
+        : (sorted.get(sorted.size() / 2 - 1) + sorted.get(sorted.size() / 2)) / 2;
+    return sb.append(String.format(Locale.ROOT, "-> %.2fx", median)).toString();
   }
 
   static List<Result> run(List<Integer> ns, double stepSeconds, boolean quick, List<String> only) throws Exception {

@@ -44,4 +44,26 @@ class FanoutBenchmarkSmokeTest {
       assertTrue(image.getWidth() >= 800 && image.getHeight() >= 500, png.toString());
     }
   }
+
+  @Test
+  void rounds_medianRoundKeepsOneRealRunPerRow_andRatiosPairEachRoundWithItsOwnBaseline() {
+    List<List<FanoutBenchmark.Result>> rounds = List.of(
+        List.of(result("raw-jakarta-ws", 100, 50), result("switchboard-ws", 90, 45)),
+        List.of(result("raw-jakarta-ws", 200, 100), result("switchboard-ws", 100, 100)),
+        List.of(result("raw-jakarta-ws", 150, 0), result("switchboard-ws", 300, 60)));
+    List<FanoutBenchmark.Result> median = FanoutBenchmark.medianRound(rounds);
+    assertEquals(150, median.get(0).maxDeliveredPerSec());
+    assertEquals(100, median.get(1).maxDeliveredPerSec());
+    assertEquals(100, median.get(1).maxSustainedPerSec(), "a row's figures come from the same round");
+
+    String ratios = FanoutBenchmark.roundRatios(rounds);
+    // max: 0.90, 0.50, 2.00 -> median 0.90; sustained: 0.90, 1.00 (round 3's baseline sustained nothing) -> 0.95
+    assertTrue(ratios.contains("switchboard-ws         N=1000   0.90 0.50 2.00 -> 0.90x | 0.90 1.00 -> 0.95x"), ratios);
+    assertTrue(!ratios.contains("raw-jakarta-ws  "), ratios);
+  }
+
+  private static FanoutBenchmark.Result result(String target, double max, double sustained) {
+    FanoutBenchmark.Step step = new FanoutBenchmark.Step(1, 1000, 1000, max, 1, 2, 3, true, 1_000_000);
+    return new FanoutBenchmark.Result(target, 1000, 1, 1, 1, max, sustained, step, List.of(step));
+  }
 }
