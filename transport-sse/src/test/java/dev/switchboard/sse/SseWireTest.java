@@ -204,6 +204,11 @@ class SseWireTest {
     for (RawStream s : streams) {
       s.awaitContains("retry:");
     }
+    // The stream's first bytes can reach the client just before its subscription is counted.
+    long counted = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+    while (hub.subscriberCount() < 5 && System.nanoTime() < counted) {
+      Thread.sleep(10);
+    }
     assertEquals(5, hub.subscriberCount());
     streams.forEach(RawStream::close);
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
