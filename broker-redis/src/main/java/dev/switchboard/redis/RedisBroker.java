@@ -232,6 +232,17 @@ public final class RedisBroker implements Broker {
         .thenApply(id -> draft.toBuilder().id(new String((byte[]) id, StandardCharsets.US_ASCII)).time(time).build());
   }
 
+  /** Stream ids ({@code <ms>-<seq>}) in stream order. */
+  @Override
+  public java.util.Comparator<String> idOrder() {
+    long[] notOurs = {Long.MAX_VALUE, Long.MAX_VALUE}; // never taken for an old message
+    return (a, b) -> {
+      long[] x = RedisCodecs.parseId(a);
+      long[] y = RedisCodecs.parseId(b);
+      return RedisCodecs.compareIds(x != null ? x : notOurs, y != null ? y : notOurs);
+    };
+  }
+
   @Override
   public CompletionStage<History> history(String topic, String afterId, int limit) {
     if (limit < 0) {

@@ -82,6 +82,19 @@ class RedisBrokerTest {
   }
 
   @Test
+  void idOrder_isStreamOrder_soTheHubCanDropLiveCopiesOfReplayedMessages() throws Exception {
+    RedisBroker b = broker(1000);
+    java.util.Comparator<String> order = b.idOrder();
+    assertTrue(order.compare("1-2", "1-10") < 0, "sequence compares as a number");
+    assertTrue(order.compare("2-0", "1-99") > 0);
+    assertEquals(0, order.compare("5-1", "5-1"));
+    String first = b.publish(Message.builder("ord").text("a").build()).toCompletableFuture().get().id();
+    String second = b.publish(Message.builder("ord").text("b").build()).toCompletableFuture().get().id();
+    assertTrue(order.compare(first, second) < 0, first + " before " + second);
+    assertTrue(order.compare("garbage", second) > 0, "an id not ours is never taken for an old one");
+  }
+
+  @Test
   void resumeIsExact_aTrimmedIdIsAGap_aNeverIssuedIdIsAGap_garbageIsInvalid() throws Exception {
     RedisBroker b = broker(5);
     List<Message> stored = new ArrayList<>();

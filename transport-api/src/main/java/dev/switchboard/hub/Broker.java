@@ -46,6 +46,16 @@ public interface Broker extends AutoCloseable {
   /** One message by id, if still retained. */
   CompletionStage<Optional<Message>> get(String topic, String id);
 
+  /**
+   * How this broker's ids order within one topic, or null when they cannot be compared. A hub uses
+   * it when a resuming subscriber joins the live feed: a broker whose live delivery can lag behind
+   * its store (one spanning nodes) may still deliver messages the history replay already sent, and
+   * with an order they are recognised and dropped. Applies only to ids this broker made.
+   */
+  default java.util.Comparator<String> idOrder() {
+    return null;
+  }
+
   /** Releases resources; later calls fail. */
   @Override
   void close();

@@ -282,6 +282,7 @@ public final class Connection {
     private volatile boolean filtering; // live messages may repeat the seam's history read
     private List<Message> buffer; // guarded by this
     private Set<String> seen; // ids the seam's history read delivered, not yet seen live; guarded by this
+    private String floor; // last id the replay delivered before the seam; guarded by this
     private String cursor; // last id queued from history; guarded by this
     private boolean fetching; // guarded by this
     private boolean replaying; // guarded by this
@@ -448,8 +449,10 @@ public final class Connection {
             }
             synchronized (this) {
               // Live messages arrive in id order but may lag behind the store (a broker that spans
-              // nodes): each one is either in this read or newer than all of it. So skip live
-              // messages this read delivered, until the first one it did not.
+              // nodes): one may be older than the seam (the replay sent it), in this read, or newer
+              // than all of it. So skip live messages the replay or this read delivered, until the
+              // first one that neither did.
+              floor = from.isEmpty() || hub.broker().idOrder() == null ? null : from;
               seen = new HashSet<>();
               for (Message m : h.messages()) {
                 enqueue(new Delivery(m), true);
@@ -460,7 +463,7 @@ public final class Connection {
               }
               buffer = null;
               buffering = false;
-              filtering = seen != null && !seen.isEmpty();
+              filtering = floor != null || (seen != null && !seen.isEmpty());
             }
           });
     }
@@ -480,12 +483,18 @@ public final class Connection {
           return;
         }
         deliverAfterSeam(m);
-        filtering = seen != null && !seen.isEmpty();
+        filtering = floor != null || (seen != null && !seen.isEmpty());
       }
     }
 
-    /** Enqueues a live message unless the history read at the seam already did. Holding this. */
+    /** Enqueues a live message unless the replay or the seam's history read already did. Holding this. */
     private void deliverAfterSeam(Message m) {
+      if (floor != null) {
+        if (hub.broker().idOrder().compare(m.id(), floor) <= 0) {
+          return; // lagging live copy of a message the replay already sent
+        }
+        floor = null;
+      }
       if (seen != null) {
         if (seen.remove(m.id())) {
           return;

@@ -122,6 +122,20 @@ public final class InMemoryBroker implements Broker {
     return topics.size();
   }
 
+  /** Ids are {@code <epoch>-<sequence>}; within one broker the sequence orders them. */
+  @Override
+  public java.util.Comparator<String> idOrder() {
+    return java.util.Comparator.comparingLong(InMemoryBroker::sequenceOf);
+  }
+
+  private static long sequenceOf(String id) {
+    try {
+      return Long.parseLong(id.substring(id.lastIndexOf('-') + 1));
+    } catch (NumberFormatException e) {
+      return Long.MAX_VALUE; // not one of ours: never taken for an old message
+    }
+  }
+
   @Override
   public CompletionStage<History> history(String topic, String afterId, int limit) {
     if (limit < 0) {

@@ -266,4 +266,78 @@ class HubTest {
       hub.shutdown();
     }
   }
+
+  /** An in-memory broker whose live delivery can be held back, as a broker spanning nodes lags. */
+  static final class LaggingBroker implements Broker {
+    final InMemoryBroker store = new InMemoryBroker(1000);
+    final List<Runnable> held = new ArrayList<>();
+    boolean holding;
+
+    @Override
+    public java.util.concurrent.CompletionStage<Message> publish(Message draft) {
+      return store.publish(draft);
+    }
+
+    @Override
+    public AutoCloseable subscribe(String topic, Listener listener) {
+      return store.subscribe(topic, m -> {
+        synchronized (held) {
+          if (holding) {
+            held.add(() -> listener.onMessage(m));
+            return;
+          }
+        }
+        listener.onMessage(m);
+      });
+    }
+
+    void release() {
+      List<Runnable> late;
+      synchronized (held) {
+        holding = false;
+        late = new ArrayList<>(held);
+        held.clear();
+      }
+      late.forEach(Runnable::run);
+    }
+
+    @Override
+    public java.util.concurrent.CompletionStage<History> history(String topic, String afterId, int limit) {
+      return store.history(topic, afterId, limit);
+    }
+
+    @Override
+    public java.util.concurrent.CompletionStage<java.util.Optional<Message>> get(String topic, String id) {
+      return store.get(topic, id);
+    }
+
+    @Override
+    public java.util.Comparator<String> idOrder() {
+      return store.idOrder();
+    }
+
+    @Override
+    public void close() {
+      store.close();
+    }
+  }
+
+  @Test
+  void resume_liveCopiesLaggingBehindTheReplay_areNotDeliveredTwice() {
+    LaggingBroker broker = new LaggingBroker();
+    Hub hub = Hub.builder().broker(broker).build();
+    String from = hub.publish("t", "start").toCompletableFuture().join().id();
+    Connection early = hub.connect(Authenticator.ANONYMOUS, "test", new Sink());
+    early.subscribe("t", null).toCompletableFuture().join(); // the topic's live feed is up on this node
+    broker.holding = true;
+    for (int i = 0; i < 3; i++) {
+      hub.publish("t", "m" + i).toCompletableFuture().join(); // stored; live copies still on their way
+    }
+    Connection c = hub.connect(Authenticator.ANONYMOUS, "test", new Sink());
+    c.subscribe("t", from).toCompletableFuture().join(); // replays m0..m2 from the store, then joins live
+    broker.release(); // the live copies of m0..m2 arrive after the replay sent them
+    hub.publish("t", "m3").toCompletableFuture().join();
+    assertEquals(List.of("m0", "m1", "m2", "m3"), texts(drain(c)));
+    assertEquals(List.of("m0", "m1", "m2", "m3"), texts(drain(early)));
+  }
 }
