@@ -163,8 +163,7 @@ public final class FanoutBenchmark {
       List<Double> sustained = new ArrayList<>();
       for (List<Result> round : rounds) {
         Result r = round.get(i);
-        Result raw = round.stream().filter(x -> x.subscribers() == r.subscribers()
-            && x.target().equals(baselineOf(r.target()))).findFirst().orElse(null);
+        Result raw = baselineIn(round, r).orElse(null);
         if (raw == null) {
           continue;
         }
@@ -361,15 +360,20 @@ public final class FanoutBenchmark {
     return target.endsWith("-ws") ? "raw-jakarta-ws" : target.endsWith("-grpc") ? "raw-grpc" : "raw-jetty-sse";
   }
 
+  /** The result of {@code r}'s baseline at the same N among {@code results}. */
+  static java.util.Optional<Result> baselineIn(List<Result> results, Result r) {
+    String baseline = baselineOf(r.target());
+    return results.stream().filter(x -> x.subscribers() == r.subscribers() && x.target().equals(baseline))
+        .findFirst();
+  }
+
   static String table(List<Result> results) {
     StringBuilder sb = new StringBuilder();
     sb.append(String.format(Locale.ROOT, "%-22s %6s %11s %7s %11s %7s %8s %8s %8s %9s %9s %9s %9s %9s%n",
         "target", "N", "max deliv/s", "vs raw", "p99<=100ms", "vs raw", "p50 ms", "p99 ms", "max ms",
         "connect s", "heap B/c", "RSS B/c", "ovh heap", "CPU ms/1e5"));
     for (Result r : results) {
-      String baseline = baselineOf(r.target());
-      Result raw = results.stream().filter(x -> x.subscribers() == r.subscribers() && x.target().equals(baseline))
-          .findFirst().orElse(r);
+      Result raw = baselineIn(results, r).orElse(r);
       sb.append(String.format(Locale.ROOT,
           "%-22s %6d %11.0f %6.2fx %11.0f %7s %8.2f %8.2f %8.2f %9.2f %9.0f %9.0f %9.0f %9.1f%n",
           r.target(), r.subscribers(), r.maxDeliveredPerSec(), r.maxDeliveredPerSec() / raw.maxDeliveredPerSec(),

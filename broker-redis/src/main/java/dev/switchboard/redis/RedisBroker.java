@@ -216,6 +216,12 @@ public final class RedisBroker implements Broker {
     return keyPrefix + "live:" + topic;
   }
 
+  /** The topic of one of this broker's live channels, or null for any other channel. */
+  private String topicOf(String channel) {
+    String prefix = keyPrefix + "live:";
+    return channel.startsWith(prefix) ? channel.substring(prefix.length()) : null;
+  }
+
   @Override
   public CompletionStage<Message> publish(Message draft) {
     if (closed) {
@@ -235,13 +241,15 @@ public final class RedisBroker implements Broker {
   /** Stream ids ({@code <ms>-<seq>}) in stream order. */
   @Override
   public java.util.Comparator<String> idOrder() {
-    long[] notOurs = {Long.MAX_VALUE, Long.MAX_VALUE}; // never taken for an old message
-    return (a, b) -> {
-      long[] x = RedisCodecs.parseId(a);
-      long[] y = RedisCodecs.parseId(b);
-      return RedisCodecs.compareIds(x != null ? x : notOurs, y != null ? y : notOurs);
-    };
+    return ID_ORDER;
   }
+
+  private static final long[] NOT_OURS = {Long.MAX_VALUE, Long.MAX_VALUE}; // never taken for an old message
+  private static final java.util.Comparator<String> ID_ORDER = (a, b) -> {
+    long[] x = RedisCodecs.parseId(a);
+    long[] y = RedisCodecs.parseId(b);
+    return RedisCodecs.compareIds(x != null ? x : NOT_OURS, y != null ? y : NOT_OURS);
+  };
 
   @Override
   public CompletionStage<History> history(String topic, String afterId, int limit) {
@@ -334,12 +342,8 @@ public final class RedisBroker implements Broker {
   }
 
   private void onPubSubMessage(String channel, byte[] message) {
-    String prefix = keyPrefix + "live:";
-    if (!channel.startsWith(prefix)) {
-      return;
-    }
-    String topic = channel.substring(prefix.length());
-    TopicListeners t = topics.get(topic);
+    String topic = topicOf(channel);
+    TopicListeners t = topic == null ? null : topics.get(topic);
     if (t == null) {
       return;
     }
@@ -382,12 +386,8 @@ public final class RedisBroker implements Broker {
    * last id this node delivered, then the live messages held meanwhile, each once and in order.
    */
   private void onSubscribed(String channel) {
-    String prefix = keyPrefix + "live:";
-    if (!channel.startsWith(prefix)) {
-      return;
-    }
-    String topic = channel.substring(prefix.length());
-    TopicListeners t = topics.get(topic);
+    String topic = topicOf(channel);
+    TopicListeners t = topic == null ? null : topics.get(topic);
     if (t == null) {
       return;
     }

@@ -463,7 +463,7 @@ public final class Connection {
               }
               buffer = null;
               buffering = false;
-              filtering = floor != null || (seen != null && !seen.isEmpty());
+              filtering = mayRepeat();
             }
           });
     }
@@ -483,8 +483,13 @@ public final class Connection {
           return;
         }
         deliverAfterSeam(m);
-        filtering = floor != null || (seen != null && !seen.isEmpty());
+        filtering = mayRepeat();
       }
+    }
+
+    /** Whether a live message may still be one the replay or the seam's read sent. Holding this. */
+    private boolean mayRepeat() {
+      return floor != null || (seen != null && !seen.isEmpty());
     }
 
     /** Enqueues a live message unless the replay or the seam's history read already did. Holding this. */

@@ -125,8 +125,11 @@ public final class InMemoryBroker implements Broker {
   /** Ids are {@code <epoch>-<sequence>}; within one broker the sequence orders them. */
   @Override
   public java.util.Comparator<String> idOrder() {
-    return java.util.Comparator.comparingLong(InMemoryBroker::sequenceOf);
+    return ID_ORDER;
   }
+
+  private static final java.util.Comparator<String> ID_ORDER =
+      java.util.Comparator.comparingLong(InMemoryBroker::sequenceOf);
 
   private static long sequenceOf(String id) {
     try {
