@@ -26,7 +26,8 @@ import java.util.Optional;
 
 /**
  * The webhook module's {@link DeliveryStore} on Redis: one queue shared by several sender nodes.
- * Pending deliveries are a sorted set by due time plus a hash of their contents; {@link #due} hands
+ * Pending deliveries are a sorted set by due time per endpoint plus a hash of their contents (and one
+ * of their endpoints, so a delivery can be removed by id); {@link #due} hands
  * each due delivery to one node by moving its due time a <em>lease</em> into the future (atomically,
  * in a Lua script), so other nodes skip it while it is attempted. The node then records the
  * outcome ({@code update}, {@code remove}, {@code deadLetter}); if it crashes instead, the lease runs
@@ -38,7 +39,7 @@ import java.util.Optional;
 public final class RedisDeliveryStore implements DeliveryStore, AutoCloseable {
   private static final RedisCodec<String, byte[]> CODEC = RedisCodec.of(StringCodec.UTF8, ByteArrayCodec.INSTANCE);
 
-  /** KEYS: pending zset, contents hash. ARGV: now ms, max, lease ms. Returns leased contents. */
+  /** KEYS: endpoint's pending zset, contents hash. ARGV: now ms, max, lease ms. Returns leased contents. */
   private static final String DUE = String.join("\n",
       "local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))",
       "local out = {}",
@@ -53,25 +54,37 @@ public final class RedisDeliveryStore implements DeliveryStore, AutoCloseable {
       "end",
       "return out");
 
-  /** KEYS: pending zset, contents hash. ARGV: id, due ms, contents. */
+  /** KEYS: endpoint's pending zset, contents hash, endpoint-of hash. ARGV: id, due ms, contents, endpoint. */
   private static final String ADD = String.join("\n",
       "redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])",
+      "redis.call('HSET', KEYS[3], ARGV[1], ARGV[4])",
       "redis.call('ZADD', KEYS[1], tonumber(ARGV[2]), ARGV[1])",
       "return 1");
 
-  /** KEYS: pending zset, contents hash. ARGV: id, due ms, contents. Updates only a pending one. */
+  /** KEYS: endpoint's pending zset, contents hash. ARGV: id, due ms, contents. Updates only a pending one. */
   private static final String UPDATE = String.join("\n",
       "if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 0 then return 0 end",
       "redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])",
       "redis.call('ZADD', KEYS[1], tonumber(ARGV[2]), ARGV[1])",
       "return 1");
 
-  /** KEYS: pending zset, contents hash, dead hash, dead order zset. ARGV: id, now ms, contents. */
+  /** KEYS: endpoint's pending zset, contents hash, endpoint-of hash. ARGV: id. */
+  private static final String REMOVE = String.join("\n",
+      "redis.call('ZREM', KEYS[1], ARGV[1])",
+      "redis.call('HDEL', KEYS[2], ARGV[1])",
+      "redis.call('HDEL', KEYS[3], ARGV[1])",
+      "return 1");
+
+  /**
+   * KEYS: endpoint's pending zset, contents hash, endpoint-of hash, dead hash, dead order zset.
+   * ARGV: id, now ms, contents.
+   */
   private static final String DEAD_LETTER = String.join("\n",
       "redis.call('ZREM', KEYS[1], ARGV[1])",
       "redis.call('HDEL', KEYS[2], ARGV[1])",
-      "redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])",
-      "redis.call('ZADD', KEYS[4], tonumber(ARGV[2]), ARGV[1])",
+      "redis.call('HDEL', KEYS[3], ARGV[1])",
+      "redis.call('HSET', KEYS[4], ARGV[1], ARGV[3])",
+      "redis.call('ZADD', KEYS[5], tonumber(ARGV[2]), ARGV[1])",
       "return 1");
 
   /** KEYS: dead hash, dead order zset. ARGV: id. Returns the contents, or nil. */
@@ -86,8 +99,9 @@ public final class RedisDeliveryStore implements DeliveryStore, AutoCloseable {
   private final RedisClient client;
   private final StatefulRedisConnection<String, byte[]> connection;
   private final RedisCommands<String, byte[]> redis;
-  private final String pending;
+  private final String pendingPrefix;
   private final String contents;
+  private final String endpointOf;
   private final String dead;
   private final String deadOrder;
   private final Duration lease;
@@ -98,8 +112,9 @@ public final class RedisDeliveryStore implements DeliveryStore, AutoCloseable {
       throw new IllegalArgumentException("lease must be positive: " + lease);
     }
     this.lease = lease;
-    this.pending = keyPrefix + "webhook:pending";
+    this.pendingPrefix = keyPrefix + "webhook:pending:";
     this.contents = keyPrefix + "webhook:deliveries";
+    this.endpointOf = keyPrefix + "webhook:endpoint-of";
     this.dead = keyPrefix + "webhook:dead";
     this.deadOrder = keyPrefix + "webhook:dead-order";
     this.client = RedisClient.create(uri);
@@ -117,13 +132,16 @@ public final class RedisDeliveryStore implements DeliveryStore, AutoCloseable {
 
   @Override
   public void add(Delivery d) {
-    redis.eval(ADD, ScriptOutputType.INTEGER, new String[] {pending, contents},
-        bytes(d.id()), bytes(Long.toString(d.nextAttempt().toEpochMilli())), encode(d));
+    redis.eval(ADD, ScriptOutputType.INTEGER, new String[] {pending(d.endpointId()), contents, endpointOf},
+        bytes(d.id()), bytes(Long.toString(d.nextAttempt().toEpochMilli())), encode(d), bytes(d.endpointId()));
   }
 
   @Override
-  public List<Delivery> due(Instant now, int max) {
-    List<byte[]> leased = redis.eval(DUE, ScriptOutputType.MULTI, new String[] {pending, contents},
+  public List<Delivery> due(String endpointId, Instant now, int max) {
+    if (max <= 0) {
+      return List.of();
+    }
+    List<byte[]> leased = redis.eval(DUE, ScriptOutputType.MULTI, new String[] {pending(endpointId), contents},
         bytes(Long.toString(now.toEpochMilli())), bytes(Integer.toString(max)),
         bytes(Long.toString(lease.toMillis())));
     List<Delivery> out = new ArrayList<>(leased.size());
@@ -136,24 +154,29 @@ public final class RedisDeliveryStore implements DeliveryStore, AutoCloseable {
   /** Ends this node's lease early: the delivery is due again for any node. */
   @Override
   public void release(Delivery d) {
-    redis.zadd(pending, io.lettuce.core.ZAddArgs.Builder.xx(), (double) d.nextAttempt().toEpochMilli(), bytes(d.id()));
+    redis.zadd(pending(d.endpointId()), io.lettuce.core.ZAddArgs.Builder.xx(), (double) d.nextAttempt().toEpochMilli(),
+        bytes(d.id()));
   }
 
   @Override
   public void update(Delivery d) {
-    redis.eval(UPDATE, ScriptOutputType.INTEGER, new String[] {pending, contents},
+    redis.eval(UPDATE, ScriptOutputType.INTEGER, new String[] {pending(d.endpointId()), contents},
         bytes(d.id()), bytes(Long.toString(d.nextAttempt().toEpochMilli())), encode(d));
   }
 
   @Override
   public void remove(String id) {
-    redis.zrem(pending, bytes(id));
-    redis.hdel(contents, id);
+    byte[] endpoint = redis.hget(endpointOf, id);
+    if (endpoint != null) {
+      redis.eval(REMOVE, ScriptOutputType.INTEGER,
+          new String[] {pending(new String(endpoint, StandardCharsets.UTF_8)), contents, endpointOf}, bytes(id));
+    }
   }
 
   @Override
   public void deadLetter(Delivery d) {
-    redis.eval(DEAD_LETTER, ScriptOutputType.INTEGER, new String[] {pending, contents, dead, deadOrder},
+    redis.eval(DEAD_LETTER, ScriptOutputType.INTEGER,
+        new String[] {pending(d.endpointId()), contents, endpointOf, dead, deadOrder},
         bytes(d.id()), bytes(Long.toString(System.currentTimeMillis())), encode(d));
   }
 
@@ -178,13 +201,17 @@ public final class RedisDeliveryStore implements DeliveryStore, AutoCloseable {
 
   @Override
   public int pendingCount() {
-    return Math.toIntExact(redis.zcard(pending));
+    return Math.toIntExact(redis.hlen(contents));
   }
 
   @Override
   public void close() {
     connection.close();
     client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+  }
+
+  private String pending(String endpointId) {
+    return pendingPrefix + endpointId;
   }
 
   private static byte[] bytes(String s) {

@@ -124,6 +124,33 @@ class RedisWebhookStoresTest {
   }
 
   @Test
+  void deliveryStore_leasesPerEndpoint_andRemovesByIdAlone() {
+    RedisDeliveryStore store = closing(RedisDeliveryStore.create(RedisBrokerTest.REDIS, prefix, Duration.ofMinutes(1)));
+    java.time.Instant now = java.time.Instant.parse("2026-11-24T00:00:00Z");
+    URI url = URI.create("http://example.com/hooks");
+    byte[] body = "{}".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    for (int i = 0; i < 3; i++) {
+      store.add(new Delivery("a" + i, "e", url, body, null, now, 0, now.plusMillis(i), null));
+    }
+    store.add(new Delivery("b0", "f", url, body, null, now, 0, now, null));
+    java.time.Instant later = now.plusSeconds(1);
+    assertEquals(List.of("a0", "a1"), ids(store.due("e", later, 2)));
+    assertEquals(List.of("a2"), ids(store.due("e", later, 10)), "leased ones are not handed out again");
+    assertEquals(List.of("b0"), ids(store.due("f", later, 10)), "per endpoint");
+    store.release(new Delivery("a1", "e", url, body, null, now, 0, now.plusMillis(1), null));
+    assertEquals(List.of("a1"), ids(store.due("e", later, 10)), "released: due again");
+    store.remove("a0");
+    store.remove("b0");
+    assertEquals(2, store.pendingCount());
+    assertEquals(List.of(), store.due("f", later.plus(Duration.ofHours(1)), 10), "removed from its endpoint's queue");
+    assertEquals(List.of("a1", "a2"), ids(store.due("e", later.plus(Duration.ofHours(1)), 10)), "leases run out");
+  }
+
+  private static List<String> ids(List<Delivery> l) {
+    return l.stream().map(Delivery::id).toList();
+  }
+
+  @Test
   void twoSenderNodesShareOneQueue_aCrashedNodesDeliveriesAreTakenOverAfterTheLease_eachProcessedOnce()
       throws Exception {
     URI url = receiver();

@@ -7,9 +7,12 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.sql.Timestamp;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
+import java.util.Objects;
 import java.util.Optional;
 import javax.sql.DataSource;
 
@@ -20,23 +23,45 @@ import javax.sql.DataSource;
  * webhook is queued if and only if the application's transaction commits.
  *
  * <p>Table (created by {@link #createTable()}): one row per delivery, {@code state} 'pending' or
- * 'dead'. A delivery that was sent but whose removal was lost to a crash is sent again: receivers
- * deduplicate by its id (as {@link WebhookFilter} does). Thread-safe; each call uses its own
- * connection from the data source. SQL failures surface as {@link IllegalStateException}.
+ * 'dead'. Several senders (nodes) may share the table: {@link #due} leases rows with
+ * {@code SELECT … FOR UPDATE SKIP LOCKED} and moves their due time a lease into the future, so each
+ * due delivery goes to one sender; a sender that crashes mid-attempt leaves its rows to the others
+ * once the lease runs out. A delivery that was sent but whose outcome was lost to a crash (or whose
+ * attempt outlived the lease) is sent again: receivers deduplicate by its id (as
+ * {@link WebhookFilter} does). Needs PostgreSQL 9.5 or later (SKIP LOCKED).
+ *
+ * <p>Thread-safe; each call uses its own connection from the data source. SQL failures surface as
+ * {@link IllegalStateException}.
  */
 public final class JdbcDeliveryStore implements DeliveryStore {
   private static final String COLUMNS = "id, endpoint_id, url, body, content_type, created, attempts, next_attempt, last_error";
 
+  /** The default lease: well above the sender's default attempt timeout (15 s). */
+  public static final Duration DEFAULT_LEASE = Duration.ofMinutes(2);
+
   private final DataSource dataSource;
   private final String table;
+  private final Duration lease;
 
-  /** @param table table name: letters, digits and underscores */
+  /** A store with the {@link #DEFAULT_LEASE}. @param table table name: letters, digits and underscores */
   public JdbcDeliveryStore(DataSource dataSource, String table) {
+    this(dataSource, table, DEFAULT_LEASE);
+  }
+
+  /**
+   * @param table table name: letters, digits and underscores
+   * @param lease how long a sender holds a delivery it took; longer than its attempt timeout
+   */
+  public JdbcDeliveryStore(DataSource dataSource, String table, Duration lease) {
     if (table == null || !table.matches("[A-Za-z_][A-Za-z0-9_]{0,62}")) {
       throw new IllegalArgumentException("table must be a plain SQL identifier: " + table);
     }
-    this.dataSource = dataSource;
+    if (lease == null || lease.isNegative() || lease.isZero()) {
+      throw new IllegalArgumentException("lease must be positive: " + lease);
+    }
+    this.dataSource = Objects.requireNonNull(dataSource, "dataSource");
     this.table = table;
+    this.lease = lease;
   }
 
   /** Creates the table and its index if they do not exist. */
@@ -47,7 +72,8 @@ public final class JdbcDeliveryStore implements DeliveryStore {
             + " url TEXT NOT NULL, body BYTEA NOT NULL, content_type TEXT, created TIMESTAMPTZ NOT NULL,"
             + " attempts INT NOT NULL, next_attempt TIMESTAMPTZ NOT NULL, last_error TEXT,"
             + " state TEXT NOT NULL DEFAULT 'pending')");
-        s.execute("CREATE INDEX IF NOT EXISTS " + table + "_due ON " + table + " (state, next_attempt)");
+        s.execute("CREATE INDEX IF NOT EXISTS " + table + "_due_by_endpoint ON " + table
+            + " (state, endpoint_id, next_attempt)");
       }
       return null;
     });
@@ -74,14 +100,39 @@ public final class JdbcDeliveryStore implements DeliveryStore {
   }
 
   @Override
-  public List<Delivery> due(Instant now, int max) {
-    return run(c -> {
-      try (PreparedStatement p = c.prepareStatement("SELECT " + COLUMNS + " FROM " + table
-          + " WHERE state = 'pending' AND next_attempt <= ? ORDER BY next_attempt LIMIT ?")) {
-        p.setTimestamp(1, Timestamp.from(now));
-        p.setInt(2, max);
+  public List<Delivery> due(String endpointId, Instant now, int max) {
+    if (max <= 0) {
+      return List.of();
+    }
+    List<Delivery> out = run(c -> {
+      // Lock the due rows nobody else holds, push their due time a lease ahead, and return them
+      // with the due time they had.
+      try (PreparedStatement p = c.prepareStatement("WITH picked AS (SELECT id, next_attempt AS due_at FROM " + table
+          + " WHERE state = 'pending' AND endpoint_id = ? AND next_attempt <= ? ORDER BY next_attempt LIMIT ?"
+          + " FOR UPDATE SKIP LOCKED) UPDATE " + table + " t SET next_attempt = ? FROM picked WHERE t.id = picked.id"
+          + " RETURNING t.id, t.endpoint_id, t.url, t.body, t.content_type, t.created, t.attempts, picked.due_at,"
+          + " t.last_error")) {
+        p.setString(1, endpointId);
+        p.setTimestamp(2, Timestamp.from(now));
+        p.setInt(3, max);
+        p.setTimestamp(4, Timestamp.from(now.plus(lease)));
         return read(p);
       }
+    });
+    out.sort(Comparator.comparing(Delivery::nextAttempt));
+    return out;
+  }
+
+  @Override
+  public void release(Delivery d) {
+    run(c -> {
+      try (PreparedStatement p = c.prepareStatement("UPDATE " + table + " SET next_attempt = ?"
+          + " WHERE id = ? AND state = 'pending'")) {
+        p.setTimestamp(1, Timestamp.from(d.nextAttempt()));
+        p.setString(2, d.id());
+        p.executeUpdate();
+      }
+      return null;
     });
   }
 

@@ -9,7 +9,6 @@ import java.util.Collection;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.TreeMap;
 import java.util.function.Function;
 
 /**
@@ -90,13 +89,25 @@ public final class WebhookVerifier {
    * @throws WebhookVerificationException when it does not verify
    */
   public Verified verify(Map<String, ? extends Collection<String>> headers, byte[] rawBody) {
-    TreeMap<String, String> h = new TreeMap<>(String.CASE_INSENSITIVE_ORDER);
-    headers.forEach((k, v) -> {
-      if (k != null && v != null && !v.isEmpty()) {
-        h.put(k, String.join(" ", v));
+    Objects.requireNonNull(headers, "headers");
+    return verify(name -> header(headers, name), rawBody);
+  }
+
+  /** A header's value (several values joined by spaces), its name compared case-insensitively. */
+  private static String header(Map<String, ? extends Collection<String>> headers, String name) {
+    Collection<String> v = headers.get(name); // the usual case, and any case-insensitive map
+    if (v == null) {
+      for (Map.Entry<String, ? extends Collection<String>> e : headers.entrySet()) {
+        if (name.equalsIgnoreCase(e.getKey())) {
+          v = e.getValue();
+          break;
+        }
       }
-    });
-    return verify(h::get, rawBody);
+    }
+    if (v == null || v.isEmpty()) {
+      return null;
+    }
+    return v.size() == 1 ? v.iterator().next() : String.join(" ", v);
   }
 
   /**
@@ -117,36 +128,55 @@ public final class WebhookVerifier {
 
   private Verified standard(Function<String, String> header, byte[] body) {
     // svix-* headers are the same scheme under Svix's older names.
-    String idName = header.apply("webhook-id") != null ? "webhook-" : header.apply("svix-id") != null ? "svix-" : "webhook-";
+    String idName = header.apply("webhook-id") == null && header.apply("svix-id") != null ? "svix-" : "webhook-";
     String id = required(header, idName + "id");
     String ts = required(header, idName + "timestamp");
     String sigs = required(header, idName + "signature");
     long seconds = seconds(ts, idName + "timestamp");
     checkTime(seconds, idName + "timestamp");
     byte[] signed = (id + "." + ts + ".").getBytes(StandardCharsets.UTF_8);
+    byte[][] macs = new byte[secrets.size()][]; // computed once per secret, when a v1 entry needs it
     boolean known = false;
     boolean wellFormed = false;
-    for (String entry : spaceSeparated(sigs)) {
-      int comma = entry.indexOf(',');
-      if (comma <= 0) {
+    // Space-separated "<version>,<base64>" entries, read without a regex or a list: this runs on
+    // every verification.
+    int n = sigs.length();
+    for (int start = 0, end; start < n; start = end + 1) {
+      end = sigs.indexOf(' ', start);
+      if (end < 0) {
+        end = n;
+      }
+      int comma = sigs.indexOf(',', start);
+      if (comma <= start || comma >= end) {
         continue;
       }
       wellFormed = true;
-      String version = entry.substring(0, comma);
-      byte[] sig = Crypto.unbase64(entry.substring(comma + 1));
-      if (version.equals("v1")) {
-        known = true;
-        for (Scheme.Secret s : secrets) {
-          if (s.hmac() != null && sig != null && Crypto.equal(sig, s.hmacOf(signed, body))) {
-            return new Verified(scheme.label, id, Instant.ofEpochSecond(seconds));
+      boolean v1 = comma - start == 2 && sigs.startsWith("v1", start);
+      boolean v1a = comma - start == 3 && sigs.startsWith("v1a", start);
+      if (!v1 && !v1a) {
+        continue;
+      }
+      known = true;
+      byte[] sig = Crypto.unbase64(sigs.substring(comma + 1, end));
+      if (sig == null) {
+        continue;
+      }
+      for (int i = 0; i < macs.length; i++) {
+        Scheme.Secret s = secrets.get(i);
+        boolean match;
+        if (v1) {
+          if (s.hmac() == null) {
+            continue;
           }
+          if (macs[i] == null) {
+            macs[i] = s.hmacOf(signed, body);
+          }
+          match = Crypto.equal(sig, macs[i]);
+        } else {
+          match = s.edPublic() != null && Crypto.ed25519Verify(s.edPublic(), sig, signed, body);
         }
-      } else if (version.equals("v1a")) {
-        known = true;
-        for (Scheme.Secret s : secrets) {
-          if (s.edPublic() != null && sig != null && Crypto.ed25519Verify(s.edPublic(), sig, signed, body)) {
-            return new Verified(scheme.label, id, Instant.ofEpochSecond(seconds));
-          }
+        if (match) {
+          return new Verified(scheme.label, id, Instant.ofEpochSecond(seconds));
         }
       }
     }
@@ -248,26 +278,6 @@ public final class WebhookVerifier {
     return b;
   }
 
-  /** The space-separated entries of a header (no regex: this runs on every verification). */
-  private static List<String> spaceSeparated(String value) {
-    List<String> out = new java.util.ArrayList<>(2);
-    int i = 0;
-    int n = value.length();
-    while (i < n) {
-      while (i < n && value.charAt(i) == ' ') {
-        i++;
-      }
-      int start = i;
-      while (i < n && value.charAt(i) != ' ') {
-        i++;
-      }
-      if (i > start) {
-        out.add(value.substring(start, i));
-      }
-    }
-    return out;
-  }
-
   private static String required(Function<String, String> header, String name) {
     String v = header.apply(name);
     if (v == null || v.isBlank()) {
@@ -277,10 +287,22 @@ public final class WebhookVerifier {
   }
 
   private static long seconds(String ts, String name) {
-    if (ts.isEmpty() || ts.length() > 12 || !ts.chars().allMatch(c -> c >= '0' && c <= '9')) {
-      throw new WebhookVerificationException(Reason.MALFORMED_HEADER, name + " must be whole seconds since the epoch");
+    if (ts.isEmpty() || ts.length() > 12) {
+      throw notSeconds(name);
     }
-    return Long.parseLong(ts);
+    long v = 0;
+    for (int i = 0; i < ts.length(); i++) {
+      char c = ts.charAt(i);
+      if (c < '0' || c > '9') {
+        throw notSeconds(name);
+      }
+      v = v * 10 + (c - '0');
+    }
+    return v;
+  }
+
+  private static WebhookVerificationException notSeconds(String name) {
+    return new WebhookVerificationException(Reason.MALFORMED_HEADER, name + " must be whole seconds since the epoch");
   }
 
   private void checkTime(long seconds, String name) {

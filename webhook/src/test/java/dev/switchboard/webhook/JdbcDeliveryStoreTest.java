@@ -25,7 +25,9 @@ import org.eclipse.jetty.ee10.servlet.ServletContextHandler;
 import org.eclipse.jetty.ee10.servlet.ServletHolder;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -34,12 +36,26 @@ import org.junit.jupiter.api.Timeout;
 @Timeout(120)
 class JdbcDeliveryStoreTest {
   private static final String SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-  private final javax.sql.DataSource ds = new DriverManagerDataSource("jdbc:postgresql://127.0.0.1:5432/test", "postgres");
+  private static com.zaxxer.hikari.HikariDataSource ds;
   private final String table = "sb_webhooks_" + Long.toHexString(System.nanoTime());
   private final Map<String, AtomicInteger> processed = new ConcurrentHashMap<>();
   private JdbcDeliveryStore store;
   private Server receiver;
   private URI url;
+
+  @BeforeAll
+  static void pool() {
+    com.zaxxer.hikari.HikariConfig c = new com.zaxxer.hikari.HikariConfig();
+    c.setJdbcUrl("jdbc:postgresql://127.0.0.1:5432/test");
+    c.setUsername("postgres");
+    c.setMaximumPoolSize(8);
+    ds = new com.zaxxer.hikari.HikariDataSource(c);
+  }
+
+  @AfterAll
+  static void closePool() {
+    ds.close();
+  }
 
   @BeforeEach
   void setUp() throws Exception {
@@ -67,50 +83,6 @@ class JdbcDeliveryStoreTest {
     receiver.setHandler(ctx);
     receiver.start();
     url = URI.create("http://127.0.0.1:" + c.getLocalPort() + "/hooks");
-  }
-
-  /** Connections straight from the driver (no pool needed for a test). */
-  private record DriverManagerDataSource(String url, String user) implements javax.sql.DataSource {
-    @Override
-    public Connection getConnection() throws java.sql.SQLException {
-      return java.sql.DriverManager.getConnection(url, user, "");
-    }
-
-    @Override
-    public Connection getConnection(String u, String p) throws java.sql.SQLException {
-      return java.sql.DriverManager.getConnection(url, u, p);
-    }
-
-    @Override
-    public java.io.PrintWriter getLogWriter() {
-      return null;
-    }
-
-    @Override
-    public void setLogWriter(java.io.PrintWriter out) {}
-
-    @Override
-    public void setLoginTimeout(int seconds) {}
-
-    @Override
-    public int getLoginTimeout() {
-      return 0;
-    }
-
-    @Override
-    public java.util.logging.Logger getParentLogger() {
-      return java.util.logging.Logger.getGlobal();
-    }
-
-    @Override
-    public <T> T unwrap(Class<T> iface) throws java.sql.SQLException {
-      throw new java.sql.SQLException("not a wrapper");
-    }
-
-    @Override
-    public boolean isWrapperFor(Class<?> iface) {
-      return false;
-    }
   }
 
   @AfterEach
@@ -177,6 +149,75 @@ class JdbcDeliveryStoreTest {
     assertTrue(processed.values().stream().allMatch(n -> n.get() == 1), "none was processed twice");
     assertEquals(0, store.pendingCount());
     assertEquals(List.of(), store.deadLetters());
+  }
+
+  @Test
+  void twoSendersOnOneTable_sendEachDeliveryOnce() throws Exception {
+    List<String> attempted = new java.util.concurrent.CopyOnWriteArrayList<>();
+    WebhookSender.Listener count = new WebhookSender.Listener() {
+      @Override
+      public void onAttempt(WebhookSender.Attempt a) {
+        attempted.add(a.deliveryId());
+      }
+    };
+    WebhookSender a = node(store, count);
+    WebhookSender b = node(new JdbcDeliveryStore(ds, table), count);
+    Set<String> ids = new HashSet<>();
+    for (int i = 0; i < 200; i++) {
+      ids.add(a.send("shop", ("{\"n\":" + i + "}").getBytes(StandardCharsets.UTF_8), "application/json"));
+    }
+    a.start();
+    b.start();
+    try {
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+      while ((store.pendingCount() > 0 || attempted.size() < 200) && System.nanoTime() < deadline) {
+        Thread.sleep(20);
+      }
+      Thread.sleep(300); // a second copy of anything would be attempted by now
+    } finally {
+      a.close();
+      b.close();
+    }
+    assertEquals(200, attempted.size(), "attempts by both senders together");
+    assertEquals(ids, new HashSet<>(attempted), "each delivery attempted by one sender, once");
+  }
+
+  @Test
+  void deliveriesLeasedByACrashedSender_goToAnotherOnceTheLeaseRunsOut() throws Exception {
+    JdbcDeliveryStore shortLeases = new JdbcDeliveryStore(ds, table, Duration.ofSeconds(1));
+    WebhookSender s = node(shortLeases, new WebhookSender.Listener() { });
+    Set<String> ids = new HashSet<>();
+    for (int i = 0; i < 5; i++) {
+      ids.add(s.send("shop", "{}".getBytes(StandardCharsets.UTF_8), "application/json"));
+    }
+    // Another node takes all five and dies before attempting them.
+    assertEquals(ids, new HashSet<>(new JdbcDeliveryStore(ds, table, Duration.ofSeconds(1))
+        .due("shop", java.time.Instant.now(), 10).stream().map(Delivery::id).toList()));
+    assertEquals(List.of(), shortLeases.due("shop", java.time.Instant.now(), 10), "leased: nobody else gets them");
+    s.start();
+    try {
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+      while ((processed.size() < 5 || shortLeases.pendingCount() > 0) && System.nanoTime() < deadline) {
+        Thread.sleep(20);
+      }
+    } finally {
+      s.close();
+    }
+    assertEquals(ids, processed.keySet(), "taken over after the lease");
+    assertEquals(0, shortLeases.pendingCount());
+  }
+
+  @Test
+  void leases_areValidated() {
+    assertTrue(org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+        () -> new JdbcDeliveryStore(ds, table, Duration.ZERO)).getMessage().contains("lease"));
+  }
+
+  private WebhookSender node(JdbcDeliveryStore on, WebhookSender.Listener listener) {
+    WebhookSender s = WebhookSender.builder().store(on).allowPrivateTargets(true).perEndpointConcurrency(8)
+        .listener(listener).build();
+    s.register("shop", url, WebhookSigner.standardWebhooks(SECRET));
+    return s;
   }
 
   @Test

@@ -325,14 +325,130 @@ class WebhookSenderTest {
       s.send("slow", BODY, null);
       s.send("fast", BODY, null);
     }
+    runUntilSeen(s, "/fast", 3);
+    assertEquals(3, seenAt("/fast"), "every fast delivery went out");
+    assertEquals(1, seenAt("/slow"), "the slow endpoint holds one at a time");
+    hang.countDown();
+  }
+
+  /** Dispatch rounds, not joined (a slow attempt stays in flight, as with the background loop). */
+  private void runUntilSeen(WebhookSender s, String path, int count) throws InterruptedException {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-    while (seen.stream().filter(x -> x.path().equals("/fast")).count() < 3 && System.nanoTime() < deadline) {
-      s.runDue(); // not joined: the slow one stays in flight, as with the background loop
+    while (seenAt(path) < count && System.nanoTime() < deadline) {
+      s.runDue();
       Thread.sleep(10);
     }
-    assertEquals(3, seen.stream().filter(x -> x.path().equals("/fast")).count(), "every fast delivery went out");
-    assertEquals(1, seen.stream().filter(x -> x.path().equals("/slow")).count(), "the slow endpoint holds one at a time");
+  }
+
+  private long seenAt(String path) {
+    return seen.stream().filter(x -> x.path().equals(path)).count();
+  }
+
+  @Test
+  void aBacklogForASlowEndpoint_doesNotHideAnotherEndpointsDeliveries() throws Exception {
+    WebhookSender s = sender().perEndpointConcurrency(2).build();
+    s.register("slow", URI.create(base + "/slow"), WebhookSigner.standardWebhooks(SECRET));
+    s.register("fast", URI.create(base + "/fast"), WebhookSigner.standardWebhooks(SECRET));
+    hang = new CountDownLatch(1);
+    for (int i = 0; i < 500; i++) { // queued first, so the oldest due deliveries are all the slow one's
+      s.send("slow", BODY, null);
+    }
+    clock.advance(Duration.ofSeconds(1));
+    for (int i = 0; i < 3; i++) {
+      s.send("fast", BODY, null);
+    }
+    runUntilSeen(s, "/fast", 3);
+    assertEquals(3, seenAt("/fast"), "every fast delivery went out");
+    assertEquals(2, seenAt("/slow"), "the slow endpoint holds two at a time");
     hang.countDown();
+  }
+
+  @Test
+  void manyDeliveriesInFlight_eachIsSentExactlyOnce() throws Exception {
+    WebhookSender s = sender().perEndpointConcurrency(16).clock(Clock.systemUTC()).build().start();
+    try {
+      s.register("fast", URI.create(base + "/fast"), WebhookSigner.standardWebhooks(SECRET));
+      java.util.Set<String> ids = new java.util.HashSet<>();
+      for (int i = 0; i < 2000; i++) {
+        ids.add(s.send("fast", BODY, null));
+      }
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(40);
+      while (attempts.size() < 2000 && System.nanoTime() < deadline) {
+        Thread.sleep(10);
+      }
+      Thread.sleep(200); // anything sent twice would show up now
+      List<String> sent = seen.stream().map(x -> x.headers().get("webhook-id")).toList();
+      assertEquals(2000, sent.size(), "requests the receiver saw");
+      assertEquals(ids, new java.util.HashSet<>(sent), "every delivery, none twice");
+    } finally {
+      s.close();
+    }
+  }
+
+  @Test
+  void deliveriesForAnEndpointNotRegisteredYet_waitForIt() throws Exception {
+    DeliveryStore store = DeliveryStore.inMemory();
+    WebhookSender before = sender().store(store).build();
+    before.register("late", URI.create(base + "/late"), WebhookSigner.standardWebhooks(SECRET));
+    before.send("late", BODY, null);
+    WebhookSender restarted = sender().store(store).build(); // a restart: nothing registered yet
+    run(restarted);
+    assertEquals(1, store.pendingCount(), "kept, not dead-lettered");
+    assertEquals(List.of(), store.deadLetters());
+    restarted.register("late", URI.create(base + "/late"), WebhookSigner.standardWebhooks(SECRET));
+    run(restarted);
+    assertEquals(0, store.pendingCount());
+    assertEquals(List.of("/late"), seen.stream().map(Seen::path).toList());
+  }
+
+  @Test
+  void close_givesBackDeliveriesLeasedAheadButNotAttempted() throws Exception {
+    DeliveryStore store = DeliveryStore.inMemory();
+    WebhookSender s = sender().store(store).perEndpointConcurrency(1).build();
+    s.register("slow", URI.create(base + "/slow"), WebhookSigner.standardWebhooks(SECRET));
+    hang = new CountDownLatch(1);
+    for (int i = 0; i < 3; i++) {
+      s.send("slow", BODY, null);
+    }
+    s.runDue(); // one attempt hangs; one more is leased ahead for the next free permit
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+    while (seen.isEmpty() && System.nanoTime() < deadline) {
+      Thread.sleep(10);
+    }
+    assertEquals(1, store.due("slow", clock.instant(), 10).size(), "two of three are leased (this takes the third)");
+    s.close();
+    assertEquals(1, store.due("slow", clock.instant(), 10).size(), "the one leased ahead was given back");
+    assertEquals(1, seen.size());
+    hang.countDown();
+  }
+
+  @Test
+  void inMemoryStore_leasesEachDueDeliveryOnce_untilReleasedOrUpdated() {
+    DeliveryStore store = DeliveryStore.inMemory();
+    Instant now = clock.instant();
+    for (int i = 0; i < 5; i++) {
+      store.add(new Delivery("d" + i, "e", URI.create(base), BODY, null, now, 0, now.plusMillis(i), null));
+    }
+    store.add(new Delivery("other", "f", URI.create(base), BODY, null, now, 0, now, null));
+    Instant later = now.plusSeconds(1);
+    assertEquals(List.of("d0", "d1"), ids(store.due("e", later, 2)));
+    assertEquals(List.of("d2", "d3", "d4"), ids(store.due("e", later, 10)), "leased ones are not handed out again");
+    assertEquals(List.of(), store.due("e", later, 10));
+    assertEquals(List.of("other"), ids(store.due("f", later, 10)), "per endpoint");
+    assertEquals(List.of(), store.due("unknown", later, 10));
+    store.release(new Delivery("d1", "e", URI.create(base), BODY, null, now, 0, now.plusMillis(1), null));
+    assertEquals(List.of("d1"), ids(store.due("e", later, 10)), "released: due again");
+    store.update(new Delivery("d2", "e", URI.create(base), BODY, null, now, 1, later.plusSeconds(5), "HTTP 500"));
+    assertEquals(List.of(), store.due("e", later, 10), "retry not due yet");
+    assertEquals(List.of("d2"), ids(store.due("e", later.plusSeconds(5), 10)), "updated: leased again when due");
+    store.remove("d0");
+    store.deadLetter(new Delivery("d3", "e", URI.create(base), BODY, null, now, 9, now, "HTTP 500"));
+    assertEquals(4, store.pendingCount(), "d1, d2, d4 and other");
+    assertEquals(List.of("d3"), ids(store.deadLetters()));
+  }
+
+  private static List<String> ids(List<Delivery> l) {
+    return l.stream().map(Delivery::id).toList();
   }
 
   @Test

@@ -242,6 +242,29 @@ class WebhookSignatureTest {
   }
 
   @Test
+  void signatureEntries_anyOneMatching_verifies_acrossRepeatedHeaders_andPastBadOrUnknownEntries() {
+    Map<String, String> h = WebhookSigner.standardWebhooks(WHSEC).sign("m", NOW, BODY);
+    String good = h.get("webhook-signature");
+    WebhookVerifier v = WebhookVerifier.standardWebhooks(WHSEC).clock(CLOCK).build();
+    Map<String, List<String>> repeated = new LinkedHashMap<>();
+    h.forEach((k, val) -> repeated.put(k, List.of(val)));
+    // A wrong v1, an undecodable v1, an unknown version and extra spaces before the good one; the
+    // good one in a second header line.
+    repeated.put("Webhook-Signature", List.of("v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=  v1,%%% v9,xyz", good));
+    repeated.remove("webhook-signature");
+    assertEquals("m", v.verify(repeated, BODY).id());
+    repeated.put("Webhook-Signature", List.of("v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= v1,%%%"));
+    assertEquals(Reason.NO_MATCHING_SIGNATURE,
+        assertThrows(WebhookVerificationException.class, () -> v.verify(repeated, BODY)).reason());
+    repeated.put("Webhook-Signature", List.of(" v9,xyz  v2,abc "));
+    assertEquals(Reason.UNKNOWN_VERSION,
+        assertThrows(WebhookVerificationException.class, () -> v.verify(repeated, BODY)).reason());
+    repeated.put("Webhook-Signature", List.of("v1 ,abc"));
+    assertEquals(Reason.MALFORMED_HEADER,
+        assertThrows(WebhookVerificationException.class, () -> v.verify(repeated, BODY)).reason());
+  }
+
+  @Test
   void badSecrets_areRefusedAtBuildTime_withoutEchoingThem() {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
         () -> WebhookVerifier.standardWebhooks("plain-password-123"));
