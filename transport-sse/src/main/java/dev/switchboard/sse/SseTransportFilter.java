@@ -43,7 +43,9 @@ import org.slf4j.LoggerFactory;
  * <p>Each stream starts with {@code retry:}, resumes from the {@code Last-Event-ID} header or the
  * {@code lastEventId} query parameter (browsers cannot set headers on the first connect), sends an
  * {@code event: reset} with {@code {"reason":"history_gap"}} when it cannot, and a {@code :} comment
- * heartbeat every 15 s (configurable). Writes are non-blocking ({@link WriteListener}), one writer
+ * heartbeat on a stream that has written nothing for half the interval, checked every 15 s
+ * (configurable; so an idle stream sees bytes at least every 1.5 intervals, a busy one no extra
+ * writes). Writes are non-blocking ({@link WriteListener}), one writer
  * per stream; a client that cannot keep up is disconnected by the hub's slow-consumer policy and
  * resumes from history.
  *
@@ -171,10 +173,16 @@ public final class SseTransportFilter implements Filter {
   private void startHeartbeats() {
     if (heartbeatStarted.compareAndSet(false, true)) {
       try {
+        // Only idle streams: a stream carrying messages needs no keep-alive, and writing and flushing a
+        // comment on every stream at once stalled fan-out for ~150 ms at 1,000 busy streams.
+        long idleNanos = heartbeat.toNanos() / 2;
         heartbeatTask = hub.scheduler().scheduleAtFixedRate(() -> {
+          long now = System.nanoTime();
           for (SseStream s : streams) {
-            s.heartbeatDue = true;
-            s.drain();
+            if (now - s.lastWriteNanos >= idleNanos) {
+              s.heartbeatDue = true;
+              s.drain();
+            }
           }
         }, heartbeat.toMillis(), heartbeat.toMillis(), TimeUnit.MILLISECONDS);
       } catch (java.util.concurrent.RejectedExecutionException e) {
@@ -212,6 +220,7 @@ public final class SseTransportFilter implements Filter {
     private final AtomicInteger wip = new AtomicInteger();
     private volatile Connection connection;
     private volatile boolean heartbeatDue;
+    private volatile long lastWriteNanos = System.nanoTime(); // written by the writer, read by heartbeats
     private volatile boolean closing;
     private volatile boolean finished;
     private boolean started; // writer-only
@@ -262,6 +271,7 @@ public final class SseTransportFilter implements Filter {
         if (chunk != null) {
           out.write(chunk);
           needFlush = true;
+          lastWriteNanos = System.nanoTime();
         } else if (closing && (c.closeStatus() == Status.SLOW_CONSUMER || c.queuedMessages() == 0)) {
           finish(null);
           return;
@@ -419,7 +429,10 @@ public final class SseTransportFilter implements Filter {
       return this;
     }
 
-    /** Interval of {@code :} heartbeat comments (default 15 s). */
+    /**
+     * How often idle streams are checked for a {@code :} heartbeat comment (default 15 s); a stream
+     * gets one when it has written nothing for half this interval.
+     */
     public Builder heartbeat(Duration interval) {
       if (interval == null || interval.toMillis() < 10) {
         throw new IllegalArgumentException("heartbeat must be at least 10ms: " + interval);

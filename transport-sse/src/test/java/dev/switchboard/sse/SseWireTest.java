@@ -174,6 +174,36 @@ class SseWireTest {
   }
 
   @Test
+  void heartbeats_goToIdleStreamsOnly() throws Exception {
+    RawStream busy = new RawStream(events("busy"));
+    RawStream idle = new RawStream(events("quiet"));
+    busy.awaitContains("retry: 1234\n\n");
+    idle.awaitContains("retry: 1234\n\n");
+    int before = heartbeats(idle);
+    for (int i = 0; i < 100; i++) { // a message every 10 ms for a second; heartbeats are checked every 100 ms
+      hub.publish("busy", "m" + i).toCompletableFuture().get();
+      Thread.sleep(10);
+    }
+    busy.awaitContains("data: m99\n");
+    assertTrue(heartbeats(idle) - before >= 5, "the idle stream kept getting heartbeats: " + heartbeats(idle));
+    // Idle for 50 ms at most between messages, so none is due; a stalled publisher may allow one or two.
+    String during = busy.text.substring(busy.text.indexOf("data: m0\n"), busy.text.indexOf("data: m99\n"));
+    assertTrue(count(during, "\n:\n") <= 2, "heartbeats between messages on a busy stream: " + count(during, "\n:\n"));
+  }
+
+  private static int heartbeats(RawStream s) {
+    return count(s.text.toString(), "\n:\n");
+  }
+
+  private static int count(String text, String what) {
+    int n = 0;
+    for (int i = text.indexOf(what); i >= 0; i = text.indexOf(what, i + 1)) {
+      n++;
+    }
+    return n;
+  }
+
+  @Test
   void cors_allowsConfiguredOriginsOnly() throws Exception {
     RawStream ok = new RawStream(events("c").header("Origin", "https://app.example"));
     assertEquals("https://app.example", ok.response.headers().firstValue("Access-Control-Allow-Origin").orElse(""));
