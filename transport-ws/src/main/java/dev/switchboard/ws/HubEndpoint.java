@@ -45,6 +45,7 @@ public final class HubEndpoint extends Endpoint implements Connection.Sink {
   private volatile boolean inFlight;
   private volatile boolean closing;
   private volatile long lastPongNanos = System.nanoTime();
+  volatile int pingSlice; // which slice of the ping interval pings this session (set when opened)
 
   HubEndpoint(WebSocketTransport transport) {
     this.transport = transport;

@@ -13,6 +13,7 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The WebSocket endpoint {@code GET /v1/ws} (subprotocol {@code switchboard.v1.json}) for any
@@ -40,7 +41,11 @@ public final class WebSocketTransport {
   final Duration pingInterval;
   final Duration idleTimeout;
   final int maxMessageBytes;
+  /** Sessions are pinged in this many slices of the ping interval, round robin by opening order. */
+  static final int PING_SLICES = 8;
+
   final Set<HubEndpoint> sessions = ConcurrentHashMap.newKeySet();
+  private final AtomicLong opened = new AtomicLong();
   private volatile ScheduledFuture<?> pinger;
 
   private WebSocketTransport(Builder b) {
@@ -80,15 +85,22 @@ public final class WebSocketTransport {
   }
 
   void opened(HubEndpoint e) {
+    e.pingSlice = (int) (opened.getAndIncrement() % PING_SLICES);
     sessions.add(e);
     if (pinger == null) {
       synchronized (this) {
         if (pinger == null) {
           try {
-            long ms = pingInterval.toMillis();
+            // Each session is pinged once per interval, in one of PING_SLICES slices of it: pinging
+            // every session at once stalled fan-out at 1,000 busy sessions (as SSE heartbeats did).
+            long ms = Math.max(1, pingInterval.toMillis() / PING_SLICES);
+            AtomicLong tick = new AtomicLong();
             pinger = hub.scheduler().scheduleAtFixedRate(() -> {
+              int slice = (int) (tick.getAndIncrement() % PING_SLICES);
               for (HubEndpoint s : sessions) {
-                s.ping(pingInterval);
+                if (s.pingSlice == slice) {
+                  s.ping(pingInterval);
+                }
               }
             }, ms, ms, TimeUnit.MILLISECONDS);
           } catch (java.util.concurrent.RejectedExecutionException ex) {

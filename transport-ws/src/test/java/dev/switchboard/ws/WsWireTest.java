@@ -108,6 +108,17 @@ class WsWireTest {
       closed.complete("error " + error);
     }
 
+    volatile long firstPingNanos;
+
+    @Override
+    public CompletionStage<?> onPing(WebSocket w, java.nio.ByteBuffer message) {
+      if (firstPingNanos == 0) {
+        firstPingNanos = System.nanoTime();
+      }
+      w.request(1);
+      return null; // the JDK client answers with a pong
+    }
+
     void send(String frame) {
       ws.sendText(frame, true).join();
     }
@@ -358,6 +369,27 @@ class WsWireTest {
       Thread.sleep(10);
     }
     assertEquals(0, hub.subscriberCount());
+  }
+
+  @Test
+  void pings_areSpreadOverTheInterval_notSentToEverySessionAtOnce() throws Exception {
+    Hub h = Hub.builder().build();
+    start(h, WebSocketTransport.builder(h).pingInterval(Duration.ofMillis(800)));
+    List<Raw> clients = new java.util.ArrayList<>();
+    for (int i = 0; i < WebSocketTransport.PING_SLICES; i++) {
+      clients.add(new Raw().open());
+    }
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+    while (clients.stream().anyMatch(c -> c.firstPingNanos == 0) && System.nanoTime() < deadline) {
+      Thread.sleep(10);
+    }
+    assertTrue(clients.stream().allMatch(c -> c.firstPingNanos != 0), "every session is pinged");
+    long first = clients.stream().mapToLong(c -> c.firstPingNanos).min().orElseThrow();
+    long last = clients.stream().mapToLong(c -> c.firstPingNanos).max().orElseThrow();
+    // Eight sessions in eight 100 ms slices: their first pings span about 700 ms, not one instant.
+    assertTrue(last - first >= TimeUnit.MILLISECONDS.toNanos(300),
+        "first pings spread over " + TimeUnit.NANOSECONDS.toMillis(last - first) + " ms");
+    assertTrue(clients.stream().allMatch(c -> !c.closed.isDone()), "sessions answering pings stay open");
   }
 
   @Test
