@@ -24,6 +24,27 @@ class MpscQueueTest {
   }
 
   @Test
+  void aTakenNodeDoesNotLinkToItsSuccessor() throws Exception {
+    // A taken node may already be tenured; if it still linked to the next one, every later node would
+    // stay reachable from it until a full GC and be promoted by each young collection.
+    MpscQueue<String> q = new MpscQueue<>();
+    java.lang.reflect.Field head = MpscQueue.class.getDeclaredField("head");
+    head.setAccessible(true);
+    q.offer("a");
+    q.offer("b");
+    Object stub = head.get(q);
+    assertEquals("a", q.poll());
+    Object first = head.get(q);
+    assertEquals("b", q.poll());
+    java.lang.reflect.Field next = stub.getClass().getDeclaredField("next");
+    next.setAccessible(true);
+    assertNull(next.get(stub), "the stub left behind links to nothing");
+    assertNull(next.get(first), "the first taken node links to nothing");
+    q.offer("c");
+    assertEquals("c", q.poll(), "the queue still works after unlinking");
+  }
+
+  @Test
   void fourProducersOneConsumer_everyElementOnce_eachProducersOrderKept() throws Exception {
     int producers = 4;
     int perProducer = 200_000;
