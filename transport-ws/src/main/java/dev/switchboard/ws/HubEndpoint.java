@@ -10,6 +10,8 @@ import jakarta.websocket.Endpoint;
 import jakarta.websocket.EndpointConfig;
 import jakarta.websocket.MessageHandler;
 import jakarta.websocket.PongMessage;
+import jakarta.websocket.SendHandler;
+import jakarta.websocket.SendResult;
 import jakarta.websocket.Session;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -46,6 +48,7 @@ public final class HubEndpoint extends Endpoint implements Connection.Sink {
   private volatile boolean closing;
   private volatile long lastPongNanos = System.nanoTime();
   volatile int pingSlice; // which slice of the ping interval pings this session (set when opened)
+  private final SendHandler onSent = this::sent;
 
   HubEndpoint(WebSocketTransport transport) {
     this.transport = transport;
@@ -178,15 +181,7 @@ public final class HubEndpoint extends Endpoint implements Connection.Sink {
         }
         if (next != null) {
           inFlight = true;
-          s.getAsyncRemote().sendText(next, result -> {
-            inFlight = false;
-            if (!result.isOK()) {
-              log.debug("send failed: {}", String.valueOf(result.getException()));
-              close(1011, "send failed");
-            } else {
-              drain();
-            }
-          });
+          s.getAsyncRemote().sendText(next, onSent);
         } else if (closing && c != null) {
           Status st = c.closeStatus();
           close(st == null ? 1001 : st.webSocketCloseCode(), st == null ? "closing"
@@ -195,6 +190,17 @@ public final class HubEndpoint extends Endpoint implements Connection.Sink {
       }
       missed = wip.addAndGet(-missed);
     } while (missed != 0);
+  }
+
+  /** The one completion handler of every send (no allocation per frame). */
+  private void sent(SendResult result) {
+    inFlight = false;
+    if (!result.isOK()) {
+      log.debug("send failed: {}", String.valueOf(result.getException()));
+      close(1011, "send failed");
+    } else {
+      drain();
+    }
   }
 
   private static String frameOf(Connection.Event e) {

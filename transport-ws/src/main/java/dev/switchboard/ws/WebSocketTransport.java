@@ -151,7 +151,10 @@ public final class WebSocketTransport {
       return this;
     }
 
-    /** Server ping interval (default 30 s); a peer silent for two intervals is closed. */
+    /**
+     * Server ping interval (default 30 s): each session is pinged once per interval, the sessions
+     * spread over eight slices of it rather than all at once; a peer silent for two intervals is closed.
+     */
     public Builder pingInterval(Duration interval) {
       if (interval == null || interval.toMillis() < 10) {
         throw new IllegalArgumentException("pingInterval must be at least 10ms: " + interval);
