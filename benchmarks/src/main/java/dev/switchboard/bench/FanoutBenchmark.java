@@ -1,5 +1,8 @@
 package dev.switchboard.bench;
 
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -33,7 +36,9 @@ import org.HdrHistogram.Histogram;
  * <p>Usage: {@code FanoutBenchmark [--quick] [--subscribers 1000,10000] [--step-seconds 3]
  * [--targets a,b] [--grpc-streams-per-connection 10] [--rounds 1] [--out FILE] [--charts DIR]}; with
  * {@code --rounds K} every target runs K times, interleaved with its baseline, and the table shows the
- * median round and each round's ratio to its baseline.
+ * median round and each round's ratio to its baseline; the JSON then holds the median rows and every
+ * round ({@link #jsonRounds}), so the ratios can be recomputed from it. {@code --replot FILE.json}
+ * prints the table and draws the charts of an earlier run's JSON (the median rows of a rounds file).
  */
 public final class FanoutBenchmark {
   record Target(String name, String serverKind, String path, LoadClient.Mode mode) {}
@@ -96,6 +101,7 @@ public final class FanoutBenchmark {
     List<String> only = null;
     Path charts = null;
     int rounds = 1;
+    Path replot = null;
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
         case "--quick": quick = true; ns = List.of(50); stepSeconds = 1; break;
@@ -109,14 +115,24 @@ public final class FanoutBenchmark {
         case "--out": out = Path.of(args[++i]); break;
         case "--charts": charts = Path.of(args[++i]); break;
         case "--rounds": rounds = Integer.parseInt(args[++i]); break;
+        case "--replot": replot = Path.of(args[++i]); break;
         case "--targets": only = List.of(args[++i].split(",")); break;
         case "--grpc-streams-per-connection": grpcStreamsPerConnection = Integer.parseInt(args[++i]); break;
         default:
           System.err.println("unknown option " + args[i]
               + "\nusage: FanoutBenchmark [--quick] [--subscribers 1000,10000] [--step-seconds 5] [--targets a,b]"
-              + " [--grpc-streams-per-connection 10] [--rounds 1] [--out FILE] [--charts DIR]");
+              + " [--grpc-streams-per-connection 10] [--rounds 1] [--out FILE] [--charts DIR]"
+              + "\n       FanoutBenchmark --replot FILE.json [--charts DIR]   (table and charts of an earlier run)");
           System.exit(2);
       }
+    }
+    if (replot != null) {
+      List<Result> earlier = readJson(Files.readString(replot));
+      System.out.println(table(earlier));
+      for (Path png : FanoutCharts.write(earlier, charts != null ? charts : replot.toAbsolutePath().getParent())) {
+        System.out.println("wrote " + png);
+      }
+      return;
     }
     List<List<Result>> all = new ArrayList<>();
     for (int r = 0; r < rounds; r++) {
@@ -126,7 +142,7 @@ public final class FanoutBenchmark {
     String table = table(results) + (rounds > 1 ? roundRatios(all) : "");
     System.out.println(table);
     Files.createDirectories(out.toAbsolutePath().getParent());
-    Files.writeString(out, json(results));
+    Files.writeString(out, rounds > 1 ? jsonRounds(results, all) : json(results));
     System.out.println("wrote " + out);
     for (Path png : FanoutCharts.write(results, charts != null ? charts : out.toAbsolutePath().getParent())) {
       System.out.println("wrote " + png);
@@ -423,6 +439,117 @@ public final class FanoutBenchmark {
           r.heapPerConn(), r.rssPerConn(), r.heapPerConn() - raw.heapPerConn(), r.half().cpuMillisPer100k()));
     }
     return sb.toString();
+  }
+
+  /** {@code {"median":[rows], "rounds":[[rows of round 1], …]}}: the rows are {@link #json}'s. */
+  static String jsonRounds(List<Result> median, List<List<Result>> rounds) {
+    StringBuilder sb = new StringBuilder("{\"median\":").append(json(median)).append(",\"rounds\":[\n");
+    for (int i = 0; i < rounds.size(); i++) {
+      sb.append(i == 0 ? "" : ",\n").append(json(rounds.get(i)).strip());
+    }
+    return sb.append("]}\n").toString();
+  }
+
+  /**
+   * The results in {@link #json}'s format, or the median rows of {@link #jsonRounds}'s. A step at half
+   * rate keeps its latency and CPU per 100,000 deliveries (all the JSON records of it).
+   */
+  static List<Result> readJson(String text) throws IOException {
+    try (JsonParser p = new JsonFactory().createParser(text)) {
+      JsonToken first = p.nextToken();
+      if (first == JsonToken.START_OBJECT) {
+        while (p.nextToken() == JsonToken.FIELD_NAME) {
+          String field = p.currentName();
+          p.nextToken();
+          if (field.equals("median")) {
+            return readResults(p);
+          }
+          p.skipChildren();
+        }
+        throw new IOException("a rounds file without \"median\" rows");
+      }
+      if (first != JsonToken.START_ARRAY) {
+        throw new IOException("not a fan-out result file: expected [ or {, found " + first);
+      }
+      return readResults(p);
+    }
+  }
+
+  /** Reads an array of result objects; the parser is on its START_ARRAY. */
+  @SuppressWarnings("unchecked")
+  private static List<Result> readResults(JsonParser p) throws IOException {
+    List<Result> out = new ArrayList<>();
+    while (p.nextToken() == JsonToken.START_OBJECT) {
+      java.util.Map<String, Object> r = readObject(p);
+      String target = String.valueOf(r.get("target"));
+      int n = num(r, "subscribers", target).intValue();
+      java.util.Map<String, Object> half = field(r, "atHalfRate", java.util.Map.class, target);
+      List<Step> steps = new ArrayList<>();
+      for (Object o : field(r, "steps", List.class, target)) {
+        if (!(o instanceof java.util.Map)) {
+          throw new IOException("fan-out result " + target + ": a step is not an object: " + o);
+        }
+        java.util.Map<String, Object> s = (java.util.Map<String, Object>) o;
+        steps.add(new Step(num(s, "rate", target).intValue(), num(s, "expected", target).longValue(),
+            num(s, "delivered", target).longValue(), num(s, "deliveredPerSecond", target).doubleValue(),
+            num(s, "p50Micros", target).longValue(), num(s, "p99Micros", target).longValue(),
+            num(s, "maxMicros", target).longValue(), field(s, "complete", Boolean.class, target),
+            (long) (num(s, "serverCpuMillis", target).doubleValue() * 1e6)));
+      }
+      Step halfStep = new Step(num(half, "rate", target).intValue(), 100_000, 100_000, 0,
+          num(half, "p50Micros", target).longValue(), num(half, "p99Micros", target).longValue(),
+          num(half, "maxMicros", target).longValue(), true,
+          (long) (num(half, "serverCpuMillisPer100k", target).doubleValue() * 1e6));
+      out.add(new Result(target, n, num(r, "connectSeconds", target).doubleValue(),
+          num(r, "heapBytesPerConnection", target).doubleValue(), num(r, "rssBytesPerConnection", target).doubleValue(),
+          num(r, "maxDeliveredPerSecond", target).doubleValue(), num(r, "maxSustainedPerSecond", target).doubleValue(),
+          halfStep, steps));
+    }
+    return out;
+  }
+
+  private static Number num(java.util.Map<String, Object> o, String name, String target) throws IOException {
+    return field(o, name, Number.class, target);
+  }
+
+  @SuppressWarnings("unchecked")
+  private static <T> T field(java.util.Map<String, Object> o, String name, Class<? super T> type, String target)
+      throws IOException {
+    Object v = o.get(name);
+    if (!type.isInstance(v)) {
+      throw new IOException("fan-out result " + target + ": \"" + name + "\" is not a " + type.getSimpleName()
+          + ": " + v);
+    }
+    return (T) v;
+  }
+
+  /** An object's fields as numbers, strings, booleans, lists and maps; the parser is on its START_OBJECT. */
+  private static java.util.Map<String, Object> readObject(JsonParser p) throws IOException {
+    java.util.Map<String, Object> o = new java.util.HashMap<>();
+    while (p.nextToken() == JsonToken.FIELD_NAME) {
+      String name = p.currentName();
+      p.nextToken();
+      o.put(name, readValue(p));
+    }
+    return o;
+  }
+
+  private static Object readValue(JsonParser p) throws IOException {
+    switch (p.currentToken()) {
+      case START_OBJECT: return readObject(p);
+      case START_ARRAY:
+        List<Object> list = new ArrayList<>();
+        while (p.nextToken() != JsonToken.END_ARRAY) {
+          list.add(readValue(p));
+        }
+        return list;
+      case VALUE_NUMBER_INT:
+      case VALUE_NUMBER_FLOAT: return p.getNumberValue();
+      case VALUE_TRUE: return Boolean.TRUE;
+      case VALUE_FALSE: return Boolean.FALSE;
+      case VALUE_STRING: return p.getText();
+      default: return null;
+    }
   }
 
   static String json(List<Result> results) {

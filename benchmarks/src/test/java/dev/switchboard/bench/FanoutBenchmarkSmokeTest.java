@@ -46,7 +46,7 @@ class FanoutBenchmarkSmokeTest {
   }
 
   @Test
-  void rounds_medianRoundKeepsOneRealRunPerRow_andRatiosPairEachRoundWithItsOwnBaseline() {
+  void rounds_medianRoundKeepsOneRealRunPerRow_andRatiosPairEachRoundWithItsOwnBaseline() throws Exception {
     List<List<FanoutBenchmark.Result>> rounds = List.of(
         List.of(result("raw-jakarta-ws", 100, 50), result("switchboard-ws", 90, 45)),
         List.of(result("raw-jakarta-ws", 200, 100), result("switchboard-ws", 100, 100)),
@@ -60,6 +60,46 @@ class FanoutBenchmarkSmokeTest {
     // max: 0.90, 0.50, 2.00 -> median 0.90; sustained: 0.90, 1.00 (round 3's baseline sustained nothing) -> 0.95
     assertTrue(ratios.contains("switchboard-ws         N=1000   0.90 0.50 2.00 -> 0.90x | 0.90 1.00 -> 0.95x"), ratios);
     assertTrue(!ratios.contains("raw-jakarta-ws  "), ratios);
+
+    String json = FanoutBenchmark.jsonRounds(median, rounds);
+    assertTrue(json.startsWith("{\"median\":[\n  {\"target\":\"raw-jakarta-ws\""), json);
+    assertTrue(json.contains("\"rounds\":[\n[\n  {\"target\":\"raw-jakarta-ws\""), json);
+    assertEquals(3 + 1, json.split("\"target\":\"switchboard-ws\"", -1).length - 1, "median row + three rounds");
+    assertTrue(json.contains("\"maxDeliveredPerSecond\":300,"), "round 3's own figures are kept");
+    try (com.fasterxml.jackson.core.JsonParser p = new com.fasterxml.jackson.core.JsonFactory().createParser(json)) {
+      while (p.nextToken() != null) {
+        // a malformed document throws
+      }
+    }
+  }
+
+  @Test
+  void json_readsBackWhatItWrote_forReplotting() throws Exception {
+    FanoutBenchmark.Step a = new FanoutBenchmark.Step(10, 20_000, 19_990, 9_995, 1_200, 48_000, 51_000, true, 470_000_000);
+    FanoutBenchmark.Step b = new FanoutBenchmark.Step(14, 28_000, 20_000, 9_000, 90_000, 1_900_000, 2_000_000, false, 900_000_000);
+    FanoutBenchmark.Step half = new FanoutBenchmark.Step(5, 10_000, 10_000, 5_000, 800, 20_000, 30_000, true, 250_000_000);
+    List<FanoutBenchmark.Result> written = List.of(
+        new FanoutBenchmark.Result("switchboard-sse", 1000, 0.75, 8100, 67_887, 9_996, 9_996, half, List.of(a, b)),
+        result("raw-jetty-sse", 120, 0));
+    List<FanoutBenchmark.Result> read = FanoutBenchmark.readJson(FanoutBenchmark.json(written));
+    assertEquals(2, read.size());
+    FanoutBenchmark.Result r = read.get(0);
+    assertEquals("switchboard-sse", r.target());
+    assertEquals(1000, r.subscribers());
+    assertEquals(8100, r.heapPerConn());
+    assertEquals(9_996, r.maxSustainedPerSec());
+    assertEquals(List.of(a, b), r.steps(), "every step survives");
+    assertEquals(5, r.half().rate());
+    assertEquals(20_000, r.half().p99());
+    assertEquals(half.cpuMillisPer100k(), r.half().cpuMillisPer100k(), 0.1);
+    assertEquals(FanoutBenchmark.table(written), FanoutBenchmark.table(read), "the replotted table is the same");
+
+    List<FanoutBenchmark.Result> median = FanoutBenchmark.readJson(
+        FanoutBenchmark.jsonRounds(written, List.of(written, written)));
+    assertEquals(FanoutBenchmark.table(written), FanoutBenchmark.table(median), "a rounds file gives its median rows");
+    java.io.IOException e = org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class,
+        () -> FanoutBenchmark.readJson("[{\"target\":\"x\",\"subscribers\":\"many\"}]"));
+    assertTrue(e.getMessage().contains("subscribers"), e.getMessage());
   }
 
   private static FanoutBenchmark.Result result(String target, double max, double sustained) {
