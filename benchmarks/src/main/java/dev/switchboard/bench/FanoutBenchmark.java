@@ -375,6 +375,7 @@ public final class FanoutBenchmark {
   }
 
   private static Step step(String base, FanoutClient client, int n, int rate, double seconds) throws Exception {
+    settle(client);
     client.recorder().getIntervalHistogram(); // reset
     long d0 = client.delivered();
     long expected = (long) (rate * seconds) * n;
@@ -394,6 +395,28 @@ public final class FanoutBenchmark {
     return new Step(rate, expected, got, perSec, h.getValueAtPercentile(50), h.getValueAtPercentile(99),
         h.getMaxValue(), got >= expected * 0.99 && client.failed() == 0, cpu);
   }
+
+  /**
+   * Waits until no delivery has arrived for {@link #QUIET_MILLIS} (at most a minute): a step that fell
+   * behind leaves a backlog still arriving, which must not be counted, nor its latency recorded, in
+   * the next step (the probes below the ladder, the refinement and the half-rate step follow one).
+   */
+  static void settle(FanoutClient client) throws InterruptedException {
+    long deadline = System.nanoTime() + Duration.ofMinutes(1).toNanos();
+    long last = client.delivered();
+    long quietSince = System.nanoTime();
+    while (System.nanoTime() - quietSince < QUIET_MILLIS * 1_000_000L && System.nanoTime() < deadline) {
+      Thread.sleep(20);
+      long now = client.delivered();
+      if (now != last) {
+        last = now;
+        quietSince = System.nanoTime();
+      }
+    }
+  }
+
+  /** How long no delivery must arrive before a step starts. */
+  static final long QUIET_MILLIS = 200;
 
   private static String control(String url) throws IOException, InterruptedException {
     HttpResponse<String> r = CONTROL.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofMinutes(5)).build(),

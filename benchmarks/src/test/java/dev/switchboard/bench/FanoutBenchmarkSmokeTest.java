@@ -102,6 +102,34 @@ class FanoutBenchmarkSmokeTest {
     assertTrue(e.getMessage().contains("subscribers"), e.getMessage());
   }
 
+  @Test
+  void settle_waitsOutTheBacklogOfAStepThatFellBehind() throws Exception {
+    java.util.concurrent.atomic.AtomicLong delivered = new java.util.concurrent.atomic.AtomicLong();
+    java.util.concurrent.atomic.AtomicBoolean backlogDone = new java.util.concurrent.atomic.AtomicBoolean();
+    FanoutClient client = new FanoutClient() {
+      @Override public void connect(int n) {}
+      @Override public long delivered() { return delivered.get(); }
+      @Override public int failed() { return 0; }
+      @Override public org.HdrHistogram.Recorder recorder() { return new org.HdrHistogram.Recorder(3); }
+      @Override public void close() {}
+    };
+    Thread backlog = new Thread(() -> {
+      for (int i = 0; i < 100; i++) { // a late backlog: a delivery every 5 ms for about half a second
+        delivered.incrementAndGet();
+        try {
+          Thread.sleep(5);
+        } catch (InterruptedException e) {
+          return;
+        }
+      }
+      backlogDone.set(true);
+    });
+    backlog.start();
+    FanoutBenchmark.settle(client);
+    assertTrue(backlogDone.get(), "settle returned while the backlog was still arriving");
+    backlog.join();
+  }
+
   private static FanoutBenchmark.Result result(String target, double max, double sustained) {
     FanoutBenchmark.Step step = new FanoutBenchmark.Step(1, 1000, 1000, max, 1, 2, 3, true, 1_000_000);
     return new FanoutBenchmark.Result(target, 1000, 1, 1, 1, max, sustained, step, List.of(step));
