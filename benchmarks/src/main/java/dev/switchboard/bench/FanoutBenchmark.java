@@ -337,6 +337,7 @@ public final class FanoutBenchmark {
             hi = mid;
           }
         }
+        best = Math.max(best, bestComplete(steps)); // a refinement step may beat every ladder step
         Step half = step(base, client, n, Math.max(1, (sustainedRate > 0 ? sustainedRate : bestRate) / 2), stepSeconds);
         return new Result(t.name(), n, connectSeconds, heapPer, rssPer, best, sustained, half, steps);
       }
@@ -344,6 +345,11 @@ public final class FanoutBenchmark {
       server.destroy();
       server.waitFor();
     }
+  }
+
+  /** Delivered/s of the best step where everything arrived, 0 when none did. */
+  static double bestComplete(List<Step> steps) {
+    return steps.stream().filter(Step::complete).mapToDouble(Step::deliveredPerSec).max().orElse(0);
   }
 
   /** Bisection steps between the best sustained rate and the next one tried. */

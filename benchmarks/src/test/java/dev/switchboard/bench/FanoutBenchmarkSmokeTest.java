@@ -103,6 +103,15 @@ class FanoutBenchmarkSmokeTest {
   }
 
   @Test
+  void maxDelivered_countsEveryCompleteStep_refinementsIncluded_butNoIncompleteOne() {
+    FanoutBenchmark.Step ladder = new FanoutBenchmark.Step(207, 414_000, 414_000, 200_000, 1, 2, 3, true, 0);
+    FanoutBenchmark.Step fellBehind = new FanoutBenchmark.Step(289, 578_000, 400_000, 200_000 * 1.5, 1, 2, 3, false, 0);
+    FanoutBenchmark.Step refinement = new FanoutBenchmark.Step(245, 490_000, 490_000, 240_000, 1, 2, 3, true, 0);
+    assertEquals(240_000, FanoutBenchmark.bestComplete(List.of(ladder, refinement, fellBehind)));
+    assertEquals(0, FanoutBenchmark.bestComplete(List.of(fellBehind)));
+  }
+
+  @Test
   void settle_waitsOutTheBacklogOfAStepThatFellBehind() throws Exception {
     java.util.concurrent.atomic.AtomicLong delivered = new java.util.concurrent.atomic.AtomicLong();
     java.util.concurrent.atomic.AtomicBoolean backlogDone = new java.util.concurrent.atomic.AtomicBoolean();

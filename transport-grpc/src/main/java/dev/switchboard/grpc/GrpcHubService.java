@@ -46,6 +46,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Queue;
+import java.util.Set;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -129,7 +130,9 @@ public final class GrpcHubService implements BindableService {
 
   @Override
   public ServerServiceDefinition bindService() {
-    return ServerInterceptors.intercept(impl.bindService(), new AuthInterceptor());
+    // Subscribe and Connect fan the same message instance out to many streams: encode it once.
+    return ServerInterceptors.intercept(
+        FanoutMarshaller.wrapResponses(impl.bindService(), Set.of("Subscribe", "Connect")), new AuthInterceptor());
   }
 
   /** Authenticates each call from its metadata before any of the service's code runs. */
