@@ -43,9 +43,9 @@ import org.slf4j.LoggerFactory;
  * <p>Each stream starts with {@code retry:}, resumes from the {@code Last-Event-ID} header or the
  * {@code lastEventId} query parameter (browsers cannot set headers on the first connect), sends an
  * {@code event: reset} with {@code {"reason":"history_gap"}} when it cannot, and a {@code :} comment
- * heartbeat on a stream that has written nothing for half the interval, checked every 15 s
- * (configurable; so an idle stream sees bytes at least every 1.5 intervals, a busy one no extra
- * writes). Writes are non-blocking ({@link WriteListener}), one writer
+ * heartbeat on a stream that has written nothing for half the interval, checked every half interval
+ * (interval 15 s, configurable; so no stream is silent for longer than the interval, and a busy one
+ * gets no extra writes). Writes are non-blocking ({@link WriteListener}), one writer
  * per stream; a client that cannot keep up is disconnected by the hub's slow-consumer policy and
  * resumes from history.
  *
@@ -174,8 +174,10 @@ public final class SseTransportFilter implements Filter {
     if (heartbeatStarted.compareAndSet(false, true)) {
       try {
         // Only idle streams: a stream carrying messages needs no keep-alive, and writing and flushing a
-        // comment on every stream at once stalled fan-out for ~150 ms at 1,000 busy streams.
-        long idleNanos = heartbeat.toNanos() / 2;
+        // comment on every stream at once stalled fan-out for ~150 ms at 1,000 busy streams. Checked
+        // every half interval for streams silent that long, so none is silent longer than the interval.
+        long half = heartbeat.toMillis() / 2;
+        long idleNanos = TimeUnit.MILLISECONDS.toNanos(half);
         heartbeatTask = hub.scheduler().scheduleAtFixedRate(() -> {
           long now = System.nanoTime();
           for (SseStream s : streams) {
@@ -184,7 +186,7 @@ public final class SseTransportFilter implements Filter {
               s.drain();
             }
           }
-        }, heartbeat.toMillis(), heartbeat.toMillis(), TimeUnit.MILLISECONDS);
+        }, half, half, TimeUnit.MILLISECONDS);
       } catch (java.util.concurrent.RejectedExecutionException e) {
         log.debug("hub is shut down; no heartbeats", e);
       }
@@ -430,8 +432,8 @@ public final class SseTransportFilter implements Filter {
     }
 
     /**
-     * How often idle streams are checked for a {@code :} heartbeat comment (default 15 s); a stream
-     * gets one when it has written nothing for half this interval.
+     * The longest a stream stays silent (default 15 s): every half interval, a stream that has written
+     * nothing for half the interval gets a {@code :} heartbeat comment.
      */
     public Builder heartbeat(Duration interval) {
       if (interval == null || interval.toMillis() < 10) {

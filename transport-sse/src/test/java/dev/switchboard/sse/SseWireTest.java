@@ -180,7 +180,7 @@ class SseWireTest {
     busy.awaitContains("retry: 1234\n\n");
     idle.awaitContains("retry: 1234\n\n");
     int before = heartbeats(idle);
-    for (int i = 0; i < 100; i++) { // a message every 10 ms for a second; heartbeats are checked every 100 ms
+    for (int i = 0; i < 100; i++) { // a message every 10 ms for a second; heartbeats are checked every 50 ms
       hub.publish("busy", "m" + i).toCompletableFuture().get();
       Thread.sleep(10);
     }
