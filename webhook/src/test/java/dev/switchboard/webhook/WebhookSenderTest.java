@@ -317,10 +317,7 @@ class WebhookSenderTest {
 
   @Test
   void aSlowEndpoint_doesNotDelayTheOthers() throws Exception {
-    WebhookSender s = sender().perEndpointConcurrency(1).build();
-    s.register("slow", URI.create(base + "/slow"), WebhookSigner.standardWebhooks(SECRET));
-    s.register("fast", URI.create(base + "/fast"), WebhookSigner.standardWebhooks(SECRET));
-    hang = new CountDownLatch(1);
+    WebhookSender s = slowAndFastEndpoints(1);
     for (int i = 0; i < 3; i++) {
       s.send("slow", BODY, null);
       s.send("fast", BODY, null);
@@ -329,6 +326,15 @@ class WebhookSenderTest {
     assertEquals(3, seenAt("/fast"), "every fast delivery went out");
     assertEquals(1, seenAt("/slow"), "the slow endpoint holds one at a time");
     hang.countDown();
+  }
+
+  /** A sender with endpoints "slow" (whose receiver hangs until {@code hang} opens) and "fast". */
+  private WebhookSender slowAndFastEndpoints(int perEndpointConcurrency) {
+    WebhookSender s = sender().perEndpointConcurrency(perEndpointConcurrency).build();
+    s.register("slow", URI.create(base + "/slow"), WebhookSigner.standardWebhooks(SECRET));
+    s.register("fast", URI.create(base + "/fast"), WebhookSigner.standardWebhooks(SECRET));
+    hang = new CountDownLatch(1);
+    return s;
   }
 
   /** Dispatch rounds, not joined (a slow attempt stays in flight, as with the background loop). */
@@ -346,10 +352,7 @@ class WebhookSenderTest {
 
   @Test
   void aBacklogForASlowEndpoint_doesNotHideAnotherEndpointsDeliveries() throws Exception {
-    WebhookSender s = sender().perEndpointConcurrency(2).build();
-    s.register("slow", URI.create(base + "/slow"), WebhookSigner.standardWebhooks(SECRET));
-    s.register("fast", URI.create(base + "/fast"), WebhookSigner.standardWebhooks(SECRET));
-    hang = new CountDownLatch(1);
+    WebhookSender s = slowAndFastEndpoints(2);
     for (int i = 0; i < 500; i++) { // queued first, so the oldest due deliveries are all the slow one's
       s.send("slow", BODY, null);
     }
