@@ -1,6 +1,7 @@
 package dev.switchboard.grpc;
 
 import com.google.protobuf.MessageLite;
+import dev.switchboard.transport.internal.FanoutCache;
 import io.grpc.Drainable;
 import io.grpc.KnownLength;
 import io.grpc.MethodDescriptor;
@@ -14,25 +15,20 @@ import java.io.OutputStream;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
-import java.util.concurrent.atomic.AtomicReferenceArray;
 
 /**
  * A response marshaller that serializes a message instance once for every stream it is written to:
  * a fan-out hands the very same {@code SubscribeEvent} (or {@code ServerFrame}) to N streams, and
  * protobuf's own marshaller would encode it N times on the publishing thread (≈ 20 % of the server's
- * CPU in a 1,000-stream fan-out profile). Recently streamed instances (by identity, in a small
- * direct-mapped table) keep their bytes; messages over {@link #MAX_CACHED_BYTES} are not kept.
+ * CPU in a 1,000-stream fan-out profile). Recently streamed instances keep their bytes in a
+ * {@link FanoutCache}; messages over {@link FanoutCache#MAX_CACHED_SIZE} are streamed by the delegate.
  *
  * <p>Thread-safe: a lost race only encodes a message twice. Parsing is the delegate's.
  */
 final class FanoutMarshaller<T> implements MethodDescriptor.Marshaller<T> {
-  private static final int SLOTS = 64;
-  static final int MAX_CACHED_BYTES = 16 * 1024;
-
-  private record Entry(Object message, byte[] bytes) {}
-
   private final MethodDescriptor.Marshaller<T> delegate;
-  private final AtomicReferenceArray<Entry> slots = new AtomicReferenceArray<>(SLOTS);
+  private final FanoutCache<MessageLite, byte[]> bytes =
+      new FanoutCache<>(MessageLite::getSerializedSize, MessageLite::toByteArray);
 
   FanoutMarshaller(MethodDescriptor.Marshaller<T> delegate) {
     this.delegate = delegate;
@@ -40,16 +36,10 @@ final class FanoutMarshaller<T> implements MethodDescriptor.Marshaller<T> {
 
   @Override
   public InputStream stream(T value) {
-    if (!(value instanceof MessageLite) || ((MessageLite) value).getSerializedSize() > MAX_CACHED_BYTES) {
-      return delegate.stream(value);
+    if (!(value instanceof MessageLite) || ((MessageLite) value).getSerializedSize() > FanoutCache.MAX_CACHED_SIZE) {
+      return delegate.stream(value); // streamed straight into the frame, no byte[] of its own
     }
-    int slot = System.identityHashCode(value) & (SLOTS - 1);
-    Entry e = slots.get(slot);
-    if (e == null || e.message != value) {
-      e = new Entry(value, ((MessageLite) value).toByteArray());
-      slots.set(slot, e);
-    }
-    return new Bytes(e.bytes);
+    return new Bytes(bytes.get((MessageLite) value));
   }
 
   @Override

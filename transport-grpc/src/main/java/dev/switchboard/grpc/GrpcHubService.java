@@ -81,10 +81,10 @@ public final class GrpcHubService implements BindableService {
   private final Hub hub;
   private final Impl impl = new Impl();
   private final java.util.Set<Stream<?>> streams = java.util.concurrent.ConcurrentHashMap.newKeySet();
-  private final FanoutCache<SubscribeEvent> subscribeEvents =
-      new FanoutCache<>(m -> SubscribeEvent.newBuilder().setMessage(GrpcCodec.toProto(m)).build());
-  private final FanoutCache<ServerFrame> messageFrames =
-      new FanoutCache<>(m -> ServerFrame.newBuilder().setMessage(GrpcCodec.toProto(m)).build());
+  private final FanoutCache<Message, SubscribeEvent> subscribeEvents =
+      FanoutCache.ofMessages(m -> SubscribeEvent.newBuilder().setMessage(GrpcCodec.toProto(m)).build());
+  private final FanoutCache<Message, ServerFrame> messageFrames =
+      FanoutCache.ofMessages(m -> ServerFrame.newBuilder().setMessage(GrpcCodec.toProto(m)).build());
 
   private final IdempotentPublishes idempotency;
 

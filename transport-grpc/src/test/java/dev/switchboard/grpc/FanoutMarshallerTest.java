@@ -60,7 +60,7 @@ class FanoutMarshallerTest {
 
   @Test
   void largeMessages_areNotKept_butStillStreamedExactly() throws Exception {
-    SubscribeEvent big = event(FanoutMarshaller.MAX_CACHED_BYTES + 1);
+    SubscribeEvent big = event(dev.switchboard.transport.internal.FanoutCache.MAX_CACHED_SIZE + 1);
     InputStream in = marshaller.stream(big);
     assertFalse(in instanceof java.io.ByteArrayInputStream, "streamed by protobuf's marshaller");
     assertArrayEquals(big.toByteArray(), in.readAllBytes());

@@ -32,7 +32,7 @@ final class SseFormat {
     ascii(out, "event: reset\ndata: {\"reason\":\"" + reason + "\"}\n\n");
   }
 
-  private static final FanoutCache<byte[]> ENCODED = new FanoutCache<>(m -> {
+  private static final FanoutCache<Message, byte[]> ENCODED = FanoutCache.ofMessages(m -> {
     ByteArrayOutputStream out = new ByteArrayOutputStream(m.payloadSize() + 64);
     message(out, m);
     return out.toByteArray();

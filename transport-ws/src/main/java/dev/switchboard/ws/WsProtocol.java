@@ -242,7 +242,7 @@ final class WsProtocol {
     });
   }
 
-  private static final FanoutCache<String> MESSAGE_FRAMES = new FanoutCache<>(WsProtocol::encodeMessage);
+  private static final FanoutCache<Message, String> MESSAGE_FRAMES = FanoutCache.ofMessages(WsProtocol::encodeMessage);
 
   /** A message frame, encoded once per fan-out rather than once per session. */
   static String message(Message m) {
