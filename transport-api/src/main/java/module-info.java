@@ -6,6 +6,7 @@ module dev.switchboard.transport {
   requires transitive org.slf4j;
   requires com.fasterxml.jackson.core;
   requires java.net.http;
+  requires jdk.management; // the descriptor limit, for the default connection limit
 
   exports dev.switchboard.transport;
   exports dev.switchboard.hub;

@@ -257,9 +257,8 @@ public final class RedisBroker implements Broker {
       throw new IllegalArgumentException("limit must be >= 0: " + limit);
     }
     if (afterId != null && RedisCodecs.parseId(afterId) == null) {
-      return CompletableFuture.failedFuture(new SwitchboardException(Status.INVALID_ARGUMENT, "invalid_id",
-          "'" + (afterId.length() > 64 ? afterId.substring(0, 64) + "..." : afterId) + "' is not a message id",
-          null, null));
+      // Not a stream id, so not one of ours (another broker's, or garbage): a gap, from the oldest.
+      return history(topic, null, limit).thenApply(h -> new History(h.messages(), false, h.latestId()));
     }
     byte[][] args = {bytes(afterId == null ? "" : afterId), bytes(Integer.toString(limit))};
     return script(HISTORY, ScriptOutputType.MULTI, streamKey(topic), args)

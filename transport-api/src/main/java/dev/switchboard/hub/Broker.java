@@ -36,10 +36,14 @@ public interface Broker extends AutoCloseable {
   /**
    * Reads history.
    *
-   * @param afterId return messages after this id; {@code null} for the oldest retained onwards
+   * @param afterId return messages after this id; {@code null} for the oldest retained onwards. An
+   *     id this broker did not issue for the topic (malformed for this broker, from another epoch or
+   *     node, or newer than the topic's newest) is a gap, not an error: the page starts at the
+   *     oldest retained message with {@code recovered} false. (The hub checks the id's syntax,
+   *     {@link dev.switchboard.transport.Topics#requireValidId}, before it gets here.)
    * @param limit at most this many (0 returns none, still reporting {@code latestId})
-   * @return the page; failed with {@code SwitchboardException} INVALID_ARGUMENT when {@code afterId}
-   *     is not an id this broker could have made
+   * @return the page; failed with a {@code SwitchboardException} only when the store cannot answer
+   *     (UNAVAILABLE)
    */
   CompletionStage<History> history(String topic, String afterId, int limit);
 

@@ -139,6 +139,7 @@ public final class Connection {
   public CompletionStage<Void> subscribe(String topic, String afterId) {
     try {
       Topics.requireValid(topic);
+      Topics.requireValidId(afterId);
       hub.authorize(principal, topic, Authorizer.Action.SUBSCRIBE);
       if (closed.get()) {
         throw new SwitchboardException(Status.UNAVAILABLE, "connection is closed");

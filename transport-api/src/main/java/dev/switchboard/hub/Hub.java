@@ -15,9 +15,9 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -73,11 +73,15 @@ public final class Hub implements Publisher, AutoCloseable {
     this.maxConnections = b.maxConnections;
     this.maxSubscriptionsPerConnection = b.maxSubscriptionsPerConnection;
     this.maxPollWait = b.maxPollWait;
-    this.scheduler = Executors.newSingleThreadScheduledExecutor(r -> {
+    ScheduledThreadPoolExecutor timer = new ScheduledThreadPoolExecutor(1, r -> {
       Thread t = new Thread(r, "switchboard-hub-timer");
       t.setDaemon(true);
       return t;
     });
+    // A long poll answered early cancels its timeout: drop it from the queue at once rather than
+    // keeping thousands of dead tasks until they expire.
+    timer.setRemoveOnCancelPolicy(true);
+    this.scheduler = timer;
   }
 
   public static Builder builder() {
@@ -199,6 +203,7 @@ public final class Hub implements Publisher, AutoCloseable {
     try {
       requireRunning();
       Topics.requireValid(topic);
+      Topics.requireValidId(afterId);
       authorize(principal, topic, Authorizer.Action.SUBSCRIBE);
       if (wait.isNegative() || wait.compareTo(maxPollWait) > 0) {
         throw new SwitchboardException(Status.INVALID_ARGUMENT, "wait must be between 0 and "
@@ -344,6 +349,23 @@ public final class Hub implements Publisher, AutoCloseable {
     }
   }
 
+  /**
+   * Refuses work when the hub is shut down or holds its connection limit, so a transport can answer
+   * before it takes on a connection (a WebSocket handshake before the upgrade, any HTTP request).
+   *
+   * @throws SwitchboardException UNAVAILABLE ({@code too_many_connections} or {@code unavailable})
+   *     with a retry hint
+   */
+  public void checkAdmission() {
+    requireRunning();
+    requireCapacity();
+  }
+
+  /** Connections plus waiting long polls this hub accepts at once. */
+  public int maxConnections() {
+    return maxConnections;
+  }
+
   private void requireCapacity() {
     if (connections.size() + waiters.size() >= maxConnections) {
       throw new SwitchboardException(Status.UNAVAILABLE, "too_many_connections",
@@ -453,7 +475,7 @@ public final class Hub implements Publisher, AutoCloseable {
     private int maxPayloadBytes = 1 << 20;
     private int maxQueuedMessages = 1024;
     private long maxQueuedBytes = 8L << 20;
-    private int maxConnections = 100_000;
+    private int maxConnections = DescriptorLimit.defaultMaxConnections(DescriptorLimit.processLimit());
     private int maxSubscriptionsPerConnection = 1000;
     private Duration maxPollWait = Duration.ofSeconds(60);
 
@@ -502,7 +524,12 @@ public final class Hub implements Publisher, AutoCloseable {
       return this;
     }
 
-    /** Connections plus waiting long polls accepted at once (default 100,000); more → 503. */
+    /**
+     * Connections plus waiting long polls accepted at once; more → 503 {@code too_many_connections}.
+     * Default: the process's file-descriptor limit less a quarter of it (at least 64) kept for the
+     * container, brokers, files and webhooks, at most 100,000 (100,000 where the limit is unknown);
+     * so clients are refused before the container runs out of descriptors and cannot accept at all.
+     */
     public Builder maxConnections(int connections) {
       if (connections < 1) {
         throw new IllegalArgumentException("maxConnections must be >= 1: " + connections);

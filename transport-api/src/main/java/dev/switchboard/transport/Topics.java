@@ -55,6 +55,35 @@ public final class Topics {
     return event;
   }
 
+  /** The longest message id (resume cursor) accepted from a client. */
+  public static final int MAX_ID_LENGTH = 128;
+
+  /**
+   * Returns {@code id} if null or a plausible message id: 1-{@value #MAX_ID_LENGTH} visible ASCII
+   * characters. This is the one syntax check for resume cursors on every transport ({@code after},
+   * {@code Last-Event-ID}, {@code lastEventId}); an id that passes it but that the broker never
+   * issued (another epoch or node, a restarted in-memory broker, plain garbage) is not an error but
+   * a {@code history_gap}: the subscriber gets what history still holds, the same on every transport.
+   *
+   * @throws SwitchboardException with {@link Status#INVALID_ARGUMENT} and code {@code invalid_id}
+   */
+  public static String requireValidId(String id) {
+    if (id == null) {
+      return null;
+    }
+    boolean ok = !id.isEmpty() && id.length() <= MAX_ID_LENGTH;
+    for (int i = 0; ok && i < id.length(); i++) {
+      char c = id.charAt(i);
+      ok = c >= 0x21 && c <= 0x7e;
+    }
+    if (!ok) {
+      throw new SwitchboardException(Status.INVALID_ARGUMENT, "invalid_id", "invalid message id "
+          + quote(id) + ": use the id of a message received (1-" + MAX_ID_LENGTH
+          + " visible ASCII characters)", null, null);
+    }
+    return id;
+  }
+
   /** A printable, bounded rendering of an untrusted value for error messages. */
   static String quote(String value) {
     if (value == null) {

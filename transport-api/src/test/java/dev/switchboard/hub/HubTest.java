@@ -74,15 +74,38 @@ class HubTest {
   }
 
   @Test
-  void broker_idsFromAnotherEpochAreAGap_andGarbageIsRejected() {
+  void broker_idsFromAnotherEpochOrGarbageAreAGap_fromTheOldestRetained() {
     InMemoryBroker before = new InMemoryBroker();
     String oldId = before.publish(Message.text("t", "x")).toCompletableFuture().join().id();
     InMemoryBroker after = new InMemoryBroker();
     after.publish(Message.text("t", "y")).toCompletableFuture().join();
-    assertFalse(after.history("t", oldId, 10).toCompletableFuture().join().recovered());
-    CompletionException e = org.junit.jupiter.api.Assertions.assertThrows(CompletionException.class,
-        () -> after.history("t", "garbage", 10).toCompletableFuture().join());
-    assertEquals("invalid_id", ((SwitchboardException) e.getCause()).errorCode());
+    Broker.History foreign = after.history("t", oldId, 10).toCompletableFuture().join();
+    assertFalse(foreign.recovered());
+    assertEquals("y", foreign.messages().get(0).text());
+    Broker.History garbage = after.history("t", "garbage", 10).toCompletableFuture().join();
+    assertFalse(garbage.recovered());
+    assertEquals("y", garbage.messages().get(0).text());
+  }
+
+  @Test
+  void malformedResumeIds_areInvalidArgument_onSubscribeAndPoll() {
+    Hub hub = Hub.builder().build();
+    Connection c = hub.connect(() -> "u", "test", new Connection.Sink() {
+      @Override
+      public void onReady() {}
+
+      @Override
+      public void onClose(dev.switchboard.transport.Status status, String reason) {}
+    });
+    for (String bad : new String[] {"has space", "x".repeat(129), "\u0000", "caf\u00e9"}) {
+      CompletionException e = org.junit.jupiter.api.Assertions.assertThrows(CompletionException.class,
+          () -> c.subscribe("t", bad).toCompletableFuture().join(), bad);
+      assertEquals("invalid_id", ((SwitchboardException) e.getCause()).errorCode());
+      CompletionException p = org.junit.jupiter.api.Assertions.assertThrows(CompletionException.class,
+          () -> hub.poll(() -> "u", "t", bad, 10, java.time.Duration.ZERO).toCompletableFuture().join(), bad);
+      assertEquals("invalid_id", ((SwitchboardException) p.getCause()).errorCode());
+    }
+    hub.shutdown();
   }
 
   @Test

@@ -146,7 +146,7 @@ class RestApiTest {
     assertError(send(req("/v1/topics/orders/messages?limit=1001").GET()), 400, "invalid_limit");
     assertError(send(req("/v1/topics/orders/messages?wait=abc").GET()), 400, "invalid_wait");
     assertError(send(req("/v1/topics/orders/messages?wait=999").GET()), 400, "invalid_wait");
-    assertError(send(req("/v1/topics/orders/messages?after=not-an-id").GET()), 400, "invalid_id");
+    assertError(send(req("/v1/topics/orders/messages?after=has%20space").GET()), 400, "invalid_id");
     assertError(send(req("/v1/topics/orders/messages/nope-1").GET()), 404, "not_found");
     HttpResponse<String> put = send(req("/v1/topics/orders/messages").PUT(HttpRequest.BodyPublishers.ofString("x")));
     assertError(put, 405, "method_not_allowed");
