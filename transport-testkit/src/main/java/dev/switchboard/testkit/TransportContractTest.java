@@ -391,6 +391,24 @@ public abstract class TransportContractTest {
   }
 
   @Test
+  void resumeFromAnIdTheBrokerNeverIssued_isAHistoryGap_andAMalformedIdIsInvalidArgument() {
+    publish("foreign", "f0");
+    publish("foreign", "f1");
+    Channel c = open();
+    RecordingListener l = listener();
+    c.subscribe("foreign", "not-an-id-of-ours", l);
+    RecordingListener.Event e = l.next(WAIT);
+    assertEquals("history_gap", e.reset(), "first event must be the reset, got " + e);
+    assertEquals(List.of("f0", "f1"), texts(l.messages(2, WAIT)));
+    RecordingListener bad = listener();
+    open().subscribe("foreign", "has space", bad);
+    SwitchboardException error = bad.next(WAIT).error();
+    assertNotNull(error, "a malformed id must be refused");
+    assertEquals(Status.INVALID_ARGUMENT, error.status());
+    assertEquals("invalid_id", error.errorCode());
+  }
+
+  @Test
   void stalledConsumer_isCutOffWithoutDelayingOthers_andCatchesUpFromHistory() throws Exception {
     start(30_000, b -> b.maxQueuedMessages(16).maxQueuedBytes(64 * 1024));
     Message marker = publish("stall", "marker");
