@@ -97,6 +97,7 @@ public final class GrpcHubService implements BindableService {
    */
   public GrpcHubService(Hub hub, int idempotencyMaxKeys, Duration idempotencyTtl) {
     this.hub = Objects.requireNonNull(hub, "hub");
+    ClientGoneStreamErrors.install(); // a client that vanishes is no WARNING with a stack trace
     this.idempotency = new IdempotentPublishes(idempotencyMaxKeys, idempotencyTtl, Clock.systemUTC());
   }
 
