@@ -3,8 +3,9 @@ package dev.switchboard.hub;
 import dev.switchboard.transport.Status;
 import dev.switchboard.transport.SwitchboardException;
 import java.io.IOException;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.security.Principal;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -50,15 +51,37 @@ public abstract class OutboundWriter<F> implements Connection.Sink {
   private static final int CLOSING = 2; // close once what is queued is written
   private static final int DROP = 4; // close at once, write nothing more
   private static final int ENDED = 8; // closed or released: nothing more happens
+  /** The close reason of a normal end (close(null)); only compared by identity. */
+  private static final SwitchboardException NORMAL_END = new SwitchboardException(Status.UNAVAILABLE, "end");
+
+  // Plain fields behind VarHandles rather than Atomic* objects: one connection, one object fewer each.
+  private static final VarHandle WIP;
+  private static final VarHandle STATE;
+  private static final VarHandle REPLY_COUNT;
+  private static final VarHandle CLOSE_ERROR;
+
+  static {
+    try {
+      MethodHandles.Lookup l = MethodHandles.lookup();
+      WIP = l.findVarHandle(OutboundWriter.class, "wip", int.class);
+      STATE = l.findVarHandle(OutboundWriter.class, "state", int.class);
+      REPLY_COUNT = l.findVarHandle(OutboundWriter.class, "replyCount", int.class);
+      CLOSE_ERROR = l.findVarHandle(OutboundWriter.class, "closeError", SwitchboardException.class);
+    } catch (ReflectiveOperationException e) {
+      throw new ExceptionInInitializerError(e);
+    }
+  }
 
   private final boolean asynchronous;
-  /** Drain requests: whoever raises it from zero writes, the others only count (one writer). */
-  private final AtomicInteger wip = new AtomicInteger();
-  private final AtomicInteger state = new AtomicInteger();
   private final MpscQueue<F> replies = new MpscQueue<>();
-  private final AtomicInteger replyCount = new AtomicInteger();
+  /** Drain requests: whoever raises it from zero writes, the others only count (one writer). */
+  @SuppressWarnings("unused") // through WIP
+  private volatile int wip;
+  private volatile int state;
+  private volatile int replyCount;
   private volatile Connection connection;
-  private volatile SwitchboardException closeError; // written before CLOSING is set; null = normal end
+  /** Why to close, set before CLOSING: the first reason wins, a drop overrides a flush. */
+  private volatile SwitchboardException closeError;
   private volatile boolean inFlight; // an asynchronous write awaits its completion
   private boolean needFlush; // writer only
 
@@ -132,12 +155,12 @@ public abstract class OutboundWriter<F> implements Connection.Sink {
    * @return false when the frame was not queued (closed, or the client is now cut off)
    */
   public final boolean reply(F frame) {
-    if ((state.get() & (ENDED | DROP)) != 0) {
+    if ((state & (ENDED | DROP)) != 0) {
       return false;
     }
     Connection c = connection;
-    if (replyCount.incrementAndGet() > (c == null ? Integer.MAX_VALUE : c.maxMessages())) {
-      replyCount.decrementAndGet();
+    if ((int) REPLY_COUNT.getAndAdd(this, 1) >= (c == null ? Integer.MAX_VALUE : c.maxMessages())) {
+      REPLY_COUNT.getAndAdd(this, -1);
       // Through the connection, so the hub counts it; its onClose drops what is queued.
       c.close(Status.SLOW_CONSUMER, "slow consumer: " + c.maxMessages()
           + " unread replies; read what the server sends");
@@ -153,13 +176,13 @@ public abstract class OutboundWriter<F> implements Connection.Sink {
    * more again. Never throws.
    */
   public final void drain() {
-    if (wip.getAndIncrement() != 0) {
+    if ((int) WIP.getAndAdd(this, 1) != 0) {
       return; // the current writer will loop once more
     }
     int missed = 1;
     do {
       writeWhilePossible();
-      missed = wip.addAndGet(-missed);
+      missed = (int) WIP.getAndAdd(this, -missed) - missed;
     } while (missed != 0);
   }
 
@@ -169,7 +192,7 @@ public abstract class OutboundWriter<F> implements Connection.Sink {
    */
   protected final void sent(Throwable failure) {
     inFlight = false;
-    if (failure != null && (state.get() & ENDED) == 0) {
+    if (failure != null && (state & ENDED) == 0) {
       writeFailed(failure);
     }
     drain();
@@ -180,7 +203,7 @@ public abstract class OutboundWriter<F> implements Connection.Sink {
    * several frames into one. Only from within {@code write}.
    */
   protected final F pollFrame() {
-    return (state.get() & DROP) != 0 ? null : nextFrame();
+    return (state & DROP) != 0 ? null : nextFrame();
   }
 
   /**
@@ -225,7 +248,7 @@ public abstract class OutboundWriter<F> implements Connection.Sink {
 
   /** Whether the connection has ended (closed by the writer or released). */
   public final boolean isEnded() {
-    return (state.get() & ENDED) != 0;
+    return (state & ENDED) != 0;
   }
 
   // ---- Connection.Sink ----
@@ -247,7 +270,7 @@ public abstract class OutboundWriter<F> implements Connection.Sink {
   private void writeWhilePossible() {
     try {
       while (true) {
-        int s = state.get();
+        int s = state;
         if ((s & (STARTED | ENDED)) != STARTED) {
           return;
         }
@@ -271,7 +294,7 @@ public abstract class OutboundWriter<F> implements Connection.Sink {
             needFlush = false;
             flush();
           }
-          if ((state.get() & CLOSING) != 0 && nothingQueued()) {
+          if ((state & CLOSING) != 0 && nothingQueued()) {
             end();
           }
           return; // whatever is queued from now on raises wip, and drain() loops
@@ -292,7 +315,7 @@ public abstract class OutboundWriter<F> implements Connection.Sink {
   private F nextFrame() {
     F f = replies.poll();
     if (f != null) {
-      replyCount.decrementAndGet();
+      REPLY_COUNT.getAndAdd(this, -1);
       return f;
     }
     Connection c = connection;
@@ -316,13 +339,13 @@ public abstract class OutboundWriter<F> implements Connection.Sink {
 
   private boolean nothingQueued() {
     Connection c = connection;
-    return replyCount.get() == 0 && (c == null || c.queuedMessages() == 0);
+    return replyCount == 0 && (c == null || c.queuedMessages() == 0);
   }
 
   /** The connection broke under us: it ends (released, not counted), logged without a trace. */
   private void writeFailed(Throwable t) {
     Connection c = connection;
-    if (log.isDebugEnabled() && (state.get() & ENDED) == 0) {
+    if (log.isDebugEnabled() && (state & ENDED) == 0) {
       log.debug("{}: write failed, closing: {}", c == null ? "connection" : c.id(), String.valueOf(t));
     }
     if (c != null) {
@@ -332,12 +355,15 @@ public abstract class OutboundWriter<F> implements Connection.Sink {
   }
 
   private void requestClose(SwitchboardException error, boolean drop) {
-    synchronized (this) {
-      int s = state.get();
-      if ((s & CLOSING) == 0 || (drop && (s & DROP) == 0)) {
-        closeError = error; // the first reason wins, unless a drop overrides a flush
+    SwitchboardException e = error == null ? NORMAL_END : error;
+    if (drop) {
+      if ((state & DROP) == 0) {
+        closeError = e; // overrides a flush's reason: what is queued will not be written
       }
-      setBits(drop ? CLOSING | DROP : CLOSING);
+      setBits(CLOSING | DROP);
+    } else {
+      CLOSE_ERROR.compareAndSet(this, null, e);
+      setBits(CLOSING);
     }
   }
 
@@ -350,8 +376,9 @@ public abstract class OutboundWriter<F> implements Connection.Sink {
     if (c != null) {
       c.release();
     }
+    SwitchboardException e = closeError;
     try {
-      close(closeError);
+      close(e == NORMAL_END ? null : e);
     } catch (Throwable t) {
       log.debug("{}: closing failed: {}", c == null ? "connection" : c.id(), String.valueOf(t));
     }
@@ -360,11 +387,11 @@ public abstract class OutboundWriter<F> implements Connection.Sink {
   /** Sets bits; returns whether any was newly set. */
   private boolean setBits(int bits) {
     while (true) {
-      int s = state.get();
+      int s = state;
       if ((s & bits) == bits) {
         return false;
       }
-      if (state.compareAndSet(s, s | bits)) {
+      if (STATE.compareAndSet(this, s, s | bits)) {
         return true;
       }
     }
