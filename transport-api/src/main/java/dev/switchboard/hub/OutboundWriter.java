@@ -118,7 +118,10 @@ public abstract class OutboundWriter<F> implements Connection.Sink {
   protected void flush() throws IOException {}
 
   /**
-   * Ends the transport's connection; called once at most, and not after {@link #released()}.
+   * Ends the transport's connection, pushing out what was written (it is not flushed first: the
+   * transport may not be ready); called once at most, and not after {@link #released()}. After a
+   * slow consumer or {@link #closeNow} it may be called while the transport is not ready or an
+   * asynchronous write is still in flight.
    *
    * @param error why (its status, code and message for the client), or null for a normal end
    */
