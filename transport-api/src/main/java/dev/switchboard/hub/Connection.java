@@ -16,21 +16,32 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * One connected client as the {@link Hub} sees it: its subscriptions and its bounded outbound queue.
  * A transport adapter creates one with {@link Hub#connect}, is told through its {@link Sink} when
  * events are queued, and drains them with {@link #poll()} from a single writer whenever its
- * connection can take more bytes — so a slow client never slows anyone else.
+ * connection can take more bytes — so a slow client never slows anyone else. Transports use an
+ * {@link OutboundWriter} as the sink, which does all of that.
  *
  * <p>When the queue would exceed its message or byte limit, the connection is closed with
  * {@link Status#SLOW_CONSUMER}; the client reconnects and resumes from history. Replays of history
  * are fed page by page as the queue drains, so a large backlog never overflows it.
  *
+ * <p>A sink that throws never affects another connection or the publisher: the connection is
+ * closed with {@link Status#INTERNAL} and counted in {@link Hub#deliveryFailures()}.
+ *
  * <p>Thread-safe. {@link #poll()} must be called by one thread at a time (the connection's writer).
  */
 public final class Connection {
-  /** Receives the connection's signals. Called from publishing threads: must not block. */
+  private static final Logger log = LoggerFactory.getLogger(Connection.class);
+
+  /**
+   * Receives the connection's signals. Called from publishing threads: must not block, and should
+   * not throw (a sink that throws is closed with {@link Status#INTERNAL}).
+   */
   public interface Sink {
     /** Events were queued; the writer should drain with {@link #poll()} when it can write. */
     void onReady();
@@ -204,6 +215,11 @@ public final class Connection {
     return (int) (queued.get() >>> BYTE_BITS);
   }
 
+  /** The queue's message limit ({@link Hub.Builder#maxQueuedMessages}). */
+  int maxMessages() {
+    return maxMessages;
+  }
+
   public boolean isClosed() {
     return closed.get();
   }
@@ -221,14 +237,35 @@ public final class Connection {
    * Closes from the hub's side: removes every subscription and tells the {@link Sink}. Idempotent.
    */
   public void close(Status status, String reason) {
-    if (closed.compareAndSet(false, true)) {
-      closeStatus = status;
-      closeReason = reason;
-      if (status == Status.SLOW_CONSUMER) {
-        hub.slowConsumerClosed();
-      }
-      cleanup();
+    tryClose(status, reason);
+  }
+
+  private boolean tryClose(Status status, String reason) {
+    if (!closed.compareAndSet(false, true)) {
+      return false;
+    }
+    closeStatus = status;
+    closeReason = reason;
+    if (status == Status.SLOW_CONSUMER) {
+      hub.slowConsumerClosed();
+    }
+    cleanup();
+    try {
       sink.onClose(status, reason);
+    } catch (Throwable t) {
+      log.debug("{}: sink failed while closing: {}", id, String.valueOf(t));
+    }
+    return true;
+  }
+
+  /**
+   * Delivering to this connection threw (its sink, or a bug on the way to it): closes it with
+   * INTERNAL, counts it and logs it once, so that no other connection is affected.
+   */
+  void deliveryFailed(Throwable cause) {
+    if (tryClose(Status.INTERNAL, "internal error delivering a message; reconnect and resume")) {
+      hub.deliveryFailed();
+      log.debug("{}: delivery failed, closed with INTERNAL", id, cause);
     }
   }
 
@@ -260,7 +297,11 @@ public final class Connection {
       return;
     }
     queue.offer(e);
-    sink.onReady();
+    try {
+      sink.onReady();
+    } catch (Throwable t) {
+      deliveryFailed(t); // never into the publisher's fan-out loop
+    }
   }
 
   private boolean hasRoomForReplay() {
@@ -288,7 +329,6 @@ public final class Connection {
     private boolean fetching; // guarded by this
     private boolean replaying; // guarded by this
     private boolean firstPage = true; // guarded by this
-    private volatile boolean gapForced;
     private volatile boolean cancelled;
     private volatile boolean joined;
     private final CompletableFuture<Void> started = new CompletableFuture<>();
@@ -326,31 +366,12 @@ public final class Connection {
         after = cursor;
       }
       int page = pageSize();
-      hub.broker().history(topic, after, page).whenComplete((h0, err) -> {
-        Broker.History h = h0;
+      // An id the broker never issued (another epoch's, another cluster's) is not an error: the
+      // broker answers recovered=false from the oldest retained, which is queued as a gap below.
+      hub.broker().history(topic, after, page).whenComplete((h, err) -> {
         if (err != null) {
-          SwitchboardException e = SwitchboardException.from(err);
-          boolean unusableId = "invalid_id".equals(e.errorCode()) && after != null;
-          synchronized (this) {
-            if (unusableId && firstPage) {
-              // An id this broker never made (garbage Last-Event-ID, another cluster's id): we
-              // cannot tell what the client missed, so report a gap and replay what we retain.
-              fetching = false;
-              cursor = null;
-              gapForced = true;
-            } else {
-              unusableId = false;
-            }
-          }
-          if (unusableId) {
-            fetchPage();
-          } else {
-            failReplay(e);
-          }
+          failReplay(SwitchboardException.from(err));
           return;
-        }
-        if (gapForced) {
-          h = new Broker.History(h.messages(), false, h.latestId());
         }
         boolean last = h.messages().size() < page;
         boolean first;
@@ -467,6 +488,11 @@ public final class Connection {
               filtering = mayRepeat();
             }
           });
+    }
+
+    @Override
+    public void failed(Throwable cause) {
+      deliveryFailed(cause);
     }
 
     @Override

@@ -42,6 +42,11 @@ public final class Hub implements Publisher, AutoCloseable {
   /** Something that receives a topic's live messages (a connection's subscription, a waiting poll). */
   interface Member {
     void deliver(Message m);
+
+    /** {@link #deliver} threw: the member must not stay half-delivered (a connection closes). */
+    default void failed(Throwable cause) {
+      log.debug("delivering to {} failed", this, cause);
+    }
   }
 
   private final Broker broker;
@@ -60,6 +65,7 @@ public final class Hub implements Publisher, AutoCloseable {
   private final Set<PollWaiter> waiters = ConcurrentHashMap.newKeySet();
   private final AtomicInteger subscribers = new AtomicInteger();
   private final AtomicLong slowConsumerCloses = new AtomicLong();
+  private final AtomicLong deliveryFailures = new AtomicLong();
   private final AtomicBoolean running = new AtomicBoolean(true);
 
   private Hub(Builder b) {
@@ -253,6 +259,15 @@ public final class Hub implements Publisher, AutoCloseable {
     return slowConsumerCloses.get();
   }
 
+  /**
+   * How many connections were closed with INTERNAL since start because delivering to them threw (a
+   * transport's sink or encoder failing). Other subscribers and the publisher are never affected; a
+   * client that merely went away is not counted here.
+   */
+  public long deliveryFailures() {
+    return deliveryFailures.get();
+  }
+
   /** Closes every connection with the given status (clients reconnect and resume). */
   public void disconnectAll(Status status, String reason) {
     for (Connection c : List.copyOf(connections)) {
@@ -338,6 +353,10 @@ public final class Hub implements Publisher, AutoCloseable {
     slowConsumerCloses.incrementAndGet();
   }
 
+  void deliveryFailed() {
+    deliveryFailures.incrementAndGet();
+  }
+
   void connectionClosed(Connection c) {
     connections.remove(c);
   }
@@ -385,7 +404,16 @@ public final class Hub implements Publisher, AutoCloseable {
     @Override
     public void onMessage(Message message) {
       for (Member m : members) {
-        m.deliver(message);
+        try {
+          m.deliver(message);
+        } catch (Throwable t) {
+          // One member's failure must not cost the members after it this message.
+          try {
+            m.failed(t);
+          } catch (Throwable again) {
+            log.debug("handling a failed delivery failed", again);
+          }
+        }
       }
     }
   }

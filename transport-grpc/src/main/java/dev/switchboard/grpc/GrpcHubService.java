@@ -16,6 +16,7 @@ import dev.switchboard.grpc.v1.Unsubscribed;
 import dev.switchboard.hub.Connection;
 import dev.switchboard.hub.Handshake;
 import dev.switchboard.hub.Hub;
+import dev.switchboard.hub.OutboundWriter;
 import dev.switchboard.transport.Message;
 import dev.switchboard.transport.Status;
 import dev.switchboard.transport.SwitchboardException;
@@ -45,12 +46,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.Queue;
 import java.util.Set;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -75,8 +72,6 @@ public final class GrpcHubService implements BindableService {
   private static final Context.Key<Principal> PRINCIPAL = Context.key("switchboard-principal");
   /** Most per-message failures listed in a {@code PublishSummary} (all are counted). */
   static final int MAX_LISTED_FAILURES = 1000;
-  /** Most unread replies a {@code Connect} session holds before it is closed as a slow consumer. */
-  static final int MAX_PENDING_REPLIES = 1024;
 
   private final Hub hub;
   private final Impl impl = new Impl();
@@ -102,6 +97,7 @@ public final class GrpcHubService implements BindableService {
    */
   public GrpcHubService(Hub hub, int idempotencyMaxKeys, Duration idempotencyTtl) {
     this.hub = Objects.requireNonNull(hub, "hub");
+    ClientGoneStreamErrors.install(); // a client that vanishes is no WARNING with a stack trace
     this.idempotency = new IdempotentPublishes(idempotencyMaxKeys, idempotencyTtl, Clock.systemUTC());
   }
 
@@ -124,7 +120,7 @@ public final class GrpcHubService implements BindableService {
    */
   public void closeStreams(String reason) {
     for (Stream<?> s : List.copyOf(streams)) {
-      s.fail(new SwitchboardException(Status.UNAVAILABLE, "shutting_down", reason, null, null));
+      s.closeAfterFlush(new SwitchboardException(Status.UNAVAILABLE, "shutting_down", reason, null, null));
     }
   }
 
@@ -199,6 +195,9 @@ public final class GrpcHubService implements BindableService {
         return;
       }
       stage.whenComplete((stored, err) -> {
+        if (((ServerCallStreamObserver<PublishResponse>) responses).isCancelled()) {
+          return; // the client went away: what was stored stays stored, nobody is left to tell
+        }
         if (err != null) {
           responses.onError(GrpcCodec.toStatus(err));
           return;
@@ -221,7 +220,7 @@ public final class GrpcHubService implements BindableService {
       }
       Stream<SubscribeEvent> stream = new Stream<>(out) {
         @Override
-        SubscribeEvent frameOf(Connection.Event e) {
+        protected SubscribeEvent encode(Connection.Event e) {
           if (e instanceof Connection.Delivery) {
             return subscribeEvents.get(((Connection.Delivery) e).message());
           }
@@ -237,9 +236,9 @@ public final class GrpcHubService implements BindableService {
         return;
       }
       String after = request.getAfter().isEmpty() ? null : request.getAfter();
-      stream.connection.subscribe(topic, after).whenComplete((v, err) -> {
+      stream.connection().subscribe(topic, after).whenComplete((v, err) -> {
         if (err != null) {
-          stream.fail(err);
+          stream.closeAfterFlush(SwitchboardException.from(err));
         }
       });
     }
@@ -266,162 +265,61 @@ public final class GrpcHubService implements BindableService {
   }
 
   /**
-   * One server stream fed by a hub connection: replies and the connection's events are written one
-   * at a time, only while the call is ready, by whichever thread gets the drain loop.
+   * One server stream fed by a hub connection, written by its {@link OutboundWriter}: replies and the
+   * connection's events go out one at a time, only while the call is ready.
    */
-  private abstract class Stream<T> implements Connection.Sink {
+  private abstract class Stream<T> extends OutboundWriter<T> {
     final ServerCallStreamObserver<T> out;
-    final Queue<T> replies = new ConcurrentLinkedQueue<>();
-    final AtomicInteger replyCount = new AtomicInteger();
-    private final AtomicInteger wip = new AtomicInteger();
-    private final AtomicBoolean done = new AtomicBoolean();
     private final Principal principal = PRINCIPAL.get();
-    volatile Connection connection;
-    private volatile boolean closing;
-    private volatile Throwable failure;
 
     Stream(ServerCallStreamObserver<T> out) {
+      super(false);
       this.out = out;
     }
 
     /** Registers with the hub; false (and the call is failed) when the hub refuses. */
     boolean open() {
-      out.setOnCancelHandler(this::release);
+      out.setOnCancelHandler(() -> {
+        streams.remove(this);
+        released(); // the client went away: its subscriptions go at once
+      });
       out.setOnReadyHandler(this::drain);
       streams.add(this);
       try {
-        connection = hub.connect(principal, "grpc", this);
+        connect(hub, principal, "grpc");
       } catch (RuntimeException e) {
         streams.remove(this);
-        if (done.compareAndSet(false, true)) {
-          out.onError(GrpcCodec.toStatus(e));
-        }
+        out.onError(GrpcCodec.toStatus(e));
         return false;
       }
-      drain();
+      start();
       return true;
     }
-
-    abstract T frameOf(Connection.Event e);
 
     Principal principal() {
       return principal;
     }
 
-    void reply(T frame) {
-      if (replyCount.incrementAndGet() > MAX_PENDING_REPLIES) {
-        Connection c = connection;
-        if (c != null) {
-          c.close(Status.SLOW_CONSUMER, "slow consumer: " + MAX_PENDING_REPLIES + " unread replies");
-        }
-        return;
-      }
-      replies.add(frame);
-      drain();
+    @Override
+    protected boolean isReady() {
+      return out.isReady();
     }
 
-    /** Ends the call with this error once what is queued before it is written. */
-    void fail(Throwable t) {
-      failure = t;
-      closing = true;
-      Connection c = connection;
-      if (c != null) {
-        c.release();
-      }
-      drain();
+    @Override
+    protected void write(T frame) {
+      out.onNext(frame); // after a cancel a no-op (we set a cancel handler), never an exception
     }
 
-    /** Ends the call normally (the client half-closed). */
-    void finish() {
-      closing = true;
-      Connection c = connection;
-      if (c != null) {
-        c.release();
-      }
-      drain();
-    }
-
-    private void release() {
-      done.set(true);
+    @Override
+    protected void close(SwitchboardException error) {
       streams.remove(this);
-      Connection c = connection;
-      if (c != null) {
-        c.release();
+      if (out.isCancelled()) {
+        return; // the client is gone: nobody to tell, and nothing for gRPC to log
       }
-    }
-
-    @Override
-    public void onReady() {
-      drain();
-    }
-
-    @Override
-    public void onClose(Status status, String reason) {
-      SwitchboardException e = new SwitchboardException(status, status.code(), reason, null, null);
-      if (status == Status.SLOW_CONSUMER) {
-        // Queued events are dropped: the client resumes from history with its last id.
-        replies.clear();
-        streams.remove(this);
-        if (done.compareAndSet(false, true)) {
-          try {
-            out.onError(GrpcCodec.toStatus(e));
-          } catch (RuntimeException ignored) {
-            // the call was cancelled meanwhile
-          }
-        }
-        return;
-      }
-      fail(e);
-    }
-
-    final void drain() {
-      if (wip.getAndIncrement() != 0) {
-        return;
-      }
-      int missed = 1;
-      do {
-        try {
-          drainOnce();
-        } catch (RuntimeException e) {
-          // onNext after a cancel races the cancel handler; anything else is a bug worth a trace.
-          if (!out.isCancelled()) {
-            log.warn("writing to a gRPC stream failed", e);
-          }
-          release();
-        }
-        missed = wip.addAndGet(-missed);
-      } while (missed != 0);
-    }
-
-    private void drainOnce() {
-      Connection c = connection;
-      while (!done.get() && out.isReady()) {
-        T next = replies.poll();
-        if (next != null) {
-          replyCount.decrementAndGet();
-        } else if (c != null) {
-          Connection.Event e = c.poll();
-          if (e != null) {
-            next = frameOf(e);
-            if (next == null) {
-              continue;
-            }
-          }
-        }
-        if (next == null) {
-          break;
-        }
-        out.onNext(next);
-      }
-      if (closing && !done.get() && replies.isEmpty() && (c == null || c.queuedMessages() == 0)) {
-        done.set(true);
-        streams.remove(this);
-        Throwable f = failure;
-        if (f == null) {
-          out.onCompleted();
-        } else {
-          out.onError(GrpcCodec.toStatus(f));
-        }
+      if (error == null) {
+        out.onCompleted();
+      } else {
+        out.onError(GrpcCodec.toStatus(error));
       }
     }
   }
@@ -433,7 +331,7 @@ public final class GrpcHubService implements BindableService {
     }
 
     @Override
-    ServerFrame frameOf(Connection.Event e) {
+    protected ServerFrame encode(Connection.Event e) {
       if (e instanceof Connection.Delivery) {
         return messageFrames.get(((Connection.Delivery) e).message());
       }
@@ -449,7 +347,7 @@ public final class GrpcHubService implements BindableService {
 
     @Override
     public void onNext(ClientFrame frame) {
-      Connection c = connection;
+      Connection c = connection();
       if (c == null) {
         return;
       }
@@ -504,15 +402,13 @@ public final class GrpcHubService implements BindableService {
 
     @Override
     public void onError(Throwable t) {
-      Connection c = connection;
-      if (c != null) {
-        c.release();
-      }
+      streams.remove(this);
+      released(); // the client cancelled
     }
 
     @Override
     public void onCompleted() {
-      finish();
+      closeAfterFlush(null); // the client half-closed: end normally once what is queued is written
     }
   }
 
@@ -598,6 +494,9 @@ public final class GrpcHubService implements BindableService {
     }
 
     private void sendSummary() {
+      if (out.isCancelled()) {
+        return;
+      }
       PublishSummary summary;
       synchronized (this) {
         summary = PublishSummary.newBuilder().setAccepted(accepted).setFirstId(firstId)

@@ -24,12 +24,13 @@ final class SseFormat {
     ascii(out, "retry: " + millis + "\n\n");
   }
 
-  static void heartbeat(ByteArrayOutputStream out) {
-    ascii(out, ":\n\n");
+  /** A comment line: keeps an idle stream (and the proxies on its way) alive. */
+  static byte[] heartbeat() {
+    return ":\n\n".getBytes(StandardCharsets.US_ASCII);
   }
 
-  static void reset(ByteArrayOutputStream out, String reason) {
-    ascii(out, "event: reset\ndata: {\"reason\":\"" + reason + "\"}\n\n");
+  static byte[] reset(String reason) {
+    return ("event: reset\ndata: {\"reason\":\"" + reason + "\"}\n\n").getBytes(StandardCharsets.UTF_8);
   }
 
   private static final FanoutCache<Message, byte[]> ENCODED = FanoutCache.ofMessages(m -> {

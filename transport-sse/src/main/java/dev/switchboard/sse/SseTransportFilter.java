@@ -3,6 +3,7 @@ package dev.switchboard.sse;
 import dev.switchboard.hub.Connection;
 import dev.switchboard.hub.Handshake;
 import dev.switchboard.hub.Hub;
+import dev.switchboard.hub.OutboundWriter;
 import dev.switchboard.transport.Status;
 import dev.switchboard.transport.SwitchboardException;
 import dev.switchboard.transport.Topics;
@@ -31,7 +32,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -59,6 +59,7 @@ public final class SseTransportFilter implements Filter {
   private final Duration heartbeat;
   private final Duration retry;
   private final Set<String> allowedOrigins;
+  private final byte[] retryField; // the first bytes of every stream
   private final Set<SseStream> streams = ConcurrentHashMap.newKeySet();
   private final AtomicBoolean heartbeatStarted = new AtomicBoolean();
   private volatile ScheduledFuture<?> heartbeatTask;
@@ -69,6 +70,9 @@ public final class SseTransportFilter implements Filter {
     this.heartbeat = b.heartbeat;
     this.retry = b.retry;
     this.allowedOrigins = Set.copyOf(b.allowedOrigins);
+    ByteArrayOutputStream r = new ByteArrayOutputStream(32);
+    SseFormat.retry(r, retry.toMillis());
+    this.retryField = r.toByteArray();
   }
 
   /** A filter with the defaults: no base path, 15 s heartbeats, retry 1 s, no cross-origin access. */
@@ -140,6 +144,10 @@ public final class SseTransportFilter implements Filter {
     if (resume != null && resume.isEmpty()) {
       resume = null;
     }
+    // Before the 200 is committed, so a malformed id is a JSON 400 invalid_id like on REST, not a
+    // stream that ends at once.
+    Topics.requireValidId(resume);
+    hub.checkAdmission();
 
     res.setStatus(200);
     res.setContentType("text/event-stream");
@@ -151,15 +159,16 @@ public final class SseTransportFilter implements Filter {
     SseStream stream = new SseStream(ctx, res.getOutputStream());
     Connection connection;
     try {
-      connection = hub.connect(principal, "sse", stream);
+      connection = stream.connect(hub, principal, "sse");
     } catch (SwitchboardException e) {
       ctx.complete();
       throw e;
     }
-    stream.connection = connection;
-    streams.add(stream);
     ctx.addListener(stream);
     res.getOutputStream().setWriteListener(stream);
+    stream.reply(retryField); // first, before anything can be queued: the subscription comes below
+    streams.add(stream);
+    stream.start(); // not before the write listener is set: isReady() may throw until then
     startHeartbeats();
     connection.subscribe(topic, resume).whenComplete((v, err) -> {
       if (err != null) {
@@ -181,9 +190,9 @@ public final class SseTransportFilter implements Filter {
         heartbeatTask = hub.scheduler().scheduleAtFixedRate(() -> {
           long now = System.nanoTime();
           for (SseStream s : streams) {
-            if (now - s.lastWriteNanos >= idleNanos) {
-              s.heartbeatDue = true;
-              s.drain();
+            if (now - s.lastWriteNanos >= idleNanos && !s.heartbeatQueued) {
+              s.heartbeatQueued = true;
+              s.reply(HEARTBEAT);
             }
           }
         }, half, half, TimeUnit.MILLISECONDS);
@@ -201,6 +210,8 @@ public final class SseTransportFilter implements Filter {
     }
   }
 
+  private static final byte[] HEARTBEAT = SseFormat.heartbeat();
+  private static final int MAX_BATCH = 32 * 1024;
   private static final ThreadLocal<ByteArrayOutputStream> SCRATCH =
       ThreadLocal.withInitial(() -> new ByteArrayOutputStream(8192));
 
@@ -215,33 +226,76 @@ public final class SseTransportFilter implements Filter {
     return b;
   }
 
-  /** One open stream: the hub's sink, the container's write listener, and its async listener. */
-  private final class SseStream implements Connection.Sink, WriteListener, AsyncListener {
+  /**
+   * One open stream: its {@link OutboundWriter} (the hub's sink), the container's write listener,
+   * and its async listener. Writes are synchronous and non-blocking: only while the output
+   * {@code isReady()}; the container calls {@code onWritePossible} when it is again.
+   */
+  private final class SseStream extends OutboundWriter<byte[]> implements WriteListener, AsyncListener {
     private final AsyncContext ctx;
     private final ServletOutputStream out;
-    private final AtomicInteger wip = new AtomicInteger();
-    private volatile Connection connection;
-    private volatile boolean heartbeatDue;
-    private volatile long lastWriteNanos = System.nanoTime(); // written by the writer, read by heartbeats
-    private volatile boolean closing;
-    private volatile boolean finished;
-    private boolean started; // writer-only
-    private boolean needFlush; // writer-only
+    volatile boolean heartbeatQueued; // set by the heartbeat timer, cleared by any write
+    volatile long lastWriteNanos = System.nanoTime(); // written by the writer, read by heartbeats
 
     SseStream(AsyncContext ctx, ServletOutputStream out) {
+      super(false);
       this.ctx = ctx;
       this.out = out;
     }
 
     @Override
-    public void onReady() {
-      drain();
+    protected byte[] encode(Connection.Event e) {
+      if (e instanceof Connection.Delivery) {
+        return SseFormat.encoded(((Connection.Delivery) e).message());
+      }
+      if (e instanceof Connection.Reset) {
+        return SseFormat.reset(((Connection.Reset) e).reason());
+      }
+      return null; // Subscribed: SSE has no event for it
     }
 
     @Override
-    public void onClose(Status status, String reason) {
-      closing = true;
-      drain();
+    protected boolean isReady() {
+      return out.isReady();
+    }
+
+    /**
+     * A lone frame is written from its shared encoded bytes; several are batched (up to 32 KiB) in a
+     * per-thread scratch buffer, so an idle stream holds no buffer of its own.
+     */
+    @Override
+    protected void write(byte[] first) throws IOException {
+      byte[] next = pollFrame();
+      if (next == null) {
+        out.write(first);
+      } else {
+        ByteArrayOutputStream batch = scratch();
+        batch.writeBytes(first);
+        do {
+          batch.writeBytes(next);
+        } while (batch.size() < MAX_BATCH && (next = pollFrame()) != null);
+        // Copied out: the container may keep the array until the non-blocking write completes.
+        out.write(batch.toByteArray());
+      }
+      if (heartbeatQueued) {
+        heartbeatQueued = false;
+      }
+      lastWriteNanos = System.nanoTime();
+    }
+
+    @Override
+    protected void flush() throws IOException {
+      out.flush();
+    }
+
+    @Override
+    protected void close(SwitchboardException error) {
+      streams.remove(this);
+      try {
+        ctx.complete();
+      } catch (RuntimeException e) {
+        log.debug("completing SSE stream failed: {}", e.toString());
+      }
     }
 
     @Override
@@ -249,140 +303,28 @@ public final class SseTransportFilter implements Filter {
       drain();
     }
 
-    /** The single writer: whoever gets here first writes until the output would block. */
-    void drain() {
-      if (wip.getAndIncrement() != 0) {
-        return;
-      }
-      int missed = 1;
-      do {
-        try {
-          writeWhileReady();
-        } catch (IOException | RuntimeException e) {
-          finish(e);
-          return;
-        }
-        missed = wip.addAndGet(-missed);
-      } while (missed != 0);
-    }
-
-    private void writeWhileReady() throws IOException {
-      Connection c = connection;
-      while (!finished && c != null && out.isReady()) {
-        byte[] chunk = nextChunk(c);
-        if (chunk != null) {
-          out.write(chunk);
-          needFlush = true;
-          lastWriteNanos = System.nanoTime();
-        } else if (closing && (c.closeStatus() == Status.SLOW_CONSUMER || c.queuedMessages() == 0)) {
-          finish(null);
-          return;
-        } else if (needFlush) {
-          needFlush = false;
-          out.flush();
-        } else {
-          return;
-        }
-      }
-    }
-
-    /**
-     * The next bytes to write, or null when there is nothing. A lone message is written from its
-     * shared encoded form; several are batched (up to 32 KiB) in a per-thread scratch buffer, so an
-     * idle stream holds no buffer of its own.
-     */
-    private byte[] nextChunk(Connection c) {
-      byte[] first = null;
-      ByteArrayOutputStream batch = null;
-      if (!started) {
-        started = true;
-        batch = scratch();
-        SseFormat.retry(batch, retry.toMillis());
-      }
-      if (c.closeStatus() != Status.SLOW_CONSUMER) {
-        Connection.Event e;
-        while ((batch == null || batch.size() < 32 * 1024) && (e = c.poll()) != null) {
-          byte[] bytes;
-          if (e instanceof Connection.Delivery) {
-            bytes = SseFormat.encoded(((Connection.Delivery) e).message());
-          } else if (e instanceof Connection.Reset) {
-            ByteArrayOutputStream r = new ByteArrayOutputStream(64);
-            SseFormat.reset(r, ((Connection.Reset) e).reason());
-            bytes = r.toByteArray();
-          } else {
-            continue;
-          }
-          if (batch == null && first == null) {
-            first = bytes;
-          } else {
-            if (batch == null) {
-              batch = scratch();
-            }
-            if (first != null) {
-              batch.writeBytes(first);
-              first = null;
-            }
-            batch.writeBytes(bytes);
-          }
-        }
-      }
-      if (first != null) {
-        heartbeatDue = false;
-        return first;
-      }
-      if (batch == null && heartbeatDue) {
-        batch = scratch();
-        SseFormat.heartbeat(batch);
-      }
-      heartbeatDue = false;
-      return batch == null || batch.size() == 0 ? null : batch.toByteArray();
-    }
-
-    private void finish(Throwable error) {
-      if (finished) {
-        return;
-      }
-      finished = true;
-      streams.remove(this);
-      Connection c = connection;
-      if (c != null) {
-        c.release();
-      }
-      if (error != null) {
-        log.debug("SSE stream ended: {}", error.toString());
-      }
-      try {
-        ctx.complete();
-      } catch (RuntimeException e) {
-        log.debug("completing SSE stream failed", e);
-      }
-    }
-
     @Override
     public void onError(Throwable t) {
-      finish(t);
+      log.debug("SSE stream failed: {}", String.valueOf(t));
+      closeNow(new SwitchboardException(Status.INTERNAL, "stream failed"));
     }
 
     // AsyncListener
 
     @Override
     public void onComplete(AsyncEvent event) {
-      finished = true;
       streams.remove(this);
-      Connection c = connection;
-      if (c != null) {
-        c.release();
-      }
+      released();
     }
 
     @Override
     public void onTimeout(AsyncEvent event) {
-      finish(null);
+      closeNow(new SwitchboardException(Status.UNAVAILABLE, "stream timed out"));
     }
 
     @Override
     public void onError(AsyncEvent event) {
-      finish(event.getThrowable());
+      onError(event.getThrowable());
     }
 
     @Override

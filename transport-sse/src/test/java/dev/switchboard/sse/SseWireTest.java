@@ -156,15 +156,31 @@ class SseWireTest {
   }
 
   @Test
-  void garbageOrEvictedLastEventId_getsResetThenWhatHistoryHolds() throws Exception {
+  void unknownOrEvictedLastEventId_getsResetThenWhatHistoryHolds() throws Exception {
     for (int i = 0; i < 8; i++) {
       hub.publish("g", "m" + i).toCompletableFuture().get();
     }
-    RawStream garbage = new RawStream(events("g").header("Last-Event-ID", "\u00ff not an id"));
-    String got = garbage.awaitContains("data: m7\n\n");
+    RawStream unknown = new RawStream(events("g").header("Last-Event-ID", "well-formed-but-never-issued"));
+    String got = unknown.awaitContains("data: m7\n\n");
     assertTrue(got.contains("event: reset\ndata: {\"reason\":\"history_gap\"}\n\ndata: m3\n") || got.contains("event: reset\ndata: {\"reason\":\"history_gap\"}\n\nid: "), got);
     assertTrue(got.indexOf("event: reset") < got.indexOf("data: m3"), got);
     assertFalse(got.contains("data: m2\n"), "history holds only 5: " + got);
+  }
+
+  @Test
+  void malformedLastEventId_isAJson400InvalidId_beforeTheStreamStarts() throws Exception {
+    hub.publish("g", "m0").toCompletableFuture().get();
+    HttpResponse<String> header = http.send(events("g").header("Last-Event-ID", "\u00ff not an id").build(),
+        HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> query = http.send(HttpRequest.newBuilder(
+        URI.create(jetty.url() + "/v1/topics/g/events?lastEventId=" + "x".repeat(129))).build(),
+        HttpResponse.BodyHandlers.ofString());
+    for (HttpResponse<String> r : List.of(header, query)) {
+      assertEquals(400, r.statusCode());
+      assertEquals("application/json", r.headers().firstValue("Content-Type").orElse("").split(";")[0]);
+      assertTrue(r.body().contains("\"error\":\"invalid_id\""), r.body());
+    }
+    assertEquals(0, hub.connectionCount());
   }
 
   @Test

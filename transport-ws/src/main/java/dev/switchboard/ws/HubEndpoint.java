@@ -1,6 +1,7 @@
 package dev.switchboard.ws;
 
 import dev.switchboard.hub.Connection;
+import dev.switchboard.hub.OutboundWriter;
 import dev.switchboard.transport.Message;
 import dev.switchboard.transport.Status;
 import dev.switchboard.transport.SwitchboardException;
@@ -18,37 +19,31 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.security.Principal;
 import java.time.Duration;
-import java.util.Queue;
-import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One WebSocket session: translates frames to hub calls, and drains the hub's queue plus its own
- * replies through the async remote with at most one send in flight (so concurrent publishes never
- * hit the container's "already writing" state and no container thread ever blocks).
+ * One WebSocket session: translates frames to hub calls; its {@link OutboundWriter} sends the hub's
+ * queue plus its own replies through the async remote with at most one send in flight (so
+ * concurrent publishes never hit the container's "already writing" state and no container thread
+ * ever blocks), and a send that fails or throws (Tomcat throws on a session closed under us) ends
+ * this session only.
  *
  * <p>Public only because Jakarta WebSocket containers require endpoint classes to be; it is created
  * by {@link WebSocketTransport}'s configurator, not by applications. Thread-safe.
  */
-public final class HubEndpoint extends Endpoint implements Connection.Sink {
+public final class HubEndpoint extends Endpoint {
   private static final Logger log = LoggerFactory.getLogger(HubEndpoint.class);
 
   private final WebSocketTransport transport;
-  private final Queue<String> replies = new ConcurrentLinkedQueue<>();
-  private final AtomicInteger replyCount = new AtomicInteger();
-  private final AtomicInteger wip = new AtomicInteger();
+  private final Outbound out = new Outbound();
   private final AtomicBoolean closed = new AtomicBoolean();
   private volatile Session session;
   private volatile Connection connection;
   private volatile Principal principal;
-  private volatile boolean inFlight;
-  private volatile boolean closing;
   private volatile long lastPongNanos = System.nanoTime();
   volatile int pingSlice; // which slice of the ping interval pings this session (set when opened)
-  private final SendHandler onSent = this::sent;
 
   HubEndpoint(WebSocketTransport transport) {
     this.transport = transport;
@@ -72,17 +67,18 @@ public final class HubEndpoint extends Endpoint implements Connection.Sink {
     s.setMaxBinaryMessageBufferSize(64 * 1024);
     s.setMaxIdleTimeout(transport.idleTimeout.toMillis());
     try {
-      connection = transport.hub.connect(principal, "ws", this);
+      connection = out.connect(transport.hub, principal, "ws");
     } catch (SwitchboardException e) {
       close(e.status().webSocketCloseCode(), e.errorCode() + ": " + e.getMessage());
       return;
     }
     s.addMessageHandler(String.class, (MessageHandler.Whole<String>) this::onText);
-    s.addMessageHandler(ByteBuffer.class, (MessageHandler.Whole<ByteBuffer>) b -> reply(WsProtocol.error(null,
+    s.addMessageHandler(ByteBuffer.class, (MessageHandler.Whole<ByteBuffer>) b -> out.reply(WsProtocol.error(null,
         new SwitchboardException(Status.UNSUPPORTED_MEDIA_TYPE, "binary_frame",
             "binary frames are not supported: send one JSON object per text frame", null, null))));
     s.addMessageHandler(PongMessage.class, (MessageHandler.Whole<PongMessage>) p -> lastPongNanos = System.nanoTime());
     transport.opened(this);
+    out.start();
   }
 
   private void onText(String text) {
@@ -99,12 +95,12 @@ public final class HubEndpoint extends Endpoint implements Connection.Sink {
               + "': use subscribe, unsubscribe or publish", ref);
       }
     } catch (WsProtocol.BadFrame e) {
-      reply(WsProtocol.error(e.ref, e.error));
+      out.reply(WsProtocol.error(e.ref, e.error));
     } catch (SwitchboardException e) {
-      reply(WsProtocol.error(ref, e));
+      out.reply(WsProtocol.error(ref, e));
     } catch (RuntimeException e) {
       log.warn("unexpected failure handling a frame", e);
-      reply(WsProtocol.error(ref, new SwitchboardException(Status.INTERNAL, "internal error")));
+      out.reply(WsProtocol.error(ref, new SwitchboardException(Status.INTERNAL, "internal error")));
     }
   }
 
@@ -120,7 +116,7 @@ public final class HubEndpoint extends Endpoint implements Connection.Sink {
     String ref = f.ref();
     connection.subscribe(topic, f.after()).whenComplete((v, err) -> {
       if (err != null) {
-        reply(WsProtocol.error(ref, SwitchboardException.from(err)));
+        out.reply(WsProtocol.error(ref, SwitchboardException.from(err)));
       }
     });
   }
@@ -128,94 +124,59 @@ public final class HubEndpoint extends Endpoint implements Connection.Sink {
   private void unsubscribe(WsProtocol.Frame f) throws WsProtocol.BadFrame {
     String topic = requireTopic(f);
     connection.unsubscribe(topic);
-    reply(WsProtocol.unsubscribed(topic, f.ref()));
+    out.reply(WsProtocol.unsubscribed(topic, f.ref()));
   }
 
   private void publish(WsProtocol.Frame f) throws WsProtocol.BadFrame {
     String topic = requireTopic(f);
     Message draft = WsProtocol.payload(Message.builder(topic).event(Topics.requireValidEvent(f.event())), f).build();
     String ref = f.ref();
-    transport.hub.publish(principal, draft).whenComplete((stored, err) -> reply(err == null
+    transport.hub.publish(principal, draft).whenComplete((stored, err) -> out.reply(err == null
         ? WsProtocol.ack(ref, stored.id()) : WsProtocol.error(ref, SwitchboardException.from(err))));
   }
 
-  /** Queues a reply frame; a client that never reads its replies is a slow consumer too. */
-  private void reply(String frame) {
-    if (replyCount.incrementAndGet() > 1024) {
-      onClose(Status.SLOW_CONSUMER, "slow consumer: too many unread replies");
-      return;
-    }
-    replies.add(frame);
-    drain();
-  }
+  /** The session's writer: frames go out through the async remote, one send in flight. */
+  private final class Outbound extends OutboundWriter<String> {
+    /** The one completion handler of every send (no allocation per frame). */
+    private final SendHandler onSent = this::onSent;
 
-  @Override
-  public void onReady() {
-    drain();
-  }
-
-  @Override
-  public void onClose(Status status, String reason) {
-    closing = true;
-    if (status == Status.SLOW_CONSUMER) {
-      close(status.webSocketCloseCode(), "slow_consumer: " + reason);
-      return;
+    Outbound() {
+      super(true);
     }
-    drain(); // flush what is queued, then close with the status's code (1001 on shutdown)
-  }
 
-  private void drain() {
-    if (wip.getAndIncrement() != 0) {
-      return;
-    }
-    int missed = 1;
-    do {
-      Session s = session;
-      Connection c = connection;
-      if (!inFlight && s != null && !closed.get()) {
-        String next = replies.poll();
-        if (next != null) {
-          replyCount.decrementAndGet();
-        } else if (c != null) {
-          next = frameOf(c.poll());
-        }
-        if (next != null) {
-          inFlight = true;
-          s.getAsyncRemote().sendText(next, onSent);
-        } else if (closing && c != null) {
-          Status st = c.closeStatus();
-          close(st == null ? 1001 : st.webSocketCloseCode(), st == null ? "closing"
-              : st.code() + ": " + String.valueOf(c.closeReason()));
-        }
+    @Override
+    protected String encode(Connection.Event e) {
+      if (e instanceof Connection.Delivery) {
+        return WsProtocol.message(((Connection.Delivery) e).message());
       }
-      missed = wip.addAndGet(-missed);
-    } while (missed != 0);
-  }
+      if (e instanceof Connection.Reset) {
+        Connection.Reset r = (Connection.Reset) e;
+        return WsProtocol.reset(r.topic(), r.reason());
+      }
+      Connection.Subscribed sub = (Connection.Subscribed) e;
+      return WsProtocol.subscribed(sub.topic(), sub.recovered());
+    }
 
-  /** The one completion handler of every send (no allocation per frame). */
-  private void sent(SendResult result) {
-    inFlight = false;
-    if (!result.isOK()) {
-      log.debug("send failed: {}", String.valueOf(result.getException()));
-      close(1011, "send failed");
-    } else {
-      drain();
+    @Override
+    protected void write(String frame) {
+      // Tomcat throws IllegalStateException here when the session closed under us: the writer
+      // ends this session only.
+      session.getAsyncRemote().sendText(frame, onSent);
     }
-  }
 
-  private static String frameOf(Connection.Event e) {
-    if (e == null) {
-      return null;
+    private void onSent(SendResult result) {
+      sent(result.isOK() ? null : result.getException() != null ? result.getException()
+          : new IOException("send failed"));
     }
-    if (e instanceof Connection.Delivery) {
-      return WsProtocol.message(((Connection.Delivery) e).message());
+
+    @Override
+    protected void close(SwitchboardException error) {
+      if (error == null) {
+        HubEndpoint.this.close(1000, "closing");
+      } else {
+        HubEndpoint.this.close(error.status().webSocketCloseCode(), error.errorCode() + ": " + error.getMessage());
+      }
     }
-    if (e instanceof Connection.Reset) {
-      Connection.Reset r = (Connection.Reset) e;
-      return WsProtocol.reset(r.topic(), r.reason());
-    }
-    Connection.Subscribed sub = (Connection.Subscribed) e;
-    return WsProtocol.subscribed(sub.topic(), sub.recovered());
   }
 
   void ping(Duration interval) {
@@ -224,16 +185,18 @@ public final class HubEndpoint extends Endpoint implements Connection.Sink {
       return;
     }
     if (System.nanoTime() - lastPongNanos > interval.toNanos() * 2 + interval.toNanos() / 2) {
-      close(1001, "ping_timeout: no pong for " + interval.multipliedBy(2).toSeconds() + " s");
+      out.closeNow(new SwitchboardException(Status.UNAVAILABLE, "ping_timeout",
+          "no pong for " + interval.multipliedBy(2).toSeconds() + " s", null, null));
       return;
     }
     try {
       s.getAsyncRemote().sendPing(ByteBuffer.wrap("sb".getBytes(StandardCharsets.US_ASCII)));
     } catch (IOException | RuntimeException e) {
-      log.debug("ping failed", e);
+      log.debug("ping failed: {}", e.toString());
     }
   }
 
+  /** Closes the session once (the writer's end, or a refused handshake before there is a writer). */
   private void close(int code, String reason) {
     if (!closed.compareAndSet(false, true)) {
       return;
@@ -252,17 +215,14 @@ public final class HubEndpoint extends Endpoint implements Connection.Sink {
     try {
       s.close(new CloseReason(CloseReason.CloseCodes.getCloseCode(code), shortReason));
     } catch (IOException | RuntimeException e) {
-      log.debug("close failed", e);
+      log.debug("close failed: {}", e.toString());
     }
   }
 
   @Override
   public void onClose(Session s, CloseReason reason) {
     closed.set(true);
-    Connection c = connection;
-    if (c != null) {
-      c.release();
-    }
+    out.released(); // releases the hub connection: the client is gone
     transport.closed(this);
   }
 
