@@ -37,11 +37,16 @@ import org.eclipse.jetty.server.ServerConnector;
  * {@code switchboard.v1.Hub} service, health and reflection, and a simulated price ticker on topic
  * {@code prices}.
  *
- * <pre>java -jar examples/target/switchboard-demo.jar [--port 8080] [--grpc-port 9090] [--host 127.0.0.1] [--no-demo-feed]</pre>
+ * <pre>java -XX:+ExitOnOutOfMemoryError -jar examples/target/switchboard-demo.jar [--port 8080] [--grpc-port 9090] [--host 127.0.0.1] [--no-demo-feed]</pre>
+ *
+ * <p>The in-memory broker runs with its documented defaults ({@link InMemoryBroker.Builder}: 1,000
+ * messages and 16 MiB per topic, a quarter of the heap over all topics, 100,000 topics).
  */
 public final class DemoHub implements AutoCloseable {
   static final String USAGE = String.join("\n",
-      "usage: java -jar switchboard-demo.jar [options]",
+      "usage: java -XX:+ExitOnOutOfMemoryError -jar switchboard-demo.jar [options]",
+      "  (-XX:+ExitOnOutOfMemoryError: a JVM out of heap exits instead of lingering half-alive;",
+      "   the in-memory history keeps 1,000 messages and 16 MiB per topic, a quarter of -Xmx in all)",
       "  --port N        HTTP port (default 8080; 0 picks a free port)",
       "  --grpc-port N   gRPC port (default 9090; 0 picks a free port)",
       "  --host ADDR     address to bind (default 127.0.0.1)",
@@ -177,7 +182,7 @@ public final class DemoHub implements AutoCloseable {
 
   /** Starts the server and, if enabled, the ticker. */
   static DemoHub start(Options o) throws Exception {
-    return start(o, o.broker().equals("memory") ? new InMemoryBroker(10_000) : Brokers.create(o.broker()));
+    return start(o, o.broker().equals("memory") ? InMemoryBroker.builder().build() : Brokers.create(o.broker()));
   }
 
   /** Starts with this broker (tests pass one with their own Redis key prefix). */

@@ -5,12 +5,15 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Where pending deliveries and dead letters live. The in-memory default loses them on restart; a
@@ -58,21 +61,80 @@ public interface DeliveryStore {
   /** Pending deliveries (tests, metrics). */
   int pendingCount();
 
-  /** The in-memory default. */
-  static DeliveryStore inMemory() {
-    return new InMemory();
+  /**
+   * Dead letters this store dropped, oldest first, to stay within its bounds (0 for a store that
+   * keeps them all, as the durable ones do).
+   */
+  default long deadLettersEvicted() {
+    return 0;
   }
 
-  /** Pending deliveries ordered by due time per endpoint, leases and dead letters, under one lock. */
+  /**
+   * The in-memory default: at most {@value InMemory#DEFAULT_MAX_DEAD_LETTERS} dead letters and
+   * {@link InMemory#defaultMaxDeadLetterBytes()} of them.
+   */
+  static InMemory inMemory() {
+    return new InMemory(InMemory.DEFAULT_MAX_DEAD_LETTERS, InMemory.defaultMaxDeadLetterBytes());
+  }
+
+  /**
+   * An in-memory store keeping at most {@code maxDeadLetters} dead letters of at most
+   * {@code maxDeadLetterBytes} (estimated: body, URL and strings plus
+   * {@value InMemory#DELIVERY_OVERHEAD_BYTES} bytes each); past either, the oldest are dropped and
+   * counted ({@link #deadLettersEvicted()}).
+   *
+   * @throws IllegalArgumentException if either bound is below 1
+   */
+  static InMemory inMemory(int maxDeadLetters, long maxDeadLetterBytes) {
+    return new InMemory(maxDeadLetters, maxDeadLetterBytes);
+  }
+
+  /**
+   * Pending deliveries ordered by due time per endpoint, leases and dead letters, under one lock.
+   * Pending deliveries are not bounded here (the application decides what it sends); dead letters
+   * are, by count and by bytes, oldest dropped first.
+   */
   final class InMemory implements DeliveryStore {
+    /** Default limit on dead letters kept. */
+    public static final int DEFAULT_MAX_DEAD_LETTERS = 10_000;
+    /** Estimated bytes of a delivery besides its body, URL and strings. */
+    public static final int DELIVERY_OVERHEAD_BYTES = 256;
+    private static final Logger log = LoggerFactory.getLogger(DeliveryStore.class);
     private static final Comparator<Delivery> BY_DUE =
         Comparator.comparing(Delivery::nextAttempt).thenComparing(Delivery::id);
     private final Map<String, Delivery> pending = new HashMap<>();
     private final Map<String, TreeSet<Delivery>> byEndpoint = new HashMap<>();
     private final Set<String> leased = new HashSet<>();
     private final Map<String, Delivery> dead = new LinkedHashMap<>();
+    private final int maxDeadLetters;
+    private final long maxDeadLetterBytes;
+    private long deadBytes;
+    private long evicted;
 
-    private InMemory() {}
+    private InMemory(int maxDeadLetters, long maxDeadLetterBytes) {
+      if (maxDeadLetters < 1 || maxDeadLetterBytes < 1) {
+        throw new IllegalArgumentException("maxDeadLetters and maxDeadLetterBytes must be >= 1: " + maxDeadLetters
+            + ", " + maxDeadLetterBytes);
+      }
+      this.maxDeadLetters = maxDeadLetters;
+      this.maxDeadLetterBytes = maxDeadLetterBytes;
+    }
+
+    /**
+     * The default byte bound on dead letters: a sixteenth of the maximum heap
+     * ({@link Runtime#maxMemory()}; 16 MiB under {@code -Xmx256m}), or 64 MiB when the heap has no limit.
+     */
+    public static long defaultMaxDeadLetterBytes() {
+      long max = Runtime.getRuntime().maxMemory();
+      return max == Long.MAX_VALUE ? 64L << 20 : max / 16;
+    }
+
+    /** Estimated heap bytes of a delivery; characters count two bytes. */
+    static long bytes(Delivery d) {
+      long chars = d.id().length() + d.endpointId().length() + d.url().toString().length()
+          + (d.contentType() == null ? 0 : d.contentType().length()) + (d.lastError() == null ? 0 : d.lastError().length());
+      return DELIVERY_OVERHEAD_BYTES + (long) d.body().length + 2 * chars;
+    }
 
     @Override
     public synchronized void add(Delivery d) {
@@ -127,7 +189,23 @@ public interface DeliveryStore {
     @Override
     public synchronized void deadLetter(Delivery d) {
       remove(d.id());
+      Delivery old = dead.remove(d.id());
+      if (old != null) {
+        deadBytes -= bytes(old);
+      }
       dead.put(d.id(), d);
+      deadBytes += bytes(d);
+      Iterator<Delivery> oldest = dead.values().iterator();
+      while ((dead.size() > maxDeadLetters || deadBytes > maxDeadLetterBytes) && oldest.hasNext()) {
+        Delivery gone = oldest.next();
+        oldest.remove();
+        deadBytes -= bytes(gone);
+        if (evicted++ == 0) {
+          log.warn("webhook dead letters are over their bound ({} letters, {} bytes): the oldest are dropped from"
+              + " now on (first: {} to endpoint {}); replay or use a durable store", maxDeadLetters,
+              maxDeadLetterBytes, gone.id(), gone.endpointId());
+        }
+      }
     }
 
     @Override
@@ -137,12 +215,31 @@ public interface DeliveryStore {
 
     @Override
     public synchronized Optional<Delivery> takeDeadLetter(String id) {
-      return Optional.ofNullable(dead.remove(id));
+      Delivery d = dead.remove(id);
+      if (d != null) {
+        deadBytes -= bytes(d);
+      }
+      return Optional.ofNullable(d);
     }
 
     @Override
     public synchronized int pendingCount() {
       return pending.size();
+    }
+
+    @Override
+    public synchronized long deadLettersEvicted() {
+      return evicted;
+    }
+
+    /** Dead letters held now. */
+    public synchronized int deadLetterCount() {
+      return dead.size();
+    }
+
+    /** Estimated bytes of the dead letters held now. */
+    public synchronized long deadLetterBytes() {
+      return deadBytes;
     }
   }
 }

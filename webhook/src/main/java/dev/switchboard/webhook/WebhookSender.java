@@ -192,6 +192,15 @@ public final class WebhookSender implements AutoCloseable {
     return store.deadLetters();
   }
 
+  /**
+   * Dead letters the store dropped, oldest first, to stay within its bounds (the in-memory default
+   * keeps {@value DeliveryStore.InMemory#DEFAULT_MAX_DEAD_LETTERS} and a sixteenth of the heap; see
+   * {@link DeliveryStore#inMemory(int, long)}); 0 for a durable store.
+   */
+  public long deadLettersEvicted() {
+    return store.deadLettersEvicted();
+  }
+
   /** Replays one dead letter from its first attempt; false if there is no such dead letter. */
   public boolean replay(String deliveryId) {
     return store.takeDeadLetter(deliveryId).map(d -> {
@@ -551,6 +560,10 @@ public final class WebhookSender implements AutoCloseable {
 
     private Builder() {}
 
+    /**
+     * Where deliveries and dead letters live (default {@link DeliveryStore#inMemory()}: pending ones
+     * lost on restart, dead letters bounded by count and bytes).
+     */
     public Builder store(DeliveryStore store) {
       this.store = Objects.requireNonNull(store, "store");
       return this;

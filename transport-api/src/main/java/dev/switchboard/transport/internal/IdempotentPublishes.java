@@ -10,10 +10,9 @@ import java.security.Principal;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.Base64;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
-import java.util.Map;
+import java.util.Objects;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
@@ -23,36 +22,77 @@ import java.util.function.Function;
  * Publishes at most once per idempotency key: a retry with the same key and the same request gets
  * the first publish's stored message; the same key with a different request is UNPROCESSABLE (422);
  * a retry while the first is still being stored is a CONFLICT (409); a publish that failed forgets
- * its key so a retry runs again. Keys are scoped by principal and topic, bounded by count (oldest
- * forgotten first) and by age. Shared by the server transports. Thread-safe (one lock; O(1) steps).
+ * its key so a retry runs again. Keys are scoped by principal and topic.
+ *
+ * <p>Per key it keeps a SHA-256 digest of the request (content type, event, headers, payload) and
+ * the stored id and time, never the payload: a replay rebuilds the stored message from the retried
+ * request, which has the same digest. Bounded by age ({@code ttl}), by keys and by estimated bytes
+ * (per key {@value #ENTRY_OVERHEAD_BYTES} bytes plus two per character of the scoped key); past a
+ * bound the oldest keys are forgotten first, after which a retry publishes again.
+ *
+ * <p>Shared by the server transports. Thread-safe (one lock; O(1) steps).
  */
 public final class IdempotentPublishes {
+  /** Estimated bytes of one remembered key besides the key's characters. */
+  public static final int ENTRY_OVERHEAD_BYTES = 320;
+
   /** What a publish came to: the stored message, and whether it is a replay of an earlier one. */
   public record Outcome(CompletionStage<Message> stored, boolean replayed) {}
 
   private static final class Entry {
-    final String fingerprint;
+    final byte[] digest;
     final Instant created;
-    Message stored; // null while in flight; guarded by the cache
+    final long bytes;
+    String id; // null while in flight; guarded by the cache
+    Instant time; // guarded by the cache
 
-    Entry(String fingerprint, Instant created) {
-      this.fingerprint = fingerprint;
+    Entry(byte[] digest, Instant created, long bytes) {
+      this.digest = digest;
       this.created = created;
+      this.bytes = bytes;
     }
   }
 
   private final int maxKeys;
+  private final long maxBytes;
   private final Duration ttl;
   private final Clock clock;
   private final LinkedHashMap<String, Entry> entries = new LinkedHashMap<>();
+  private long bytes; // guarded by this
 
+  /**
+   * A cache bounded by {@code maxKeys} and by {@link #defaultMaxBytes()}.
+   *
+   * @throws IllegalArgumentException if {@code maxKeys < 1} or {@code ttl} is not positive
+   */
   public IdempotentPublishes(int maxKeys, Duration ttl, Clock clock) {
-    if (maxKeys < 1 || ttl.isNegative() || ttl.isZero()) {
-      throw new IllegalArgumentException("maxKeys must be >= 1 and ttl positive: " + maxKeys + ", " + ttl);
+    this(maxKeys, defaultMaxBytes(), ttl, clock);
+  }
+
+  /**
+   * A cache bounded by {@code maxKeys} and {@code maxBytes} (estimated).
+   *
+   * @throws IllegalArgumentException if {@code maxKeys < 1}, {@code maxBytes < 1} or {@code ttl} is
+   *     not positive
+   */
+  public IdempotentPublishes(int maxKeys, long maxBytes, Duration ttl, Clock clock) {
+    if (maxKeys < 1 || maxBytes < 1 || ttl.isNegative() || ttl.isZero()) {
+      throw new IllegalArgumentException("maxKeys and maxBytes must be >= 1 and ttl positive: " + maxKeys + ", "
+          + maxBytes + ", " + ttl);
     }
     this.maxKeys = maxKeys;
+    this.maxBytes = maxBytes;
     this.ttl = ttl;
-    this.clock = clock;
+    this.clock = Objects.requireNonNull(clock, "clock");
+  }
+
+  /**
+   * The default byte bound: a sixteenth of the maximum heap ({@link Runtime#maxMemory()}; 16 MiB under
+   * {@code -Xmx256m}), or 64 MiB when the heap has no limit.
+   */
+  public static long defaultMaxBytes() {
+    long max = Runtime.getRuntime().maxMemory();
+    return max == Long.MAX_VALUE ? 64L << 20 : max / 16;
   }
 
   /**
@@ -68,28 +108,33 @@ public final class IdempotentPublishes {
           "idempotency key must be 1-255 visible ASCII characters", null, null);
     }
     String scoped = principal.getName() + "\u0000" + draft.topic() + "\u0000" + key;
-    String fingerprint = fingerprint(draft);
+    byte[] digest = digest(draft);
+    Entry mine;
     synchronized (this) {
       Instant now = clock.instant();
       expire(now);
       Entry existing = entries.get(scoped);
       if (existing != null) {
-        if (!existing.fingerprint.equals(fingerprint)) {
+        if (!MessageDigest.isEqual(existing.digest, digest)) {
           throw new SwitchboardException(Status.UNPROCESSABLE, "idempotency_key_reused",
               "idempotency key '" + key + "' was already used with a different request", null, null);
         }
-        if (existing.stored == null) {
+        if (existing.id == null) {
           throw new SwitchboardException(Status.CONFLICT, "idempotency_key_in_flight",
               "a request with idempotency key '" + key + "' is still being processed; retry later",
               null, null);
         }
-        return new Outcome(CompletableFuture.completedFuture(existing.stored), true);
+        // Same digest: the retried request is the stored message but for its id and time.
+        return new Outcome(CompletableFuture.completedFuture(
+            draft.toBuilder().id(existing.id).time(existing.time).build()), true);
       }
-      entries.put(scoped, new Entry(fingerprint, now));
-      while (entries.size() > maxKeys) {
-        Iterator<Map.Entry<String, Entry>> it = entries.entrySet().iterator();
-        it.next();
-        it.remove();
+      mine = new Entry(digest, now, ENTRY_OVERHEAD_BYTES + 2L * scoped.length());
+      entries.put(scoped, mine);
+      bytes += mine.bytes;
+      Iterator<Entry> oldest = entries.values().iterator();
+      while ((entries.size() > maxKeys || bytes > maxBytes) && oldest.hasNext()) {
+        bytes -= oldest.next().bytes;
+        oldest.remove();
       }
     }
     CompletionStage<Message> stage;
@@ -101,12 +146,12 @@ public final class IdempotentPublishes {
     return new Outcome(stage.whenComplete((stored, err) -> {
       synchronized (this) {
         if (err != null) {
-          entries.remove(scoped);
-        } else {
-          Entry e = entries.get(scoped);
-          if (e != null) {
-            e.stored = stored;
+          if (entries.remove(scoped, mine)) {
+            bytes -= mine.bytes;
           }
+        } else {
+          mine.id = stored.id();
+          mine.time = stored.time();
         }
       }
     }), false);
@@ -117,6 +162,11 @@ public final class IdempotentPublishes {
     return entries.size();
   }
 
+  /** Estimated bytes held now. */
+  public synchronized long heldBytes() {
+    return bytes;
+  }
+
   private void expire(Instant now) {
     Iterator<Entry> it = entries.values().iterator();
     while (it.hasNext()) {
@@ -124,11 +174,12 @@ public final class IdempotentPublishes {
       if (Duration.between(e.created, now).compareTo(ttl) <= 0) {
         break; // insertion order: the rest are younger
       }
+      bytes -= e.bytes;
       it.remove();
     }
   }
 
-  private static String fingerprint(Message m) {
+  private static byte[] digest(Message m) {
     try {
       MessageDigest d = MessageDigest.getInstance("SHA-256");
       d.update(m.contentType().getBytes(StandardCharsets.UTF_8));
@@ -142,7 +193,7 @@ public final class IdempotentPublishes {
         d.update((byte) 0);
       });
       d.update(m.payload());
-      return Base64.getEncoder().encodeToString(d.digest());
+      return d.digest();
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException("SHA-256 is required of every JVM", e);
     }
