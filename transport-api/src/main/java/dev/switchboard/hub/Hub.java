@@ -158,10 +158,8 @@ public final class Hub implements Publisher, AutoCloseable {
   public CompletionStage<Message> publish(Message draft) {
     try {
       requireRunning();
-      if (draft.payloadSize() > maxPayloadBytes) {
-        throw new SwitchboardException(Status.PAYLOAD_TOO_LARGE, "payload of " + draft.payloadSize()
-            + " bytes is over the limit of " + maxPayloadBytes + " bytes");
-      }
+      PublishRules.check(draft, maxPayloadBytes, PublishRules.DEFAULT_MAX_HEADERS,
+          PublishRules.DEFAULT_MAX_HEADER_BYTES);
       return broker.publish(draft);
     } catch (SwitchboardException e) {
       return CompletableFuture.failedFuture(e);

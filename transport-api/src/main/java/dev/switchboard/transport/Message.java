@@ -154,8 +154,13 @@ public final class Message {
   }
 
   /**
-   * Builds a {@link Message}. Not thread-safe; setters reject bad values at once with
-   * {@link IllegalArgumentException} (or {@link SwitchboardException} for names).
+   * Builds a {@link Message}. Not thread-safe. Setters reject values no message may hold at once:
+   * with {@link SwitchboardException} (status INVALID_ARGUMENT or UNSUPPORTED_MEDIA_TYPE, so a
+   * server answers a client's bad field as a client error on every transport) for the event name,
+   * content type and headers; {@link IllegalArgumentException} for an empty id;
+   * {@link NullPointerException} for a null payload. What depends on the server's limits (payload
+   * size, header count and bytes) and on the payload itself (JSON that parses, UTF-8 text) is
+   * checked when the message is published.
    */
   public static final class Builder {
     private final String topic;
@@ -210,19 +215,37 @@ public final class Message {
       return this;
     }
 
+    /**
+     * Sets the content type (trimmed). The full media-type rules (syntax, length, charset) are
+     * checked when the message is published; here only what no message may ever hold is refused.
+     *
+     * @throws SwitchboardException UNSUPPORTED_MEDIA_TYPE ({@code unsupported_media_type}) when it
+     *     is null, blank or contains control characters
+     */
     public Builder contentType(String contentType) {
       if (contentType == null || contentType.isBlank() || hasControl(contentType)) {
-        throw new IllegalArgumentException("contentType must be a non-empty header value");
+        throw new SwitchboardException(Status.UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
+            "content type " + Topics.quote(contentType) + " is not a media type"
+                + (contentType != null && hasControl(contentType) ? " (it contains control characters)" : ""),
+            null, null);
       }
       this.contentType = contentType.trim();
       return this;
     }
 
-    /** Adds an application header; names and values may not contain control characters. */
+    /**
+     * Adds an application header. Count, size and name syntax are checked when the message is
+     * published.
+     *
+     * @throws SwitchboardException INVALID_ARGUMENT ({@code invalid_header}) when the name is null
+     *     or empty, or the name or value is null or contains control characters
+     */
     public Builder header(String name, String value) {
       if (name == null || name.isEmpty() || hasControl(name) || value == null || hasControl(value)) {
-        throw new IllegalArgumentException("header names and values must be non-null text without"
-            + " control characters: " + Topics.quote(name));
+        throw new SwitchboardException(Status.INVALID_ARGUMENT, "invalid_header",
+            "header " + Topics.quote(name) + " is invalid: names and values must be non-null text"
+                + " without control characters" + (name == null || name.isEmpty() ? " and names non-empty" : ""),
+            null, null);
       }
       headers.put(name, value);
       return this;

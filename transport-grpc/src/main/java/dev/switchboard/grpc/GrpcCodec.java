@@ -62,9 +62,12 @@ final class GrpcCodec {
   }
 
   /**
-   * The draft a client asked to publish.
+   * The draft a client asked to publish. Every field error is a SwitchboardException with a client
+   * status (INVALID_ARGUMENT, or UNSUPPORTED_MEDIA_TYPE for the content type, which gRPC also
+   * reports as INVALID_ARGUMENT), never an INTERNAL one; the rest of the rules (JSON that parses,
+   * UTF-8 text, media-type syntax, header limits) are the hub's on publish.
    *
-   * @throws SwitchboardException INVALID_ARGUMENT naming the missing or invalid field
+   * @throws SwitchboardException naming the missing or invalid field
    */
   static Message draft(PublishRequest r) {
     if (r.getTopic().isEmpty()) {

@@ -22,15 +22,14 @@ import jakarta.servlet.http.HttpServletResponse;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
 import java.security.Principal;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
-import java.util.Locale;
+import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
-import java.util.function.BiConsumer;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -99,6 +98,9 @@ public final class HttpTransportFilter implements Filter {
       res.addHeader("Vary", "Origin");
     }
     try {
+      // Before anything else: past the connection limit every request is refused, so clients back
+      // off before the container runs out of descriptors.
+      hub.checkAdmission();
       String method = req.getMethod();
       if (method.equals("OPTIONS")) {
         // CORS preflight: the headers above say whether the origin may; these say what it may send.
@@ -108,12 +110,13 @@ public final class HttpTransportFilter implements Filter {
         res.setStatus(204);
         return;
       }
+      Map<String, List<String>> query = ServletIo.query(req);
       if (seg.size() == 2 && method.equals("POST")) {
-        publish(req, res, seg.get(0));
+        publish(req, res, query, seg.get(0));
       } else if (seg.size() == 2 && (method.equals("GET") || method.equals("HEAD"))) {
-        history(req, res, seg.get(0));
+        history(req, res, query, seg.get(0));
       } else if (seg.size() == 3 && (method.equals("GET") || method.equals("HEAD"))) {
-        one(req, res, seg.get(0), seg.get(2));
+        one(req, res, query, seg.get(0), seg.get(2));
       } else {
         res.setHeader("Allow", seg.size() == 2 ? "GET, HEAD, POST, OPTIONS" : "GET, HEAD, OPTIONS");
         throw new SwitchboardException(Status.METHOD_NOT_ALLOWED, "method " + method
@@ -124,22 +127,28 @@ public final class HttpTransportFilter implements Filter {
     }
   }
 
-  private Principal authenticate(HttpServletRequest req) {
-    return hub.authenticate(ServletIo.handshake("http", req));
+  private Principal authenticate(HttpServletRequest req, Map<String, List<String>> query) {
+    return hub.authenticate(ServletIo.handshake("http", req, query));
   }
 
   // ---- POST /v1/topics/{topic}/messages ----
 
-  private void publish(HttpServletRequest req, HttpServletResponse res, String topic) throws IOException {
+  /**
+   * The body is the payload, whatever its type: the hub's {@link Hub#publish(Message) rules} check
+   * it (JSON that parses, UTF-8 text, a valid media type, the size limit) as on every other path. A
+   * form-encoded body is no exception: it is stored as it came, with its content type, and never
+   * parsed into parameters.
+   */
+  private void publish(HttpServletRequest req, HttpServletResponse res, Map<String, List<String>> query,
+      String topic) throws IOException {
     Topics.requireValid(topic);
-    Principal principal = authenticate(req);
+    Principal principal = authenticate(req, query);
     hub.authorize(principal, topic, dev.switchboard.hub.Authorizer.Action.PUBLISH);
-    String event = Topics.requireValidEvent(req.getParameter("event"));
-    String contentType = contentType(req.getContentType());
-    byte[] body = readBody(req);
-    checkPayload(contentType, body);
-
-    Message draft = Message.builder(topic).event(event).payload(body, contentType).build();
+    String event = ServletIo.single(query, "event");
+    String header = req.getContentType();
+    String contentType = header == null || header.isBlank() ? Message.DEFAULT_CONTENT_TYPE : header;
+    Message.Builder builder = Message.builder(topic).event(event).contentType(contentType);
+    Message draft = builder.payload(readBody(req)).build();
     String key = req.getHeader("Idempotency-Key");
     if (key == null) {
       respondWhenDone(req, res, hub.publish(principal, draft).toCompletableFuture(),
@@ -162,46 +171,6 @@ public final class HttpTransportFilter implements Filter {
       throws IOException {
     res.setHeader("Location", location);
     ServletIo.json(res, 201, MessageJson.publishResponse(stored));
-  }
-
-  private static String contentType(String header) {
-    if (header == null || header.isBlank()) {
-      return Message.DEFAULT_CONTENT_TYPE;
-    }
-    String media = Message.mediaType(header);
-    int slash = media.indexOf('/');
-    if (slash <= 0 || slash == media.length() - 1 || header.chars().anyMatch(c -> c < 0x20 && c != '\t')) {
-      throw new SwitchboardException(Status.UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
-          "Content-Type '" + header + "' is not a media type", null, null);
-    }
-    if (media.startsWith("text/") || media.equals("application/json") || media.endsWith("+json")) {
-      String charset = charset(header);
-      if (charset != null && !charset.equals("utf-8") && !charset.equals("us-ascii")) {
-        throw new SwitchboardException(Status.UNSUPPORTED_MEDIA_TYPE, "unsupported_charset",
-            "charset " + charset + " is not supported; send text as UTF-8", null, null);
-      }
-    }
-    return header.trim();
-  }
-
-  private static String charset(String contentType) {
-    for (String part : contentType.split(";")) {
-      String p = part.trim().toLowerCase(Locale.ROOT);
-      if (p.startsWith("charset=")) {
-        return p.substring(8).replace("\"", "").trim();
-      }
-    }
-    return null;
-  }
-
-  private void checkPayload(String contentType, byte[] body) {
-    String media = Message.mediaType(contentType);
-    if (media.equals("application/json") || media.endsWith("+json")) {
-      MessageJson.requireValidJson(body);
-    } else if (media.startsWith("text/") && !MessageJson.isUtf8(body)) {
-      throw new SwitchboardException(Status.INVALID_ARGUMENT, "invalid_text",
-          "body is declared " + media + " but is not valid UTF-8", null, null);
-    }
   }
 
   private byte[] readBody(HttpServletRequest req) throws IOException {
@@ -231,16 +200,19 @@ public final class HttpTransportFilter implements Filter {
 
   // ---- GET /v1/topics/{topic}/messages ----
 
-  private void history(HttpServletRequest req, HttpServletResponse res, String topic) throws IOException {
+  /**
+   * History and long polling. {@code next} is always the cursor to poll with next: the last message
+   * given, else the request's own cursor when it was recovered, else the newest message in the
+   * topic (null when it is empty, and a poll without a cursor then waits). So a stale or foreign
+   * cursor is answered once with {@code recovered:false} and a cursor the following poll waits on.
+   */
+  private void history(HttpServletRequest req, HttpServletResponse res, Map<String, List<String>> query,
+      String topic) throws IOException {
     Topics.requireValid(topic);
-    String after = req.getParameter("after");
-    if (after != null && (after.isEmpty() || after.length() > 200)) {
-      throw new SwitchboardException(Status.INVALID_ARGUMENT, "invalid_after",
-          "after must be a message id", null, null);
-    }
-    int limit = intParam(req, "limit", DEFAULT_LIMIT, 0, MAX_LIMIT);
-    int waitSecs = intParam(req, "wait", 0, 0, (int) hub.maxPollWait().toSeconds());
-    Principal principal = authenticate(req);
+    String after = ServletIo.single(query, "after");
+    int limit = intParam(query, "limit", DEFAULT_LIMIT, 0, MAX_LIMIT);
+    int waitSecs = intParam(query, "wait", 0, 0, (int) hub.maxPollWait().toSeconds());
+    Principal principal = authenticate(req, query);
     CompletableFuture<Broker.History> stage =
         hub.poll(principal, topic, after, limit, Duration.ofSeconds(waitSecs)).toCompletableFuture();
     respondWhenDone(req, res, stage, (h, r) -> {
@@ -260,8 +232,8 @@ public final class HttpTransportFilter implements Filter {
     });
   }
 
-  private static int intParam(HttpServletRequest req, String name, int dflt, int min, int max) {
-    String v = req.getParameter(name);
+  private static int intParam(Map<String, List<String>> query, String name, int dflt, int min, int max) {
+    String v = ServletIo.single(query, name);
     if (v == null) {
       return dflt;
     }
@@ -280,9 +252,10 @@ public final class HttpTransportFilter implements Filter {
 
   // ---- GET /v1/topics/{topic}/messages/{id} ----
 
-  private void one(HttpServletRequest req, HttpServletResponse res, String topic, String id) throws IOException {
+  private void one(HttpServletRequest req, HttpServletResponse res, Map<String, List<String>> query,
+      String topic, String id) throws IOException {
     Topics.requireValid(topic);
-    Principal principal = authenticate(req);
+    Principal principal = authenticate(req, query);
     respondWhenDone(req, res, hub.message(principal, topic, id).toCompletableFuture(),
         (m, r) -> ServletIo.json(r, 200, MessageJson.message(m)));
   }
@@ -308,41 +281,64 @@ public final class HttpTransportFilter implements Filter {
     }
     AsyncContext ctx = req.startAsync();
     ctx.setTimeout(hub.maxPollWait().toMillis() + 30_000);
+    // Set once the container is done with the exchange (completed, failed, timed out): from then on
+    // the context may be recycled for another request, so nothing may touch it.
+    AtomicBoolean over = new AtomicBoolean();
     ctx.addListener(new AsyncListener() {
       @Override
       public void onComplete(AsyncEvent event) {
+        over.set(true);
         stage.cancel(false);
       }
 
       @Override
       public void onTimeout(AsyncEvent event) {
         stage.cancel(false);
+        complete(ctx, over);
       }
 
       @Override
       public void onError(AsyncEvent event) {
+        // The client went away: nothing will be written; let the container finish the exchange.
         stage.cancel(false);
+        complete(ctx, over);
       }
 
       @Override
       public void onStartAsync(AsyncEvent event) {}
     });
-    BiConsumer<T, Throwable> done = (v, err) -> {
+    stage.whenComplete((v, err) -> {
+      if (over.get()) {
+        return;
+      }
       try {
         ctx.start(() -> {
           try {
-            write((HttpServletResponse) ctx.getResponse(), stage, writer);
+            if (!over.get()) {
+              write((HttpServletResponse) ctx.getResponse(), stage, writer);
+            }
           } catch (IOException | RuntimeException e) {
-            log.debug("writing response failed (client gone?)", e);
+            log.debug("writing a response failed (client gone?): {}", e.toString());
           } finally {
-            ctx.complete();
+            complete(ctx, over);
           }
         });
       } catch (RuntimeException e) {
-        log.debug("async context already finished", e);
+        // The container finished the exchange between our check and start (client gone).
+        log.debug("response not written, the exchange is already over: {}", e.toString());
       }
-    };
-    stage.whenComplete(done);
+    });
+  }
+
+  /** Completes the exchange once; quiet when the container already finished it (client gone). */
+  private static void complete(AsyncContext ctx, AtomicBoolean over) {
+    if (over.compareAndSet(false, true)) {
+      try {
+        ctx.complete();
+      } catch (IllegalStateException e) {
+        log.debug("async context already finished (client gone?): {}", e.toString());
+      }
+    }
   }
 
   private static <T> void write(HttpServletResponse res, CompletableFuture<T> stage, Writer<T> writer)

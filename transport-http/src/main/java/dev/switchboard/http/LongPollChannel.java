@@ -15,7 +15,9 @@ import java.util.concurrent.CompletableFuture;
  * A {@link dev.switchboard.transport.Channel} over long polling: each subscription is a chain of
  * {@code GET …/messages?after=<id>&wait=<s>} requests, each resuming from the last id seen, so the
  * server keeps no state and any node can answer. Publishing is a POST with an automatic
- * {@code Idempotency-Key}.
+ * {@code Idempotency-Key}. After a reset (a cursor the server did not recognise, e.g. after a hub
+ * restart) the subscription continues from the server's {@code next} cursor, and the next poll
+ * waits as the reconnect backoff says, so a client never polls in a loop.
  *
  * <p>Thread-safe. Listener callbacks run on the HTTP client's threads, one at a time per
  * subscription.
@@ -55,6 +57,7 @@ final class LongPollChannel extends HttpChannel {
             "long poll to " + config.url() + " failed: " + unwrap(err), unwrap(err)), null);
         return;
       }
+      boolean reset = false;
       try {
         int sc = resp.statusCode();
         if (sc == 204) {
@@ -64,9 +67,12 @@ final class LongPollChannel extends HttpChannel {
           MessageJson.Page page = MessageJson.readPage(resp.body());
           if (!page.recovered() && stream.isPositioned()) {
             stream.reset("history_gap");
+            reset = true;
           }
           page.messages().forEach(stream::deliver);
-          stream.advance(page.next());
+          // Adopt the server's cursor even when null: after a reset the old id means nothing to
+          // the server, and polling with it again would only be answered with another reset.
+          stream.advance(page.next() != null || page.messages().isEmpty() ? page.next() : stream.resumeId());
         } else {
           stream.ended(MessageJson.readError(sc, resp.body(), retryAfter(resp.headers())),
               retryAfter(resp.headers()));
@@ -76,7 +82,7 @@ final class LongPollChannel extends HttpChannel {
         stream.ended(SwitchboardException.from(e), null);
         return;
       }
-      connect(stream);
+      stream.next(reset);
     });
   }
 }

@@ -1,20 +1,80 @@
 package dev.switchboard.http;
 
 import dev.switchboard.hub.Handshake;
+import dev.switchboard.transport.Status;
 import dev.switchboard.transport.SwitchboardException;
 import dev.switchboard.transport.internal.MessageJson;
 import dev.switchboard.transport.internal.WirePaths;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 
-/** Servlet plumbing of this module: handshakes from requests, JSON responses and errors. */
+/** Servlet plumbing of this module: query strings, handshakes from requests, JSON responses and errors. */
 final class ServletIo {
   private ServletIo() {}
 
-  static Handshake handshake(String transport, HttpServletRequest req) {
+  /**
+   * The request's query string parameters, decoded (UTF-8, {@code +} as a space), in order. Never
+   * the servlet's {@code getParameter*}: those also read a form-encoded body, which would empty a
+   * published payload and let body fields pose as query parameters.
+   *
+   * @throws SwitchboardException INVALID_ARGUMENT ({@code invalid_query}) for a broken escape or
+   *     invalid UTF-8
+   */
+  static Map<String, List<String>> query(HttpServletRequest req) {
+    Map<String, List<String>> out = new LinkedHashMap<>();
+    String q = req.getQueryString();
+    if (q == null || q.isEmpty()) {
+      return out;
+    }
+    for (String pair : q.split("&")) {
+      if (pair.isEmpty()) {
+        continue;
+      }
+      int eq = pair.indexOf('=');
+      String name = decode(eq < 0 ? pair : pair.substring(0, eq));
+      String value = eq < 0 ? "" : decode(pair.substring(eq + 1));
+      out.computeIfAbsent(name, k -> new ArrayList<>(1)).add(value);
+    }
+    return out;
+  }
+
+  /**
+   * The one value of query parameter {@code name}, or null when absent.
+   *
+   * @throws SwitchboardException INVALID_ARGUMENT ({@code invalid_<name>}) when it is given twice
+   */
+  static String single(Map<String, List<String>> query, String name) {
+    List<String> values = query.get(name);
+    if (values == null) {
+      return null;
+    }
+    if (values.size() > 1) {
+      throw new SwitchboardException(Status.INVALID_ARGUMENT, "invalid_" + name,
+          "query parameter " + name + " is given " + values.size() + " times; give it once", null, null);
+    }
+    return values.get(0);
+  }
+
+  private static String decode(String s) {
+    try {
+      return WirePaths.percentDecode(s.replace("+", "%20"));
+    } catch (SwitchboardException e) {
+      throw new SwitchboardException(Status.INVALID_ARGUMENT, "invalid_query",
+          "query string is not valid percent-encoded UTF-8 near "
+              + (s.length() > 60 ? s.substring(0, 60) + "..." : s), null, null);
+    }
+  }
+
+  static Handshake handshake(String transport, HttpServletRequest req, Map<String, List<String>> query) {
+    Map<String, String[]> parameters = new LinkedHashMap<>();
+    query.forEach((k, v) -> parameters.put(k, v.toArray(String[]::new)));
     return WirePaths.handshake(transport, req.getRemoteAddr(), req.getRemotePort(), req.getHeaderNames(),
-        req::getHeaders, req.getParameterMap());
+        req::getHeaders, parameters);
   }
 
   /** The request path inside the context, still percent-encoded. */

@@ -126,6 +126,12 @@ final class WsProtocol {
     if (ref != null && (ref.isEmpty() || ref.length() > 200)) {
       throw bad("invalid_field", "ref must be 1-200 characters", null);
     }
+    int surrogate = unpairedSurrogateAt(text);
+    if (surrogate >= 0) {
+      // Encoding it as UTF-8 would have turned it into '?': refuse rather than store a changed text.
+      throw bad("invalid_text", "frame has an unpaired surrogate (U+" + Integer.toHexString(text.charAt(surrogate))
+          .toUpperCase(java.util.Locale.ROOT) + ") at character " + surrogate + ": send valid Unicode", ref);
+    }
     if (badField != null) {
       throw bad("invalid_field", "field '" + badField + "' has the wrong type", ref);
     }
@@ -149,32 +155,57 @@ final class WsProtocol {
   /**
    * The payload and content type of a publish frame, following the {@code <msg>} rules: base64 with
    * {@code "encoding":"base64"}; a JSON value (or declared JSON) as its raw bytes; a string as UTF-8
-   * text.
+   * text. Whether the payload suits its content type (JSON that parses, UTF-8 text, a media type)
+   * is the hub's check on publish, the same as on every other path.
+   *
+   * @throws BadFrame for missing or malformed data, unknown encodings and unpaired surrogates
+   * @throws SwitchboardException for a content type no message may have (control characters)
    */
   static Message.Builder payload(Message.Builder b, Frame f) throws BadFrame {
     if (!f.hasData()) {
       throw bad("missing_field", "publish needs 'data'", f.ref());
     }
     String ct = f.contentType();
-    try {
-      if ("base64".equals(f.encoding())) {
-        if (f.dataToken() != JsonToken.VALUE_STRING) {
-          throw bad("invalid_field", "base64 data must be a string", f.ref());
-        }
-        return b.payload(Base64.getDecoder().decode(f.dataString()), ct != null ? ct : Message.DEFAULT_CONTENT_TYPE);
+    if ("base64".equals(f.encoding())) {
+      if (f.dataToken() != JsonToken.VALUE_STRING) {
+        throw bad("invalid_field", "base64 data must be a string", f.ref());
       }
-      if (f.encoding() != null) {
-        throw bad("invalid_field", "unknown encoding '" + f.encoding() + "' (only base64)", f.ref());
+      byte[] decoded;
+      try {
+        decoded = Base64.getDecoder().decode(f.dataString());
+      } catch (IllegalArgumentException e) {
+        throw bad("invalid_field", "data is not base64: " + e.getMessage(), f.ref());
       }
-      boolean declaredJson = ct != null && isJson(ct);
-      if (declaredJson || f.dataToken() != JsonToken.VALUE_STRING) {
-        return b.payload(Arrays.copyOfRange(f.raw(), f.dataStart(), f.dataEnd()),
-            ct != null ? ct : Message.JSON_CONTENT_TYPE);
-      }
-      return b.payload(f.dataString().getBytes(StandardCharsets.UTF_8), ct != null ? ct : Message.TEXT_CONTENT_TYPE);
-    } catch (IllegalArgumentException e) {
-      throw bad("invalid_field", "bad data or contentType: " + e.getMessage(), f.ref());
+      return b.payload(decoded, ct != null ? ct : Message.DEFAULT_CONTENT_TYPE);
     }
+    if (f.encoding() != null) {
+      throw bad("invalid_field", "unknown encoding '" + f.encoding() + "' (only base64)", f.ref());
+    }
+    boolean declaredJson = ct != null && isJson(ct);
+    if (declaredJson || f.dataToken() != JsonToken.VALUE_STRING) {
+      return b.payload(Arrays.copyOfRange(f.raw(), f.dataStart(), f.dataEnd()),
+          ct != null ? ct : Message.JSON_CONTENT_TYPE);
+    }
+    int surrogate = unpairedSurrogateAt(f.dataString());
+    if (surrogate >= 0) {
+      throw bad("invalid_text", "data has an unpaired surrogate (a \\u" + Integer.toHexString(
+          f.dataString().charAt(surrogate)) + " escape) at character " + surrogate
+          + ": text must be valid Unicode", f.ref());
+    }
+    return b.payload(f.dataString().getBytes(StandardCharsets.UTF_8), ct != null ? ct : Message.TEXT_CONTENT_TYPE);
+  }
+
+  /** The index of the first surrogate without its partner, or -1. */
+  static int unpairedSurrogateAt(CharSequence s) {
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (Character.isHighSurrogate(c) && i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))) {
+        i++;
+      } else if (Character.isSurrogate(c)) {
+        return i;
+      }
+    }
+    return -1;
   }
 
   private static boolean isJson(String contentType) {

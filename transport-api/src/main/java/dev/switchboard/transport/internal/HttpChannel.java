@@ -205,6 +205,7 @@ public abstract class HttpChannel implements Channel {
     private volatile boolean positioned;
     private volatile Runnable abort;
     private boolean down; // guarded by this
+    private int resetsInARow; // guarded by this
 
     Stream(String topic, String afterId, MessageListener listener) {
       super(topic, afterId, listener);
@@ -215,12 +216,39 @@ public abstract class HttpChannel implements Channel {
       return lastId();
     }
 
-    /** Moves the resume point without delivering (a long poll's {@code next} cursor). */
+    /**
+     * Moves the resume point without delivering: to a long poll's {@code next} cursor, which the
+     * server chose; null (an empty topic, after a reset) means "from the start of the topic".
+     */
     public void advance(String id) {
-      if (id != null) {
-        setLastId(id);
-      }
+      setLastId(id);
       positioned = true;
+    }
+
+    /**
+     * Runs the next attempt. After a reset it waits as the reconnect backoff says for that many
+     * resets in a row (jittered, growing to its maximum), so a server that keeps answering with a
+     * reset is polled at the backoff's pace, never in a spin; otherwise at once.
+     */
+    public void next(boolean afterReset) {
+      int resets;
+      synchronized (this) {
+        resets = afterReset ? ++resetsInARow : (resetsInARow = 0);
+      }
+      if (resets == 0) {
+        connect(this);
+        return;
+      }
+      Duration delay = config.reconnectBackoff().delay(Math.min(resets, 32));
+      try {
+        ClientSupport.TIMER.schedule(() -> {
+          if (isActive()) {
+            connect(this);
+          }
+        }, delay.toMillis(), TimeUnit.MILLISECONDS);
+      } catch (java.util.concurrent.RejectedExecutionException e) {
+        fail(new SwitchboardException(Status.UNAVAILABLE, "client timer stopped", e));
+      }
     }
 
     /**

@@ -12,8 +12,6 @@ import dev.switchboard.transport.SwitchboardException;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
-import java.nio.charset.CharacterCodingException;
-import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
@@ -144,26 +142,47 @@ public final class MessageJson {
   }
 
   /**
-   * Checks that {@code body} is exactly one well-formed JSON value.
+   * Checks that {@code body} is exactly one well-formed JSON value in UTF-8 (no byte order mark),
+   * so it can be embedded verbatim as the {@code data} of a {@code <msg>}. Nesting is limited to
+   * 200 levels and numbers to 1,000 digits (the shared factory's read constraints).
    *
    * @throws SwitchboardException INVALID_ARGUMENT ({@code invalid_json}) naming the problem and where
    */
   public static void requireValidJson(byte[] body) {
+    int bad = invalidUtf8At(body);
+    if (bad >= 0) {
+      throw invalidJson("is not valid UTF-8 (at byte " + bad + ")");
+    }
+    if (body.length >= 3 && (body[0] & 0xff) == 0xef && (body[1] & 0xff) == 0xbb && (body[2] & 0xff) == 0xbf) {
+      throw invalidJson("starts with a byte order mark; send UTF-8 without one");
+    }
+    for (int i = 0; i < Math.min(4, body.length); i++) {
+      // Valid JSON has no raw NUL; and one among the first bytes would make the parser guess UTF-16/32.
+      if (body[i] == 0) {
+        throw invalidJson("contains a NUL byte (at byte " + i + ")");
+      }
+    }
     try (JsonParser p = JSON.createParser(body)) {
       if (p.nextToken() == null) {
-        throw new SwitchboardException(Status.INVALID_ARGUMENT, "invalid_json",
-            "body is declared JSON but is empty", null, null);
+        throw invalidJson("is empty");
       }
       p.skipChildren();
       if (p.nextToken() != null) {
-        throw new SwitchboardException(Status.INVALID_ARGUMENT, "invalid_json",
-            "body is declared JSON but has content after the first value (at byte "
-                + p.currentTokenLocation().getByteOffset() + ")", null, null);
+        throw invalidJson("has content after the first value (at byte "
+            + p.currentTokenLocation().getByteOffset() + ")");
       }
-    } catch (IOException e) {
-      throw new SwitchboardException(Status.INVALID_ARGUMENT, "invalid_json",
-          "body is declared JSON but does not parse: " + firstLine(e.getMessage()), null, null);
+    } catch (IOException | RuntimeException e) {
+      if (e instanceof SwitchboardException) {
+        throw (SwitchboardException) e;
+      }
+      // Jackson reports syntax errors as IOExceptions and broken read constraints as runtime ones.
+      throw invalidJson("does not parse: " + firstLine(e.getMessage()));
     }
+  }
+
+  private static SwitchboardException invalidJson(String problem) {
+    return new SwitchboardException(Status.INVALID_ARGUMENT, "invalid_json",
+        "payload is declared JSON but " + problem, null, null);
   }
 
   /** Parses a publish response into the stored form of {@code draft}. */
@@ -302,15 +321,54 @@ public final class MessageJson {
 
   /** Whether the bytes are valid UTF-8. */
   public static boolean isUtf8(byte[] bytes) {
-    try {
-      StandardCharsets.UTF_8.newDecoder()
-          .onMalformedInput(CodingErrorAction.REPORT)
-          .onUnmappableCharacter(CodingErrorAction.REPORT)
-          .decode(java.nio.ByteBuffer.wrap(bytes));
-      return true;
-    } catch (CharacterCodingException e) {
-      return false;
+    return invalidUtf8At(bytes) < 0;
+  }
+
+  /**
+   * The offset of the first byte that is not part of well-formed UTF-8 (RFC 3629: no overlong
+   * forms, no surrogates, nothing above U+10FFFF), or -1 when all of it is. Allocates nothing.
+   */
+  public static int invalidUtf8At(byte[] b) {
+    int i = 0;
+    int n = b.length;
+    while (i < n) {
+      int c = b[i];
+      if (c >= 0) {
+        i++;
+        continue;
+      }
+      c &= 0xff;
+      int len;
+      int min;
+      if (c >= 0xc2 && c <= 0xdf) {
+        len = 2;
+        min = 0x80;
+      } else if (c >= 0xe0 && c <= 0xef) {
+        len = 3;
+        min = 0x800;
+      } else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4;
+        min = 0x10000;
+      } else {
+        return i; // a continuation byte out of place, an overlong lead (C0, C1) or F5-FF
+      }
+      if (i + len > n) {
+        return i;
+      }
+      int cp = c & (0xff >> (len + 1));
+      for (int k = 1; k < len; k++) {
+        int cc = b[i + k] & 0xff;
+        if ((cc & 0xc0) != 0x80) {
+          return i;
+        }
+        cp = (cp << 6) | (cc & 0x3f);
+      }
+      if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
+        return i;
+      }
+      i += len;
     }
+    return -1;
   }
 
   /** Writer callback for {@link #write}. */
