@@ -16,7 +16,9 @@ import jakarta.servlet.Filter;
 import jakarta.servlet.FilterChain;
 import jakarta.servlet.ServletException;
 import jakarta.servlet.ServletRequest;
+import jakarta.servlet.ServletOutputStream;
 import jakarta.servlet.ServletResponse;
+import jakarta.servlet.WriteListener;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.ByteArrayOutputStream;
@@ -30,6 +32,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -152,7 +155,7 @@ public final class HttpTransportFilter implements Filter {
     String key = req.getHeader("Idempotency-Key");
     if (key == null) {
       respondWhenDone(req, res, hub.publish(principal, draft).toCompletableFuture(),
-          (stored, r) -> writeCreated(r, stored, locationOf(req, stored)));
+          stored -> created(stored, locationOf(req, stored)));
       return;
     }
     IdempotentPublishes.Outcome outcome = idempotency.publish(principal, draft, key, d -> hub.publish(principal, d));
@@ -160,17 +163,15 @@ public final class HttpTransportFilter implements Filter {
       res.setHeader("Idempotent-Replayed", "true");
     }
     respondWhenDone(req, res, outcome.stored().toCompletableFuture(),
-        (stored, r) -> writeCreated(r, stored, locationOf(req, stored)));
+        stored -> created(stored, locationOf(req, stored)));
   }
 
   private String locationOf(HttpServletRequest req, Message m) {
     return req.getContextPath() + basePath + "/v1/topics/" + m.topic() + "/messages/" + m.id();
   }
 
-  private static void writeCreated(HttpServletResponse res, Message stored, String location)
-      throws IOException {
-    res.setHeader("Location", location);
-    ServletIo.json(res, 201, MessageJson.publishResponse(stored));
+  private static ServletIo.Reply created(Message stored, String location) {
+    return ServletIo.Reply.json(201, MessageJson.publishResponse(stored)).with("Location", location);
   }
 
   private byte[] readBody(HttpServletRequest req) throws IOException {
@@ -215,10 +216,9 @@ public final class HttpTransportFilter implements Filter {
     Principal principal = authenticate(req, query);
     CompletableFuture<Broker.History> stage =
         hub.poll(principal, topic, after, limit, Duration.ofSeconds(waitSecs)).toCompletableFuture();
-    respondWhenDone(req, res, stage, (h, r) -> {
+    respondWhenDone(req, res, stage, h -> {
       if (h.messages().isEmpty() && waitSecs > 0 && limit > 0 && h.recovered()) {
-        r.setStatus(204);
-        return;
+        return ServletIo.Reply.empty(204);
       }
       String next;
       if (!h.messages().isEmpty()) {
@@ -228,7 +228,7 @@ public final class HttpTransportFilter implements Filter {
       } else {
         next = h.latestId();
       }
-      ServletIo.json(r, 200, MessageJson.historyPage(h.messages(), next, h.recovered()));
+      return ServletIo.Reply.json(200, MessageJson.historyPage(h.messages(), next, h.recovered()));
     });
   }
 
@@ -257,32 +257,31 @@ public final class HttpTransportFilter implements Filter {
     Topics.requireValid(topic);
     Principal principal = authenticate(req, query);
     respondWhenDone(req, res, hub.message(principal, topic, id).toCompletableFuture(),
-        (m, r) -> ServletIo.json(r, 200, MessageJson.message(m)));
+        m -> ServletIo.Reply.json(200, MessageJson.message(m)));
   }
 
   // ---- plumbing ----
 
-  /** Writes a response from an I/O callback. */
-  @FunctionalInterface
-  private interface Writer<T> {
-    void write(T value, HttpServletResponse res) throws IOException;
-  }
-
   /**
-   * Responds at once when {@code stage} is already complete; otherwise goes async and responds on
-   * a container thread when it completes (never on the publisher's thread), cancelling the stage if
-   * the client goes away first.
+   * Responds at once when {@code stage} is already complete; otherwise goes async and responds when
+   * it completes. The body is written with a {@link WriteListener}, so the container's threads write
+   * it without blocking and never the publisher's thread. Once the container is done with the
+   * exchange (the client went away, it timed out) nothing touches it again: a late result is
+   * dropped, and every failure to respond to a vanished client is logged at DEBUG only.
    */
   private <T> void respondWhenDone(HttpServletRequest req, HttpServletResponse res,
-      CompletableFuture<T> stage, Writer<T> writer) throws IOException {
+      CompletableFuture<T> stage, Function<T, ServletIo.Reply> writer) throws IOException {
     if (stage.isDone()) {
-      write(res, stage, writer);
+      ServletIo.Reply reply = reply(stage, writer);
+      if (reply != null) {
+        ServletIo.send(res, reply);
+      }
       return;
     }
     AsyncContext ctx = req.startAsync();
     ctx.setTimeout(hub.maxPollWait().toMillis() + 30_000);
-    // Set once the container is done with the exchange (completed, failed, timed out): from then on
-    // the context may be recycled for another request, so nothing may touch it.
+    // Set once the exchange is over (we completed it, or the container did): from then on the
+    // context may be recycled for another request, so nothing may touch it.
     AtomicBoolean over = new AtomicBoolean();
     ctx.addListener(new AsyncListener() {
       @Override
@@ -311,23 +310,43 @@ public final class HttpTransportFilter implements Filter {
       if (over.get()) {
         return;
       }
+      ServletIo.Reply reply = reply(stage, writer);
+      if (reply == null) {
+        complete(ctx, over);
+        return;
+      }
       try {
-        ctx.start(() -> {
-          try {
-            if (!over.get()) {
-              write((HttpServletResponse) ctx.getResponse(), stage, writer);
-            }
-          } catch (IOException | RuntimeException e) {
-            log.debug("writing a response failed (client gone?): {}", e.toString());
-          } finally {
-            complete(ctx, over);
-          }
-        });
-      } catch (RuntimeException e) {
-        // The container finished the exchange between our check and start (client gone).
-        log.debug("response not written, the exchange is already over: {}", e.toString());
+        HttpServletResponse r = (HttpServletResponse) ctx.getResponse();
+        reply.head(r);
+        if (reply.body().length == 0) {
+          complete(ctx, over);
+          return;
+        }
+        ServletOutputStream out = r.getOutputStream();
+        out.setWriteListener(new BodyWriter(ctx, out, reply.body(), over));
+      } catch (IOException | RuntimeException e) {
+        // The container finished the exchange between our check and now (client gone).
+        log.debug("response not written, the exchange is over (client gone?): {}", e.toString());
+        complete(ctx, over);
       }
     });
+  }
+
+  /** The reply for a completed stage: the writer's, an error's, or null when it was cancelled. */
+  private static <T> ServletIo.Reply reply(CompletableFuture<T> stage, Function<T, ServletIo.Reply> writer) {
+    T value;
+    try {
+      value = stage.join();
+    } catch (java.util.concurrent.CancellationException e) {
+      return null;
+    } catch (RuntimeException e) {
+      return ServletIo.Reply.error(SwitchboardException.from(e));
+    }
+    try {
+      return writer.apply(value);
+    } catch (RuntimeException e) {
+      return ServletIo.Reply.error(SwitchboardException.from(e));
+    }
   }
 
   /** Completes the exchange once; quiet when the container already finished it (client gone). */
@@ -341,18 +360,40 @@ public final class HttpTransportFilter implements Filter {
     }
   }
 
-  private static <T> void write(HttpServletResponse res, CompletableFuture<T> stage, Writer<T> writer)
-      throws IOException {
-    T value;
-    try {
-      value = stage.join();
-    } catch (java.util.concurrent.CancellationException e) {
-      return;
-    } catch (RuntimeException e) {
-      ServletIo.error(res, SwitchboardException.from(e));
-      return;
+  /** Writes one body as fast as the client reads it, then completes the exchange. */
+  private static final class BodyWriter implements WriteListener {
+    private static final int CHUNK = 64 * 1024;
+    private final AsyncContext ctx;
+    private final ServletOutputStream out;
+    private final byte[] body;
+    private final AtomicBoolean over;
+    private int written;
+
+    BodyWriter(AsyncContext ctx, ServletOutputStream out, byte[] body, AtomicBoolean over) {
+      this.ctx = ctx;
+      this.out = out;
+      this.body = body;
+      this.over = over;
     }
-    writer.write(value, res);
+
+    @Override
+    public void onWritePossible() throws IOException {
+      while (!over.get() && out.isReady()) {
+        if (written == body.length) {
+          complete(ctx, over);
+          return;
+        }
+        int n = Math.min(CHUNK, body.length - written);
+        out.write(body, written, n);
+        written += n;
+      }
+    }
+
+    @Override
+    public void onError(Throwable t) {
+      log.debug("writing a response failed (client gone?): {}", t.toString());
+      complete(ctx, over);
+    }
   }
 
   /** Builds an {@link HttpTransportFilter}. Not thread-safe. */

@@ -82,23 +82,53 @@ final class ServletIo {
     return WirePaths.pathInContext(req.getRequestURI(), req.getContextPath());
   }
 
-  static void json(HttpServletResponse res, int status, byte[] body) throws IOException {
-    res.setStatus(status);
-    res.setContentType("application/json");
-    res.setContentLength(body.length);
-    res.getOutputStream().write(body);
+  /** A response to send: status, headers, and a JSON body (empty for none). Immutable. */
+  record Reply(int status, byte[] body, Map<String, String> headers) {
+    static Reply json(int status, byte[] body) {
+      return new Reply(status, body, Map.of("Content-Type", "application/json"));
+    }
+
+    static Reply empty(int status) {
+      return new Reply(status, new byte[0], Map.of());
+    }
+
+    /** The JSON error body with its status (and {@code Retry-After} on 429/503). */
+    static Reply error(SwitchboardException e) {
+      Reply r = json(e.status().httpStatus(), MessageJson.error(e));
+      int status = e.status().httpStatus();
+      return status == 429 || status == 503 ? r.with("Retry-After", Long.toString(MessageJson.retryAfterSeconds(e))) : r;
+    }
+
+    Reply with(String name, String value) {
+      Map<String, String> h = new LinkedHashMap<>(headers);
+      h.put(name, value);
+      return new Reply(status, body, h);
+    }
+
+    /** Sets the status, the headers and the content length; the body is the caller's to write. */
+    void head(HttpServletResponse res) {
+      res.setStatus(status);
+      headers.forEach(res::setHeader);
+      if (body.length > 0) {
+        res.setContentLength(body.length);
+      }
+    }
   }
 
-  /** Writes the JSON error body with its status (and {@code Retry-After} on 429/503). */
+  /** Sends {@code reply} with a blocking write (for a container thread). */
+  static void send(HttpServletResponse res, Reply reply) throws IOException {
+    reply.head(res);
+    if (reply.body().length > 0) {
+      res.getOutputStream().write(reply.body());
+    }
+  }
+
+  /** Writes the JSON error body with its status (and {@code Retry-After} on 429/503), unless committed. */
   static void error(HttpServletResponse res, SwitchboardException e) throws IOException {
     if (res.isCommitted()) {
       return;
     }
     res.resetBuffer();
-    int status = e.status().httpStatus();
-    if (status == 429 || status == 503) {
-      res.setHeader("Retry-After", Long.toString(MessageJson.retryAfterSeconds(e)));
-    }
-    json(res, status, MessageJson.error(e));
+    send(res, Reply.error(e));
   }
 }

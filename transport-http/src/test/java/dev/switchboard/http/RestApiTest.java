@@ -1,6 +1,7 @@
 package dev.switchboard.http;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -31,6 +32,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /** The REST and long-polling wire protocol of DESIGN.md §3, byte for byte, with the JDK client. */
+@org.junit.jupiter.api.Timeout(120)
 class RestApiTest {
   private Hub hub;
   private EmbeddedJetty jetty;
@@ -310,6 +312,211 @@ class RestApiTest {
     assertTrue(ok.headers().firstValue("Access-Control-Expose-Headers").orElse("").contains("Location"));
     HttpResponse<String> other = post("c", "text/plain", "x", "Origin", "https://evil.example");
     assertTrue(other.headers().firstValue("Access-Control-Allow-Origin").isEmpty(), "no CORS grant for other origins");
+  }
+
+  /** A payload that, pasted raw into a history page, makes REST readers see a second message. */
+  private static final String FORGED = "1,\"time\":\"2024-01-01T00:00:00Z\"},{\"id\":\"forged-1\",\"topic\":\"prices\","
+      + "\"contentType\":\"text/plain\",\"data\":\"pwned\"";
+
+  @Test
+  void publishRules_onRest_refuseForgedJsonBadTextAndBadMediaTypes_andHistoryStaysValidJson() throws Exception {
+    assertError(post("prices", "application/json", FORGED), 400, "invalid_json");
+    assertError(post("prices", "application/json", "{bad"), 400, "invalid_json");
+    assertError(post("prices", "application/problem+json", "[1] [2]"), 400, "invalid_json");
+    assertError(send(req("/v1/topics/prices/messages").header("Content-Type", "text/plain")
+        .POST(HttpRequest.BodyPublishers.ofByteArray(new byte[] {'a', (byte) 0xff}))), 400, "invalid_text");
+    assertError(post("prices", "application/" + "x".repeat(244), "x"), 415, "unsupported_media_type");
+    assertError(post("prices", "text/plain; charset", "x"), 415, "unsupported_media_type");
+    assertError(post("prices", "application/json; charset=utf-16", "{}"), 415, "unsupported_charset");
+    assertEquals(201, post("prices", "application/" + "x".repeat(243), "x").statusCode(), "255 characters are fine");
+    assertEquals(201, post("prices", "application/json", "{\"price\":101}").statusCode());
+    HttpResponse<String> h = send(req("/v1/topics/prices/messages").GET());
+    MessageJson.Page page = MessageJson.readPage(h.body().getBytes(StandardCharsets.UTF_8));
+    assertEquals(2, page.messages().size(), h.body());
+    assertTrue(page.messages().stream().noneMatch(m -> "forged-1".equals(m.id())), h.body());
+  }
+
+  @Test
+  void formEncodedBody_isStoredVerbatim_andItsFieldsAreNeverParameters() throws Exception {
+    HttpResponse<String> r = send(req("/v1/topics/quotes/messages?event=quote")
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .POST(HttpRequest.BodyPublishers.ofString("price=101&event=evil")));
+    assertEquals(201, r.statusCode(), r.body());
+    HttpResponse<String> one = send(req("/v1/topics/quotes/messages/" + fields(r.body()).get("id")).GET());
+    Map<String, String> m = fields(one.body());
+    assertEquals("quote", m.get("event"), "the query's event, not the body's");
+    assertEquals("application/x-www-form-urlencoded", m.get("contentType"));
+    assertEquals("base64", m.get("encoding"));
+    assertEquals("price=101&event=evil", new String(java.util.Base64.getDecoder().decode(m.get("data")), StandardCharsets.UTF_8));
+    // Without a query event, a body field does not make one.
+    HttpResponse<String> plain = send(req("/v1/topics/quotes/messages")
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .POST(HttpRequest.BodyPublishers.ofString("event=evil")));
+    assertEquals(201, plain.statusCode());
+    assertEquals(null, fields(send(req("/v1/topics/quotes/messages/" + fields(plain.body()).get("id")).GET()).body()).get("event"));
+    // Nor can a form body pose as history parameters on a POST, nor query parameters repeat.
+    assertError(send(req("/v1/topics/quotes/messages?event=a&event=b").POST(HttpRequest.BodyPublishers.ofString("x"))),
+        400, "invalid_event");
+    assertError(send(req("/v1/topics/quotes/messages?limit=1&limit=2").GET()), 400, "invalid_limit");
+    assertError(send(req("/v1/topics/quotes/messages?event=%E2%28").POST(HttpRequest.BodyPublishers.ofString("x"))),
+        400, "invalid_query");
+    // Query values are percent-decoded, '+' as a space.
+    HttpResponse<String> decoded = send(req("/v1/topics/quotes/messages?event=ok%2Eone").POST(HttpRequest.BodyPublishers.ofString("x")));
+    assertEquals(201, decoded.statusCode());
+    assertEquals("ok.one", fields(send(req("/v1/topics/quotes/messages/" + fields(decoded.body()).get("id")).GET()).body()).get("event"));
+    HttpResponse<String> plus = send(req("/v1/topics/quotes/messages?event=a+b").POST(HttpRequest.BodyPublishers.ofString("x")));
+    assertError(plus, 400, "invalid_event");
+    assertTrue(fields(plus.body()).get("message").contains("'a b'"), plus.body());
+  }
+
+  @Test
+  void authenticator_seesQueryParametersOnly_neverFormFields() throws Exception {
+    jetty.close();
+    hub.shutdown();
+    hub = Hub.builder().authenticator(h -> "good".equals(h.query("token")) ? () -> "u" : null).build();
+    jetty = EmbeddedJetty.start(0, List.of(HttpTransportFilter.builder(hub).basePath("/api").build()));
+    assertError(send(req("/v1/topics/a/messages").header("Content-Type", "application/x-www-form-urlencoded")
+        .POST(HttpRequest.BodyPublishers.ofString("token=good"))), 401, "unauthenticated");
+    assertEquals(201, send(req("/v1/topics/a/messages?token=good").POST(HttpRequest.BodyPublishers.ofString("x"))).statusCode());
+  }
+
+  @Test
+  void after_wellFormedButNeverIssued_isAGap_malformedIs400() throws Exception {
+    for (int i = 0; i < 3; i++) {
+      post("gap", "text/plain", "m" + i);
+    }
+    for (String foreign : List.of("garbage", "zzzz-1", "0-0", "99999999999-1")) {
+      HttpResponse<String> h = send(req("/v1/topics/gap/messages?after=" + foreign + "&wait=5").GET());
+      assertEquals(200, h.statusCode(), foreign + ": " + h.body());
+      MessageJson.Page page = MessageJson.readPage(h.body().getBytes(StandardCharsets.UTF_8));
+      assertEquals(false, page.recovered(), foreign);
+      assertEquals(List.of("m0", "m1", "m2"), page.messages().stream().map(Message::text).collect(java.util.stream.Collectors.toList()));
+      assertEquals(page.messages().get(2).id(), page.next());
+    }
+    assertError(send(req("/v1/topics/gap/messages?after=").GET()), 400, "invalid_id");
+    assertError(send(req("/v1/topics/gap/messages?after=" + "a".repeat(129)).GET()), 400, "invalid_id");
+    assertError(send(req("/v1/topics/gap/messages?after=%C3%A9").GET()), 400, "invalid_id");
+  }
+
+  @Test
+  void staleCursorOnAnEmptyTopic_isAnsweredOnceWithNextNull_andAPollWithoutCursorThenWaits() throws Exception {
+    HttpResponse<String> h = send(req("/v1/topics/void/messages?after=old1-7&wait=5").GET());
+    assertEquals(200, h.statusCode());
+    assertEquals("{\"messages\":[],\"next\":null,\"recovered\":false}", h.body());
+    // The cursor the answer gave (none) is one the server waits on.
+    CompletableFuture<HttpResponse<String>> waiting =
+        http.sendAsync(req("/v1/topics/void/messages?wait=30").GET().build(), HttpResponse.BodyHandlers.ofString());
+    awaitTrue("the poll waits", () -> hub.subscriberCount() == 1);
+    assertFalse(waiting.isDone(), "the poll without a cursor waits");
+    hub.publish("void", "first").toCompletableFuture().get();
+    MessageJson.Page page = MessageJson.readPage(waiting.get(30, java.util.concurrent.TimeUnit.SECONDS).body()
+        .getBytes(StandardCharsets.UTF_8));
+    assertEquals("first", page.messages().get(0).text());
+    assertTrue(page.recovered());
+  }
+
+  @Test
+  void pastTheConnectionLimit_everyRequestGets503WithRetryAfterAndAJsonBody() throws Exception {
+    jetty.close();
+    hub.shutdown();
+    hub = Hub.builder().maxConnections(1).build();
+    jetty = EmbeddedJetty.start(0, List.of(HttpTransportFilter.builder(hub).basePath("/api").build()));
+    CompletableFuture<HttpResponse<String>> poll =
+        http.sendAsync(req("/v1/topics/full/messages?wait=30").GET().build(), HttpResponse.BodyHandlers.ofString());
+    awaitTrue("the poll waits", () -> hub.subscriberCount() == 1);
+    for (HttpResponse<String> r : List.of(post("full", "text/plain", "x"), send(req("/v1/topics/full/messages").GET()),
+        send(req("/v1/topics/full/messages/some-1").GET()))) {
+      assertError(r, 503, "too_many_connections");
+      assertEquals("1", r.headers().firstValue("Retry-After").orElseThrow());
+    }
+    hub.publish("full", "wake").toCompletableFuture().get();
+    assertEquals(200, poll.get(30, java.util.concurrent.TimeUnit.SECONDS).statusCode());
+    assertEquals(201, post("full", "text/plain", "x").statusCode(), "admitted again once the poll ended");
+  }
+
+  private void awaitTrue(String what, java.util.function.BooleanSupplier condition) throws InterruptedException {
+    long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(60);
+    while (!condition.getAsBoolean()) {
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError("timed out waiting until " + what);
+      }
+      Thread.sleep(5);
+    }
+  }
+
+  @Test
+  void vanishedLongPollClients_areCleanedUpQuietly() throws Exception {
+    java.io.PrintStream originalErr = System.err;
+    java.io.ByteArrayOutputStream captured = new java.io.ByteArrayOutputStream();
+    System.setErr(new java.io.PrintStream(captured, true, StandardCharsets.UTF_8));
+    try {
+      for (int round = 0; round < 6; round++) {
+        String topic = "gone" + round;
+        List<java.net.Socket> sockets = new java.util.ArrayList<>();
+        for (int i = 0; i < 20; i++) {
+          java.net.Socket s = new java.net.Socket("127.0.0.1", jetty.port());
+          s.getOutputStream().write(("GET /api/v1/topics/" + topic + "/messages?wait=30 HTTP/1.1\r\nHost: x\r\n\r\n")
+              .getBytes(StandardCharsets.US_ASCII));
+          s.getOutputStream().flush();
+          sockets.add(s);
+        }
+        awaitTrue("20 polls wait", () -> hub.subscriberCount() == 20);
+        for (java.net.Socket s : sockets) {
+          s.setSoLinger(true, 0); // a reset, as from a client that vanished
+          s.close();
+        }
+        // The message wakes every poll, to write to a socket that is gone (while the container may
+        // be finding out at the same moment).
+        hub.publish(topic, "after they left").toCompletableFuture().get();
+        awaitTrue("every vanished poll is cleaned up", () -> hub.subscriberCount() == 0);
+      }
+      assertEquals(201, post("gone0", "text/plain", "server carries on").statusCode());
+    } finally {
+      System.setErr(originalErr);
+    }
+    String log = captured.toString(StandardCharsets.UTF_8);
+    assertFalse(log.contains("WARN") || log.contains("ERROR") || log.contains("Exception"), log);
+  }
+
+  @Test
+  void serverStoppingWhileLongPollsAreAnswered_logsNothingAboveDebug() throws Exception {
+    java.io.PrintStream originalErr = System.err;
+    java.io.ByteArrayOutputStream captured = new java.io.ByteArrayOutputStream();
+    System.setErr(new java.io.PrintStream(captured, true, StandardCharsets.UTF_8));
+    try {
+      for (int round = 0; round < 5; round++) {
+        List<CompletableFuture<HttpResponse<String>>> polls = new java.util.ArrayList<>();
+        for (int i = 0; i < 30; i++) {
+          polls.add(http.sendAsync(req("/v1/topics/stop" + i + "/messages?wait=30").GET().build(),
+              HttpResponse.BodyHandlers.ofString()));
+        }
+        awaitTrue("30 polls wait", () -> hub.subscriberCount() == 30);
+        // The container ends the exchanges while the hub answers them: the two race.
+        CompletableFuture<Void> stopping = CompletableFuture.runAsync(() -> {
+          try {
+            jetty.close();
+          } catch (Exception e) {
+            throw new IllegalStateException(e);
+          }
+        });
+        hub.disconnectAll(Status.UNAVAILABLE, "going away");
+        stopping.get(30, java.util.concurrent.TimeUnit.SECONDS);
+        for (CompletableFuture<HttpResponse<String>> p : polls) {
+          try {
+            p.get(30, java.util.concurrent.TimeUnit.SECONDS); // a 503, or cut off by the stop
+          } catch (java.util.concurrent.ExecutionException expected) {
+            // the connection closed first
+          }
+        }
+        awaitTrue("no poll is left", () -> hub.subscriberCount() == 0);
+        Thread.sleep(200); // let the container's last jobs run (and fail, if they would)
+        jetty = EmbeddedJetty.start(0, List.of(HttpTransportFilter.builder(hub).basePath("/api").build()));
+      }
+    } finally {
+      System.setErr(originalErr);
+    }
+    String log = captured.toString(StandardCharsets.UTF_8);
+    assertFalse(log.contains("WARN") || log.contains("ERROR") || log.contains("Exception"), log);
   }
 
   @Test
