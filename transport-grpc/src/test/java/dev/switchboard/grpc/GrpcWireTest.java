@@ -39,6 +39,8 @@ import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
 import io.grpc.stub.MetadataUtils;
 import io.grpc.stub.StreamObserver;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.security.Principal;
 import java.time.Duration;
@@ -489,6 +491,94 @@ class GrpcWireTest {
       throw new AssertionError("expected a frame, got " + o);
     }
     return (ServerFrame) o;
+  }
+
+  /** A payload that, pasted raw into a history page, makes REST readers see a second message. */
+  private static final String FORGED = "1,\"time\":\"2024-01-01T00:00:00Z\"},{\"id\":\"forged-1\",\"topic\":\"p\","
+      + "\"contentType\":\"text/plain\",\"data\":\"pwned\"";
+
+  /** A bad publish and what every path must answer: HTTP status and Switchboard error code. */
+  private record BadPublish(PublishRequest request, int httpStatus, String error) {}
+
+  private static List<BadPublish> badPublishes() {
+    PublishRequest base = PublishRequest.newBuilder().setTopic("p").setData(ByteString.copyFromUtf8("x"))
+        .setContentType("text/plain").build();
+    PublishRequest.Builder manyHeaders = base.toBuilder();
+    for (int i = 0; i < 5000; i++) {
+      manyHeaders.putHeaders("h" + i, "v");
+    }
+    return List.of(
+        new BadPublish(base.toBuilder().setContentType("text/plain\r\nX-Evil: 1").build(), 415, "unsupported_media_type"),
+        new BadPublish(base.toBuilder().setContentType("text/" + "x".repeat(10_000)).build(), 415, "unsupported_media_type"),
+        new BadPublish(base.toBuilder().setContentType("garbage").build(), 415, "unsupported_media_type"),
+        new BadPublish(base.toBuilder().setContentType("text/plain; charset=latin1").build(), 415, "unsupported_charset"),
+        new BadPublish(base.toBuilder().putHeaders("a\u0001", "v").build(), 400, "invalid_header"),
+        new BadPublish(base.toBuilder().putHeaders("a", "v\n").build(), 400, "invalid_header"),
+        new BadPublish(base.toBuilder().putHeaders("a b", "v").build(), 400, "invalid_header"),
+        new BadPublish(manyHeaders.build(), 400, "too_many_headers"),
+        new BadPublish(base.toBuilder().putHeaders("big", "v".repeat(9000)).build(), 400, "headers_too_large"),
+        new BadPublish(base.toBuilder().setContentType("application/json").setData(ByteString.copyFromUtf8(FORGED)).build(),
+            400, "invalid_json"),
+        new BadPublish(base.toBuilder().setContentType("application/json").setData(ByteString.copyFromUtf8("{bad")).build(),
+            400, "invalid_json"),
+        new BadPublish(base.toBuilder().setData(ByteString.copyFrom(new byte[] {'a', (byte) 0xff})).build(), 400, "invalid_text"));
+  }
+
+  @Test
+  void publishRules_onEveryGrpcPath_areInvalidArgumentNeverInternal_andStoreNothing() throws Exception {
+    start(1000, b -> { });
+    PrintStream originalErr = System.err;
+    ByteArrayOutputStream captured = new ByteArrayOutputStream();
+    System.setErr(new PrintStream(captured, true, StandardCharsets.UTF_8));
+    List<BadPublish> bad = badPublishes();
+    try {
+      // Publish (unary)
+      HubGrpc.HubBlockingStub blocking = HubGrpc.newBlockingStub(channel());
+      for (BadPublish b : bad) {
+        StatusRuntimeException e = failure(() -> blocking.publish(b.request()));
+        assertEquals(Status.Code.INVALID_ARGUMENT, e.getStatus().getCode(), e.toString());
+        assertEquals(Integer.toString(b.httpStatus()), trailer(e, "switchboard-status"), e.toString());
+        assertEquals(b.error(), trailer(e, "switchboard-error"), e.toString());
+        assertFalse(e.getStatus().getDescription().contains("IllegalArgumentException"), e.toString());
+      }
+      // PublishStream
+      HubGrpc.HubStub async = HubGrpc.newStub(channel());
+      CompletableFuture<PublishSummary> summary = new CompletableFuture<>();
+      StreamObserver<PublishRequest> in = async.publishStream(firstValue(summary));
+      bad.forEach(b -> in.onNext(b.request()));
+      in.onNext(text("good", "fine"));
+      in.onCompleted();
+      PublishSummary s = summary.get(WAIT_SECONDS, TimeUnit.SECONDS);
+      assertEquals(1, s.getAccepted());
+      assertEquals(bad.size(), s.getFailed());
+      for (int i = 0; i < bad.size(); i++) {
+        dev.switchboard.grpc.v1.Error err = s.getFailures(i).getError();
+        assertEquals(Status.Code.INVALID_ARGUMENT.value(), err.getCode(), err.toString());
+        assertEquals(bad.get(i).httpStatus(), err.getStatus(), err.toString());
+        assertEquals(bad.get(i).error(), err.getError(), err.toString());
+      }
+      // Connect
+      LinkedBlockingQueue<Object> frames = new LinkedBlockingQueue<>();
+      StreamObserver<ClientFrame> out = async.connect(recorder(frames));
+      for (int i = 0; i < bad.size(); i++) {
+        out.onNext(ClientFrame.newBuilder().setRef("b" + i).setPublish(bad.get(i).request()).build());
+        ServerFrame f = next(frames);
+        assertEquals("b" + i, f.getRef());
+        assertEquals(Status.Code.INVALID_ARGUMENT.value(), f.getError().getCode(), f.toString());
+        assertEquals(bad.get(i).httpStatus(), f.getError().getStatus(), f.toString());
+        assertEquals(bad.get(i).error(), f.getError().getError(), f.toString());
+      }
+      out.onCompleted();
+      assertEquals("completed", frames.poll(WAIT_SECONDS, TimeUnit.SECONDS));
+    } finally {
+      System.setErr(originalErr);
+    }
+    assertEquals(0, broker.history("p", null, 100).toCompletableFuture().get().messages().size(), "nothing was stored");
+    List<Message> good = broker.history("good", null, 100).toCompletableFuture().get().messages();
+    assertEquals(1, dev.switchboard.transport.internal.MessageJson.readPage(
+        dev.switchboard.transport.internal.MessageJson.historyPage(good, null, true)).messages().size());
+    String log = captured.toString(StandardCharsets.UTF_8);
+    assertFalse(log.contains("WARN") || log.contains("ERROR"), log);
   }
 
   @Test

@@ -65,8 +65,12 @@ class WsWireTest {
   @AfterEach
   void stop() throws Exception {
     raws.forEach(r -> r.ws.abort());
-    jetty.close();
-    hub.shutdown();
+    if (jetty != null) {
+      jetty.close();
+    }
+    if (hub != null) {
+      hub.shutdown();
+    }
   }
 
   /** A raw client recording every text frame and the close. */
@@ -202,6 +206,71 @@ class WsWireTest {
     r.send("{\"op\":\"subscribe\",\"topic\":\"still-ok\"}");
     assertEquals("{\"op\":\"subscribed\",\"topic\":\"still-ok\",\"recovered\":true}", r.next());
     assertFalse(r.closed.isDone());
+  }
+
+  /** A payload that, pasted raw into a history page, makes REST readers see a second message. */
+  private static final String FORGED = "1,\"time\":\"2024-01-01T00:00:00Z\"},{\"id\":\"forged-1\",\"topic\":\"p\","
+      + "\"contentType\":\"text/plain\",\"data\":\"pwned\"";
+
+  private static String b64(byte[] b) {
+    return java.util.Base64.getEncoder().encodeToString(b);
+  }
+
+  @Test
+  void publishRules_onWebSocket_refuseForgedJsonBadTextAndBadMediaTypes_andStoreNothing() throws Exception {
+    start();
+    PrintStream originalErr = System.err;
+    ByteArrayOutputStream captured = new ByteArrayOutputStream();
+    System.setErr(new PrintStream(captured, true, StandardCharsets.UTF_8));
+    try {
+      Raw r = new Raw().open();
+      String[][] cases = {
+          // The attack from the issue: base64 bytes declared JSON, which would be embedded raw.
+          {"{\"op\":\"publish\",\"topic\":\"p\",\"encoding\":\"base64\",\"contentType\":\"application/json\",\"data\":\""
+              + b64(FORGED.getBytes(StandardCharsets.UTF_8)) + "\",\"ref\":\"f1\"}", "f1", "400", "invalid_json"},
+          {"{\"op\":\"publish\",\"topic\":\"p\",\"encoding\":\"base64\",\"contentType\":\"application/ld+json\",\"data\":\""
+              + b64("{bad".getBytes(StandardCharsets.UTF_8)) + "\",\"ref\":\"f2\"}", "f2", "400", "invalid_json"},
+          // A lone surrogate (a JSON escape in a valid frame) would have been stored as '?'.
+          {"{\"op\":\"publish\",\"topic\":\"p\",\"data\":\"a\\ud800b\",\"ref\":\"s1\"}", "s1", "400", "invalid_text"},
+          {"{\"op\":\"publish\",\"topic\":\"p\",\"data\":\"\\udc00\",\"ref\":\"s2\"}", "s2", "400", "invalid_text"},
+          {"{\"op\":\"publish\",\"topic\":\"p\",\"encoding\":\"base64\",\"contentType\":\"text/plain\",\"data\":\""
+              + b64(new byte[] {'a', (byte) 0xff}) + "\",\"ref\":\"t1\"}", "t1", "400", "invalid_text"},
+          {"{\"op\":\"publish\",\"topic\":\"p\",\"contentType\":\"garbage\",\"data\":\"x\",\"ref\":\"c1\"}", "c1", "415", "unsupported_media_type"},
+          {"{\"op\":\"publish\",\"topic\":\"p\",\"contentType\":\"text/plain\\r\\nX: 1\",\"data\":\"x\",\"ref\":\"c2\"}", "c2", "415", "unsupported_media_type"},
+          {"{\"op\":\"publish\",\"topic\":\"p\",\"contentType\":\"a/" + "x".repeat(300) + "\",\"data\":\"x\",\"ref\":\"c3\"}", "c3", "415", "unsupported_media_type"},
+          {"{\"op\":\"publish\",\"topic\":\"p\",\"contentType\":\"text/plain; charset=latin1\",\"data\":\"x\",\"ref\":\"c4\"}", "c4", "415", "unsupported_charset"},
+      };
+      for (String[] c : cases) {
+        r.send(c[0]);
+        String reply = r.next();
+        assertTrue(reply.startsWith("{\"op\":\"error\",\"ref\":\"" + c[1] + "\","), c[0] + " -> " + reply);
+        assertTrue(reply.contains("\"status\":" + c[2] + ",\"error\":\"" + c[3] + "\""), c[0] + " -> " + reply);
+      }
+      assertEquals(0, hub.broker().history("p", null, 10).toCompletableFuture().get().messages().size(), "nothing was stored");
+      // What is accepted embeds verbatim, and history stays one JSON document.
+      r.send("{\"op\":\"publish\",\"topic\":\"p\",\"encoding\":\"base64\",\"contentType\":\"application/json\",\"data\":\""
+          + b64("{\"price\":101}".getBytes(StandardCharsets.UTF_8)) + "\",\"ref\":\"ok\"}");
+      assertTrue(r.next().startsWith("{\"op\":\"ack\",\"ref\":\"ok\""));
+      List<Message> stored = hub.broker().history("p", null, 10).toCompletableFuture().get().messages();
+      byte[] page = dev.switchboard.transport.internal.MessageJson.historyPage(stored, null, true);
+      assertTrue(new String(page, StandardCharsets.UTF_8).contains("\"data\":{\"price\":101}"));
+      assertEquals(1, dev.switchboard.transport.internal.MessageJson.readPage(page).messages().size());
+      assertFalse(r.closed.isDone());
+    } finally {
+      System.setErr(originalErr);
+    }
+    String log = captured.toString(StandardCharsets.UTF_8);
+    assertFalse(log.contains("WARN") || log.contains("ERROR"), log);
+  }
+
+  @Test
+  void aRawUnpairedSurrogateInAFrame_isRefusedWithItsRef_notStoredAsAQuestionMark() {
+    WsProtocol.BadFrame e = org.junit.jupiter.api.Assertions.assertThrows(WsProtocol.BadFrame.class,
+        () -> WsProtocol.parse("{\"op\":\"publish\",\"topic\":\"t\",\"data\":\"a\uD800\",\"ref\":\"x\"}"));
+    assertEquals("invalid_text", e.error.errorCode());
+    assertEquals("x", e.ref);
+    // A pair is fine.
+    org.junit.jupiter.api.Assertions.assertDoesNotThrow(() -> WsProtocol.parse("{\"op\":\"publish\",\"topic\":\"t\",\"data\":\"\uD83D\uDE00\"}"));
   }
 
   @Test
