@@ -82,7 +82,7 @@ final class LongPollChannel extends HttpChannel {
         stream.ended(SwitchboardException.from(e), null);
         return;
       }
-      stream.next(reset);
+      stream.runNext(reset);
     });
   }
 }

@@ -230,7 +230,7 @@ public abstract class HttpChannel implements Channel {
      * resets in a row (jittered, growing to its maximum), so a server that keeps answering with a
      * reset is polled at the backoff's pace, never in a spin; otherwise at once.
      */
-    public void next(boolean afterReset) {
+    public void runNext(boolean afterReset) {
       int resets;
       synchronized (this) {
         resets = afterReset ? ++resetsInARow : (resetsInARow = 0);
