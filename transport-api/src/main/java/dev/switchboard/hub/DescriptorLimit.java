@@ -85,6 +85,8 @@ public final class DescriptorLimit {
       }
     } catch (RuntimeException | LinkageError e) {
       // not a HotSpot-style JVM: no descriptor figures
+    } catch (InternalError e) {
+      // counting needs a descriptor itself (it lists /proc/self/fd): none left right now
     }
     return -1;
   }
