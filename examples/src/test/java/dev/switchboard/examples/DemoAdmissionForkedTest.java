@@ -116,8 +116,8 @@ class DemoAdmissionForkedTest {
         .subscribe(SubscribeRequest.newBuilder().setTopic("adm").build()).next()));
     assertUnavailable(assertThrows(StatusRuntimeException.class,
         () -> stub.withDeadlineAfter(ANSWER_MILLIS, TimeUnit.MILLISECONDS).publish(publish)));
-
     phase.accept("refusals checked");
+
     // A flood of idle TCP connections that would take the process's last descriptors stops at Jetty's
     // limit; the rest wait in the listen backlog (50 deep: more would wait in connect).
     int flood = jettyLimit - hubLimit + 40;
@@ -133,9 +133,10 @@ class DemoAdmissionForkedTest {
       closeAll(idle);
     }
 
+    phase.accept("flood done");
+
     // Once the streams close, the hub takes new ones again, on every transport. (The hub notices a
     // stream's client has gone when it next writes to it: the heartbeat, every 15 s.)
-    phase.accept("flood done");
     closeAll(sockets);
     awaitCondition("an SSE stream is accepted again", () -> {
       try (Socket s = http.connect()) {
@@ -148,6 +149,7 @@ class DemoAdmissionForkedTest {
     assertEquals("adm", stub.withDeadlineAfter(ANSWER_MILLIS, TimeUnit.MILLISECONDS).publish(publish).getTopic());
 
     phase.accept("recovered");
+
     // The episode at Jetty's limit ends once connections stay below it (the demo's quiet period: 10 s).
     child.await(Pattern.compile("connections open, below the server's limit \\(" + jettyLimit + "\\) again"));
     phase.accept("episode ended");
