@@ -31,7 +31,6 @@ import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
-import java.util.function.BooleanSupplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
@@ -137,16 +136,18 @@ class DemoAdmissionForkedTest {
 
     // Once the streams close, the hub takes new ones again, on every transport. (The hub notices a
     // stream's client has gone when it next writes to it: the heartbeat, every 15 s.)
+    // Each probe holds a connection itself until the hub notices it closed, so each waits on its own.
     closeAll(sockets);
-    awaitCondition("an SSE stream is accepted again", () -> {
-      try (Socket s = http.connect()) {
-        return http.send(s, sse("adm")).status == 200;
-      } catch (IOException e) {
-        throw new AssertionError(e);
+    awaitCondition("an SSE stream is accepted again", () -> http.request(sse("adm")).status == 200);
+    awaitCondition("a WebSocket handshake is upgraded again", () -> http.request(webSocketHandshake()).status == 101);
+    awaitCondition("a gRPC publish is accepted again", () -> {
+      try {
+        return stub.withDeadlineAfter(ANSWER_MILLIS, TimeUnit.MILLISECONDS).publish(publish).getTopic().equals("adm");
+      } catch (StatusRuntimeException e) {
+        assertUnavailable(e);
+        return false;
       }
     });
-    assertTrue(http.request(webSocketHandshake()).head.startsWith("HTTP/1.1 101 "));
-    assertEquals("adm", stub.withDeadlineAfter(ANSWER_MILLIS, TimeUnit.MILLISECONDS).publish(publish).getTopic());
 
     phase.accept("recovered");
 
@@ -197,9 +198,14 @@ class DemoAdmissionForkedTest {
     list.clear();
   }
 
-  private static void awaitCondition(String what, BooleanSupplier condition) throws InterruptedException {
+  /** A check that may fail with an I/O error, which fails the test (every answer must come). */
+  private interface Check {
+    boolean test() throws IOException;
+  }
+
+  private static void awaitCondition(String what, Check condition) throws Exception {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(45);
-    while (!condition.getAsBoolean()) {
+    while (!condition.test()) {
       if (System.nanoTime() > deadline) {
         throw new AssertionError("timed out waiting until " + what);
       }
