@@ -2,6 +2,7 @@
 module dev.switchboard.ws {
   requires transitive dev.switchboard.transport;
   requires static jakarta.websocket;
+  requires static jakarta.servlet;
   requires java.net.http;
   requires com.fasterxml.jackson.core;
 

@@ -191,8 +191,10 @@ public final class DemoHub implements AutoCloseable {
     Server server = new Server();
     HttpConfiguration config = new HttpConfiguration();
     config.setSendServerVersion(false);
-    ServerConnector connector = new ServerConnector(server,
-        new HttpConnectionFactory(config), new HTTP2CServerConnectionFactory(config));
+    // Jetty stops accepting between the hub's connection limit and the descriptor limit: clients past
+    // the hub's limit still get its 503, and accepting never fails for want of descriptors.
+    DemoConnector connector = new DemoConnector(server, java.time.Duration.ofSeconds(1),
+        java.time.Duration.ofSeconds(10), new HttpConnectionFactory(config), new HTTP2CServerConnectionFactory(config));
     connector.setHost(o.host());
     connector.setPort(o.port());
     server.addConnector(connector);
@@ -218,7 +220,7 @@ public final class DemoHub implements AutoCloseable {
     context.addServlet(new ServletHolder(webhooks.endpoints()), "/v1/webhooks/endpoints");
     // Same-origin handshakes only (the default): pages the hub serves itself may connect.
     WebSocketTransport ws = WebSocketTransport.builder(hub).build();
-    JakartaWebSocketServletContainerInitializer.configure(context, (sc, container) -> ws.register(container));
+    JakartaWebSocketServletContainerInitializer.configure(context, (sc, container) -> ws.register(sc, container));
     server.setHandler(context);
     server.setStopAtShutdown(false);
     server.start();
@@ -230,6 +232,7 @@ public final class DemoHub implements AutoCloseable {
       server.stop();
       throw e;
     }
+    connector.limitConnections(hub); // now that both servers hold their own descriptors
 
     ScheduledExecutorService feed = null;
     if (o.demoFeed()) {

@@ -501,7 +501,7 @@ public final class Hub implements Publisher, AutoCloseable {
     private int maxPayloadBytes = 1 << 20;
     private int maxQueuedMessages = 1024;
     private long maxQueuedBytes = 8L << 20;
-    private int maxConnections = DescriptorLimit.defaultMaxConnections(DescriptorLimit.processLimit());
+    private int maxConnections = DescriptorLimit.defaultMaxConnections();
     private int maxSubscriptionsPerConnection = 1000;
     private Duration maxPollWait = Duration.ofSeconds(60);
 
@@ -552,9 +552,10 @@ public final class Hub implements Publisher, AutoCloseable {
 
     /**
      * Connections plus waiting long polls accepted at once; more → 503 {@code too_many_connections}.
-     * Default: the process's file-descriptor limit less a quarter of it (at least 64) kept for the
-     * container, brokers, files and webhooks, at most 100,000 (100,000 where the limit is unknown);
-     * so clients are refused before the container runs out of descriptors and cannot accept at all.
+     * Default: the process's free file descriptors when the builder is made (the limit less those
+     * open) less a quarter of the limit (at least 64) kept for the container, brokers, files and
+     * webhooks, at most 100,000 (100,000 where the limit is unknown); so clients are refused before
+     * the container runs out of descriptors and cannot accept at all. See {@link DescriptorLimit}.
      */
     public Builder maxConnections(int connections) {
       if (connections < 1) {

@@ -31,6 +31,13 @@ import java.util.concurrent.TimeUnit;
  * GrpcHubServer grpc = GrpcHubServer.builder(hub).port(9090).addService(new UserService()).start();
  * }</pre>
  *
+ * <p>While the hub holds its connection limit ({@code Hub.Builder.maxConnections}) or shuts down,
+ * every new call of the {@code switchboard.v1.Hub} service fails at once with UNAVAILABLE
+ * ({@code too_many_connections} or {@code unavailable}) and a {@code retry-after} trailer; health
+ * and reflection still answer. gRPC's TCP connections themselves are not limited (one per client
+ * channel, however many calls it carries), so they share the descriptors the hub's default limit
+ * leaves free.
+ *
  * <p>Defaults: host 127.0.0.1, largest inbound message the hub's payload limit plus 64 KiB for the
  * envelope, server keepalive pings every 30 s (a peer that does not answer within 10 s is dropped),
  * client keepalive pings permitted every 10 s, 5 s grace on close. Thread-safe.

@@ -138,6 +138,9 @@ public final class GrpcHubService implements BindableService {
         ServerCall<Q, R> call, Metadata headers, ServerCallHandler<Q, R> next) {
       Principal principal;
       try {
+        // Like an HTTP request or a WebSocket handshake: refused first while the hub is full or
+        // shutting down (UNAVAILABLE with a retry-after trailer).
+        hub.checkAdmission();
         principal = hub.authenticate(handshake(call, headers));
       } catch (RuntimeException e) {
         StatusRuntimeExceptionParts s = StatusRuntimeExceptionParts.of(GrpcCodec.toStatus(e));

@@ -2,10 +2,15 @@ package dev.switchboard.ws;
 
 import dev.switchboard.hub.Hub;
 import dev.switchboard.transport.internal.WirePaths;
+import jakarta.servlet.DispatcherType;
+import jakarta.servlet.Filter;
+import jakarta.servlet.FilterRegistration;
+import jakarta.servlet.ServletContext;
 import jakarta.websocket.DeploymentException;
 import jakarta.websocket.server.ServerContainer;
 import jakarta.websocket.server.ServerEndpointConfig;
 import java.time.Duration;
+import java.util.EnumSet;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Objects;
@@ -21,8 +26,13 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <pre>{@code
  * WebSocketTransport ws = WebSocketTransport.builder(hub).build();
- * serverContainer.addEndpoint(ws.endpointConfig());   // or ws.register(serverContainer)
+ * ws.register(servletContext, serverContainer);   // handshake filter + endpoint, while the context starts
  * }</pre>
+ *
+ * <p>Handshakes the hub refuses before any session exists (connection limit reached, shutting down)
+ * are answered by the {@link #handshakeFilter() handshake filter} before the upgrade: HTTP 503 with
+ * {@code Retry-After} and the JSON error body. Without the filter (only the endpoint added) the same
+ * refusal comes after the upgrade, as a close with a reason.
  *
  * <p>Every handshake is authenticated by the hub's {@code Authenticator} and checked against the
  * origin policy (same origin, or an allowed origin; cross-origin handshakes are refused by default);
@@ -45,6 +55,7 @@ public final class WebSocketTransport {
   static final int PING_SLICES = 8;
 
   final Set<HubEndpoint> sessions = ConcurrentHashMap.newKeySet();
+  private final HandshakeFilter handshakeFilter = new HandshakeFilter(this);
   private final AtomicLong opened = new AtomicLong();
   private volatile ScheduledFuture<?> pinger;
 
@@ -71,12 +82,47 @@ public final class WebSocketTransport {
   }
 
   /**
-   * Adds the endpoint to a container.
+   * Adds the endpoint to a container, without the {@link #handshakeFilter() handshake filter}: a
+   * handshake refused for the connection limit is then upgraded and closed at once (1001 with the
+   * reason) instead of answered 503. Prefer {@link #register(ServletContext, ServerContainer)}.
    *
    * @throws DeploymentException when the container refuses it (e.g. the path is taken)
    */
   public void register(ServerContainer container) throws DeploymentException {
     container.addEndpoint(endpointConfig());
+  }
+
+  /**
+   * Adds the {@link #handshakeFilter() handshake filter} for this endpoint's path, ahead of the
+   * container's own filters (so it sees the handshake before the upgrade), and the endpoint. Call it
+   * while the context starts: in Jetty's {@code JakartaWebSocketServletContainerInitializer.configure}
+   * callback, or a {@code ServletContainerInitializer}.
+   *
+   * @throws DeploymentException when the container refuses the endpoint (e.g. the path is taken)
+   * @throws IllegalStateException when the context has already started or the filter is already added
+   */
+  public void register(ServletContext context, ServerContainer container) throws DeploymentException {
+    String name = "switchboard-ws-handshake " + path;
+    FilterRegistration.Dynamic filter = context.addFilter(name, handshakeFilter);
+    if (filter == null) {
+      throw new IllegalStateException("a filter named '" + name + "' is already added to this context");
+    }
+    filter.setAsyncSupported(true);
+    filter.addMappingForUrlPatterns(EnumSet.of(DispatcherType.REQUEST), false, path);
+    container.addEndpoint(endpointConfig());
+  }
+
+  /**
+   * The servlet filter that answers handshakes the hub refuses before any session exists with a plain
+   * HTTP response instead of an upgrade: 503 with {@code Retry-After}, {@code Connection: close} and
+   * the JSON error body ({@code too_many_connections} at the hub's connection limit,
+   * {@code unavailable} while it shuts down). Map it to the endpoint's path for REQUEST dispatches
+   * ahead of the container's WebSocket filter (Spring Boot: a {@code FilterRegistrationBean});
+   * requests for other paths pass through. {@link #register(ServletContext, ServerContainer)} does
+   * this for you.
+   */
+  public Filter handshakeFilter() {
+    return handshakeFilter;
   }
 
   /** Open WebSocket sessions. */

@@ -1,0 +1,82 @@
+package dev.switchboard.ws;
+
+import dev.switchboard.transport.SwitchboardException;
+import dev.switchboard.transport.internal.MessageJson;
+import dev.switchboard.transport.internal.WirePaths;
+import jakarta.servlet.Filter;
+import jakarta.servlet.FilterChain;
+import jakarta.servlet.ServletException;
+import jakarta.servlet.ServletRequest;
+import jakarta.servlet.ServletResponse;
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletResponse;
+import java.io.IOException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Decides a handshake before the container upgrades it, so a refusal is a plain HTTP answer (status,
+ * JSON error body, {@code Retry-After} on 503) rather than a 101 followed by a close. Servlet filters
+ * mapped ahead of the container's own WebSocket filter see the upgrade request first on Jetty, Tomcat
+ * and Undertow. It refuses while the hub is at its connection limit or shutting down; any other check
+ * that needs no session (origin, credentials) belongs in {@link #check}. Requests for other paths
+ * pass through untouched.
+ *
+ * <p>Thread-safe.
+ */
+final class HandshakeFilter implements Filter {
+  private static final Logger log = LoggerFactory.getLogger(HandshakeFilter.class);
+
+  private final WebSocketTransport transport;
+
+  HandshakeFilter(WebSocketTransport transport) {
+    this.transport = transport;
+  }
+
+  @Override
+  public void doFilter(ServletRequest request, ServletResponse response, FilterChain chain)
+      throws IOException, ServletException {
+    if (request instanceof HttpServletRequest req && response instanceof HttpServletResponse res
+        && WirePaths.pathInContext(req.getRequestURI(), req.getContextPath()).equals(transport.path)) {
+      try {
+        check(req);
+      } catch (SwitchboardException e) {
+        log.debug("handshake from {} refused: {} {}", req.getRemoteAddr(), e.errorCode(), e.getMessage());
+        refuse(req, res, e);
+        return;
+      }
+    }
+    chain.doFilter(request, response);
+  }
+
+  /**
+   * Everything decided before the upgrade.
+   *
+   * @throws SwitchboardException the refusal to answer with
+   */
+  private void check(HttpServletRequest req) {
+    transport.hub.checkAdmission();
+  }
+
+  private static void refuse(HttpServletRequest req, HttpServletResponse res, SwitchboardException e)
+      throws IOException {
+    if (res.isCommitted()) {
+      return;
+    }
+    res.resetBuffer();
+    int status = e.status().httpStatus();
+    res.setStatus(status);
+    if (status == 429 || status == 503) {
+      res.setHeader("Retry-After", Long.toString(MessageJson.retryAfterSeconds(e)));
+    }
+    if (status == 503 && req.getProtocol().startsWith("HTTP/1")) {
+      // A client turned away while the server is full should not keep a descriptor on an idle
+      // keep-alive connection.
+      res.setHeader("Connection", "close");
+    }
+    byte[] body = MessageJson.error(e);
+    res.setContentType("application/json");
+    res.setContentLength(body.length);
+    res.getOutputStream().write(body);
+  }
+}
