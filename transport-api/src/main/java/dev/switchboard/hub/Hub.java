@@ -54,6 +54,8 @@ public final class Hub implements Publisher, AutoCloseable {
   private final Authenticator authenticator;
   private final Authorizer authorizer;
   private final int maxPayloadBytes;
+  private final int maxHeaders;
+  private final int maxHeaderBytes;
   private final int maxQueuedMessages;
   private final long maxQueuedBytes;
   private final int maxConnections;
@@ -74,6 +76,8 @@ public final class Hub implements Publisher, AutoCloseable {
     this.authenticator = b.authenticator;
     this.authorizer = b.authorizer;
     this.maxPayloadBytes = b.maxPayloadBytes;
+    this.maxHeaders = b.maxHeaders;
+    this.maxHeaderBytes = b.maxHeaderBytes;
     this.maxQueuedMessages = b.maxQueuedMessages;
     this.maxQueuedBytes = b.maxQueuedBytes;
     this.maxConnections = b.maxConnections;
@@ -158,8 +162,7 @@ public final class Hub implements Publisher, AutoCloseable {
   public CompletionStage<Message> publish(Message draft) {
     try {
       requireRunning();
-      PublishRules.check(draft, maxPayloadBytes, PublishRules.DEFAULT_MAX_HEADERS,
-          PublishRules.DEFAULT_MAX_HEADER_BYTES);
+      PublishRules.check(draft, maxPayloadBytes, maxHeaders, maxHeaderBytes);
       return broker.publish(draft);
     } catch (SwitchboardException e) {
       return CompletableFuture.failedFuture(e);
@@ -499,6 +502,8 @@ public final class Hub implements Publisher, AutoCloseable {
     private Authenticator authenticator = Authenticator.anonymous();
     private Authorizer authorizer = Authorizer.allowAll();
     private int maxPayloadBytes = 1 << 20;
+    private int maxHeaders = PublishRules.DEFAULT_MAX_HEADERS;
+    private int maxHeaderBytes = PublishRules.DEFAULT_MAX_HEADER_BYTES;
     private int maxQueuedMessages = 1024;
     private long maxQueuedBytes = 8L << 20;
     private int maxConnections = DescriptorLimit.defaultMaxConnections();
@@ -529,6 +534,27 @@ public final class Hub implements Publisher, AutoCloseable {
         throw new IllegalArgumentException("maxPayloadBytes must be >= 1: " + bytes);
       }
       this.maxPayloadBytes = bytes;
+      return this;
+    }
+
+    /** Most application headers on a published message (default 64); more → 400 {@code too_many_headers}. */
+    public Builder maxHeaders(int headers) {
+      if (headers < 0 || headers > 10_000) {
+        throw new IllegalArgumentException("maxHeaders must be from 0 to 10,000: " + headers);
+      }
+      this.maxHeaders = headers;
+      return this;
+    }
+
+    /**
+     * Most bytes (UTF-8) of a published message's header names and values together (default 8 KiB);
+     * more → 400 {@code headers_too_large}.
+     */
+    public Builder maxHeaderBytes(int bytes) {
+      if (bytes < 0 || bytes > (1 << 20)) {
+        throw new IllegalArgumentException("maxHeaderBytes must be from 0 to 1 MiB: " + bytes);
+      }
+      this.maxHeaderBytes = bytes;
       return this;
     }
 

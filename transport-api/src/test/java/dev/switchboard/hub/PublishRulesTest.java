@@ -50,6 +50,24 @@ class PublishRulesTest {
     assertEquals(code, e.errorCode(), e.toString());
   }
 
+  @Test
+  void headerLimits_areHubSettings() {
+    Hub strict = Hub.builder().broker(new InMemoryBroker(100)).maxHeaders(2).maxHeaderBytes(10).build();
+    try {
+      strict.publish(Message.builder("t").text("x").header("a", "1").header("b", "2").build()).toCompletableFuture().join();
+      CompletionException count = assertThrows(CompletionException.class, () -> strict.publish(Message.builder("t")
+          .text("x").header("a", "1").header("b", "2").header("c", "3").build()).toCompletableFuture().join());
+      assertEquals("too_many_headers", ((SwitchboardException) count.getCause()).errorCode());
+      CompletionException size = assertThrows(CompletionException.class, () -> strict.publish(Message.builder("t")
+          .text("x").header("a", "0123456789").build()).toCompletableFuture().join());
+      assertEquals("headers_too_large", ((SwitchboardException) size.getCause()).errorCode());
+    } finally {
+      strict.shutdown();
+    }
+    assertThrows(IllegalArgumentException.class, () -> Hub.builder().maxHeaders(-1));
+    assertThrows(IllegalArgumentException.class, () -> Hub.builder().maxHeaderBytes((1 << 20) + 1));
+  }
+
   private static Message bytes(byte[] payload, String contentType) {
     return Message.builder("t").payload(payload, contentType).build();
   }

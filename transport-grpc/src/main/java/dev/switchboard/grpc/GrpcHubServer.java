@@ -31,10 +31,11 @@ import java.util.concurrent.TimeUnit;
  * GrpcHubServer grpc = GrpcHubServer.builder(hub).port(9090).addService(new UserService()).start();
  * }</pre>
  *
- * <p>While the hub holds its connection limit ({@code Hub.Builder.maxConnections}) or shuts down,
- * every new call of the {@code switchboard.v1.Hub} service fails at once with UNAVAILABLE
- * ({@code too_many_connections} or {@code unavailable}) and a {@code retry-after} trailer; health
- * and reflection still answer. gRPC's TCP connections themselves are not limited (one per client
+ * <p>While the hub holds its connection limit ({@code Hub.Builder.maxConnections}), a new
+ * {@code Subscribe} or {@code Connect} stream fails at once with UNAVAILABLE
+ * ({@code too_many_connections}) and a {@code retry-after} trailer; unary {@code Publish} and
+ * {@code PublishStream} hold no connection and are still taken, and health and reflection still
+ * answer. While the hub shuts down, every call of the service fails with UNAVAILABLE. gRPC's TCP connections themselves are not limited (one per client
  * channel, however many calls it carries), so they share the descriptors the hub's default limit
  * leaves free.
  *

@@ -96,9 +96,21 @@ public final class GrpcHubService implements BindableService {
    * {@code idempotency_key}s (oldest forgotten first), each for {@code idempotencyTtl}.
    */
   public GrpcHubService(Hub hub, int idempotencyMaxKeys, Duration idempotencyTtl) {
+    this(hub, idempotencyMaxKeys, IdempotentPublishes.defaultMaxBytes(), idempotencyTtl);
+  }
+
+  /**
+   * As {@link #GrpcHubService(Hub, int, Duration)}, with the keys also bounded by their estimated
+   * bytes (default a sixteenth of the max heap; a key keeps a digest and the stored id, never the
+   * payload).
+   *
+   * @throws IllegalArgumentException if a bound is below 1 or the ttl is not positive
+   */
+  public GrpcHubService(Hub hub, int idempotencyMaxKeys, long idempotencyMaxBytes, Duration idempotencyTtl) {
     this.hub = Objects.requireNonNull(hub, "hub");
     ClientGoneStreamErrors.install(); // a client that vanishes is no WARNING with a stack trace
-    this.idempotency = new IdempotentPublishes(idempotencyMaxKeys, idempotencyTtl, Clock.systemUTC());
+    this.idempotency = new IdempotentPublishes(idempotencyMaxKeys, idempotencyMaxBytes, idempotencyTtl,
+        Clock.systemUTC());
   }
 
   /**
@@ -138,9 +150,6 @@ public final class GrpcHubService implements BindableService {
         ServerCall<Q, R> call, Metadata headers, ServerCallHandler<Q, R> next) {
       Principal principal;
       try {
-        // Like an HTTP request or a WebSocket handshake: refused first while the hub is full or
-        // shutting down (UNAVAILABLE with a retry-after trailer).
-        hub.checkAdmission();
         principal = hub.authenticate(handshake(call, headers));
       } catch (RuntimeException e) {
         StatusRuntimeExceptionParts s = StatusRuntimeExceptionParts.of(GrpcCodec.toStatus(e));

@@ -64,7 +64,7 @@ public final class HttpTransportFilter implements Filter {
     this.hub = b.hub;
     this.basePath = b.basePath;
     this.allowedOrigins = java.util.Set.copyOf(b.allowedOrigins);
-    this.idempotency = new IdempotentPublishes(b.idempotencyMaxKeys, b.idempotencyTtl, b.clock);
+    this.idempotency = new IdempotentPublishes(b.idempotencyMaxKeys, b.idempotencyMaxBytes, b.idempotencyTtl, b.clock);
   }
 
   /** A filter serving {@code hub} at {@code /v1/…} of its context. */
@@ -101,9 +101,6 @@ public final class HttpTransportFilter implements Filter {
       res.addHeader("Vary", "Origin");
     }
     try {
-      // Before anything else: past the connection limit every request is refused, so clients back
-      // off before the container runs out of descriptors.
-      hub.checkAdmission();
       String method = req.getMethod();
       if (method.equals("OPTIONS")) {
         // CORS preflight: the headers above say whether the origin may; these say what it may send.
@@ -402,6 +399,7 @@ public final class HttpTransportFilter implements Filter {
     private String basePath = "";
     private int idempotencyMaxKeys = 100_000;
     private Duration idempotencyTtl = Duration.ofHours(24);
+    private long idempotencyMaxBytes = IdempotentPublishes.defaultMaxBytes();
     private Clock clock = Clock.systemUTC();
     private final java.util.Set<String> allowedOrigins = new java.util.LinkedHashSet<>();
 
@@ -421,6 +419,19 @@ public final class HttpTransportFilter implements Filter {
         throw new IllegalArgumentException("idempotencyMaxKeys must be >= 1: " + keys);
       }
       this.idempotencyMaxKeys = keys;
+      return this;
+    }
+
+    /**
+     * Estimated bytes the remembered Idempotency-Keys may take (default a sixteenth of the max heap;
+     * each key keeps a digest of its request and the stored id, never the payload; oldest forgotten
+     * first).
+     */
+    public Builder idempotencyMaxBytes(long bytes) {
+      if (bytes < 1) {
+        throw new IllegalArgumentException("idempotencyMaxBytes must be >= 1: " + bytes);
+      }
+      this.idempotencyMaxBytes = bytes;
       return this;
     }
 
