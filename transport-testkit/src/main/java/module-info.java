@@ -12,6 +12,7 @@ module dev.switchboard.testkit {
   requires transitive org.junit.jupiter.api;
   requires transitive jakarta.servlet;
   requires transitive jakarta.websocket;
+  requires java.logging;
   requires org.eclipse.jetty.server;
   requires org.eclipse.jetty.ee10.servlet;
   requires org.eclipse.jetty.http2.server;
