@@ -6,9 +6,9 @@ import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
 
 /**
- * The servlet behind the filters in {@link EmbeddedTomcat} and {@link EmbeddedUndertow}: answers
- * what no filter took with 404. Async-supported, because a filter can start async only if every
- * filter and the servlet of its chain support it.
+ * The servlet behind the filters in {@link EmbeddedTomcat}: answers what no filter took with 404.
+ * Tomcat runs filters only for requests mapped to a servlet, and a filter can start async only if
+ * every filter and the servlet of its chain support it.
  */
 final class NotFoundServlet extends HttpServlet {
   private static final long serialVersionUID = 1L;

@@ -20,7 +20,7 @@ class WsContractTest extends TransportContractTest {
 
   @Override
   protected Server startServer(Hub hub, int port) throws Exception {
-    WebSocketTransport ws = WebSocketTransport.builder(hub).pingInterval(Duration.ofSeconds(1)).build();
+    WebSocketTransport ws = WebSocketTransport.builder(hub).pingInterval(Duration.ofSeconds(30)).build();
     return container().start(port, List.of(), ws::register);
   }
 }
