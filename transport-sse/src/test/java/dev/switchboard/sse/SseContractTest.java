@@ -2,16 +2,21 @@ package dev.switchboard.sse;
 
 import dev.switchboard.http.HttpTransportFilter;
 import dev.switchboard.hub.Hub;
-import dev.switchboard.testkit.EmbeddedJetty;
+import dev.switchboard.testkit.EmbeddedContainer;
 import dev.switchboard.testkit.TransportContractTest;
 import java.time.Duration;
 import java.util.List;
 
-/** The whole transport contract over Server-Sent Events on embedded Jetty 12. */
+/** The whole transport contract over Server-Sent Events on embedded Jetty 12 (subclasses: other containers). */
 class SseContractTest extends TransportContractTest {
   @Override
   protected String transport() {
     return "sse";
+  }
+
+  /** The container the suite runs on. */
+  protected EmbeddedContainer container() {
+    return EmbeddedContainer.JETTY;
   }
 
   @Override
@@ -20,6 +25,6 @@ class SseContractTest extends TransportContractTest {
         .heartbeat(Duration.ofMillis(200))
         .retry(Duration.ofMillis(50))
         .build();
-    return EmbeddedJetty.start(port, List.of(sse, new HttpTransportFilter(hub)));
+    return container().start(port, List.of(sse, new HttpTransportFilter(hub)));
   }
 }
