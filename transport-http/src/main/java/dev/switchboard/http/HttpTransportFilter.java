@@ -171,22 +171,34 @@ public final class HttpTransportFilter implements Filter {
     return ServletIo.Reply.json(201, MessageJson.publishResponse(stored)).with("Location", location);
   }
 
+  /** How much of an over-limit body is read and dropped before the 413, so that clients see it. */
+  private static final long DISCARD_BYTES = 2L << 20;
+
   private byte[] readBody(HttpServletRequest req) throws IOException {
     int max = hub.maxPayloadBytes();
     long declared = req.getContentLengthLong();
-    if (declared > max) {
+    // An over-limit body is read (and dropped) up to DISCARD_BYTES past the limit before the 413:
+    // answered unread, Tomcat resets the HTTP/2 stream, and the JDK 17 HttpClient, blocked on flow
+    // control, ignores the reset and hangs until its timeout (JDK-8309118). Beyond that, refuse at once.
+    if (declared > max + DISCARD_BYTES) {
       throw tooLarge(declared, max);
     }
-    ByteArrayOutputStream out = new ByteArrayOutputStream(declared > 0 ? (int) declared : 1024);
+    ByteArrayOutputStream out = new ByteArrayOutputStream(declared > 0 && declared <= max ? (int) declared : 1024);
     byte[] buf = new byte[8192];
+    long total = 0;
     try (InputStream in = req.getInputStream()) {
       int n;
       while ((n = in.read(buf)) >= 0) {
-        out.write(buf, 0, n);
-        if (out.size() > max) {
-          throw tooLarge(out.size(), max);
+        total += n;
+        if (total <= max) {
+          out.write(buf, 0, n);
+        } else if (total > max + DISCARD_BYTES) {
+          break;
         }
       }
+    }
+    if (total > max) {
+      throw tooLarge(total, max);
     }
     return out.toByteArray();
   }
