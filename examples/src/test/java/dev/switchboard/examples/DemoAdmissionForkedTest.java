@@ -152,6 +152,8 @@ class DemoAdmissionForkedTest {
       } catch (StatusRuntimeException e) {
         assertUnavailable(e);
         return false;
+      } catch (Exception e) {
+        throw new AssertionError(e);
       } finally {
         call.cancel(null);
       }
