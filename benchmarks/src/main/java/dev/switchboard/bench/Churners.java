@@ -20,8 +20,8 @@ import java.util.concurrent.atomic.AtomicLong;
  *   then close politely;
  *   <li>{@link Behaviour#ABRUPT}: live messages for 1-5 s (checked), then drop the connection with no
  *   goodbye;
- *   <li>{@link Behaviour#SLOW}: subscribe and never read for 5-20 s (the hub's writes back up), then
- *   drop the connection.
+ *   <li>{@link Behaviour#SLOW}: resume after a checkpoint as well, so the hub has a backlog to push,
+ *   and never read for 5-20 s (the hub's writes back up), then drop the connection.
  * </ul>
  *
  * <p>Thread-safe.
@@ -100,7 +100,7 @@ final class Churners implements AutoCloseable {
     int topic = ThreadLocalRandom.current().nextInt(settings.topics());
     SequenceCheck check = new SequenceCheck(ledger, topic);
     String after = null;
-    if (b == Behaviour.RESUME) {
+    if (b != Behaviour.ABRUPT) { // a slow reader resumes too, so that a backlog is pushed at it
       SequenceCheck.Checkpoint cp = steady.checkpoint(topic);
       if (cp == null) {
         noCheckpoint.incrementAndGet(); // this one is live instead
@@ -155,7 +155,7 @@ final class Churners implements AutoCloseable {
     return live.size();
   }
 
-  /** Resume churners that found no checkpoint yet and subscribed live instead. */
+  /** Resuming churners that found no checkpoint yet and subscribed live instead. */
   long withoutCheckpoint() {
     return noCheckpoint.get();
   }

@@ -319,6 +319,7 @@ abstract class RawSubscriber extends SoakSubscriber {
    */
   static final class LongPoll extends RawSubscriber {
     private volatile CompletableFuture<?> pending;
+    private volatile Flow.Subscription unread;
 
     LongPoll(SoakClients clients, String group, String topic, SequenceCheck check, boolean steady, boolean read) {
       super(clients, group, "longpoll", topic, check, steady, read);
@@ -339,13 +340,27 @@ abstract class RawSubscriber extends SoakSubscriber {
       HttpRequest req = HttpRequest.newBuilder(URI.create(clients.httpUrl + "/v1/topics/" + topic + "/messages?" + query))
           .timeout(Duration.ofSeconds(wait + 30)).GET().build();
       if (!read) {
-        // Ask for the answer's bytes never: the hub's write backs up into its buffers.
+        // Ask for the answer's bytes never: the hub's write backs up into its buffers. (Once the
+        // answer has begun, only cancelling its body closes the connection; cancelling the future
+        // no longer does.)
         pending = clients.http.sendAsync(req, info -> HttpResponse.BodySubscribers.fromSubscriber(
             new Flow.Subscriber<List<ByteBuffer>>() {
-              @Override public void onSubscribe(Flow.Subscription s) {}
-              @Override public void onNext(List<ByteBuffer> item) {}
-              @Override public void onError(Throwable t) {}
-              @Override public void onComplete() {}
+              @Override
+              public void onSubscribe(Flow.Subscription s) {
+                unread = s;
+                if (isClosed()) {
+                  s.cancel();
+                }
+              }
+
+              @Override
+              public void onNext(List<ByteBuffer> item) {}
+
+              @Override
+              public void onError(Throwable t) {}
+
+              @Override
+              public void onComplete() {}
             }));
         return;
       }
@@ -387,6 +402,10 @@ abstract class RawSubscriber extends SoakSubscriber {
 
     @Override
     void disconnect(boolean abrupt) {
+      Flow.Subscription s = unread;
+      if (s != null) {
+        s.cancel();
+      }
       CompletableFuture<?> f = pending;
       if (f != null) {
         f.cancel(true);

@@ -39,7 +39,18 @@ public final class Soak {
 
   private Soak() {}
 
+  /**
+   * On a machine with two cores the common pool has one thread, and CompletableFuture then starts a
+   * new thread for every async step; the JDK's HttpClient takes one such step at the end of every
+   * {@code sendAsync}, so the soak's clients would start hundreds of threads a second. Set before
+   * anything uses CompletableFuture (here, and in the smoke test's JVM by the module's pom).
+   */
+  static final String COMMON_POOL_PARALLELISM = "java.util.concurrent.ForkJoinPool.common.parallelism";
+
   public static void main(String[] args) throws Exception {
+    if (System.getProperty(COMMON_POOL_PARALLELISM) == null) {
+      System.setProperty(COMMON_POOL_PARALLELISM, "4");
+    }
     SoakSettings s;
     try {
       s = parse(args);
@@ -140,6 +151,7 @@ public final class Soak {
           log("%d steady subscribers connected, %d without a message yet; warming up", steady.size(), notStarted);
           Thread.sleep(warmUp().toMillis());
           SoakReport.Sample baseline = baseline();
+          java.util.Map<String, Integer> kindsAtBaseline = hub.descriptorKinds();
           heap.add(heapSample(0, steady, churn));
           log("baseline: %d descriptors, %d threads, live heap %s; churning for %.1f min", baseline.descriptors(),
               baseline.threads(), mb(heap.get(0).liveBytes()), s.duration().toSeconds() / 60.0);
@@ -151,10 +163,12 @@ public final class Soak {
           long stopped = System.nanoTime();
           churn.stop();
           SoakReport.Sample afterChurn;
+          java.util.Map<String, Integer> kindsAfterChurn = java.util.Map.of();
           double returnSeconds = -1;
           if (hub.alive()) {
             int bound = SoakReport.descriptorBound(baseline.descriptors());
             afterChurn = awaitDescriptors(bound, s.descriptorWait());
+            kindsAfterChurn = hub.descriptorKinds();
             if (afterChurn.descriptors() >= 0 && afterChurn.descriptors() <= bound) {
               returnSeconds = (System.nanoTime() - stopped) / 1e9;
             }
@@ -180,7 +194,7 @@ public final class Soak {
           SoakReport.Sample afterAll = hub.alive() ? awaitDescriptors(
               SoakReport.descriptorBound(idle.descriptors()), Duration.ofSeconds(30)) : sample();
           return new SoakReport(s, startedAt.toString(), (System.nanoTime() - t0) / 1e9, hub.pid(), notStarted,
-              idle, baseline, peak, afterChurn, returnSeconds, afterAll, heap, steady.sizeByKind(),
+              idle, baseline, peak, afterChurn, returnSeconds, afterAll, kindsAtBaseline, kindsAfterChurn, heap, steady.sizeByKind(),
               steady.countsByKind(), churn.startedBy(), churn.counts(), churn.withoutCheckpoint(),
               publishers.stats(), publishers.failures(), clients.events(), hub.outOfMemory(), exit,
               hub.logSummary(), settleSeconds);
@@ -226,9 +240,9 @@ public final class Soak {
           SequenceCheck.Counts c = steady.countsByKind().values().stream()
               .reduce(SequenceCheck.Counts.ZERO, SequenceCheck.Counts::plus);
           log("minute %.0f: live heap %s, %d descriptors, %d threads; %d deliveries (%d gaps, %d dups), %d churned"
-              + " (%d live), %d published (%d failed)", h.minute(), mb(h.liveBytes()), h.descriptors(), h.threads(),
-              h.deliveries(), c.gaps(), c.duplicates(), h.churned(), churn.live(), publishers.acked(),
-              publishers.failed());
+              + " (%d live), %d published (%d failed); machine load %.1f", h.minute(), mb(h.liveBytes()),
+              h.descriptors(), h.threads(), h.deliveries(), c.gaps(), c.duplicates(), h.churned(), churn.live(),
+              publishers.acked(), publishers.failed(), h.load());
         }
       }
     }
@@ -246,7 +260,16 @@ public final class Soak {
     private SoakReport.HeapSample heapSample(double minute, SteadySubscribers steady, Churners churn) {
       long live = hub.liveHeapAfterGc();
       return new SoakReport.HeapSample(Math.round(minute * 10) / 10.0, live, hub.descriptors(), hub.threads(),
-          steady.delivered(), churn.started());
+          steady.delivered(), churn.started(), machineLoad());
+    }
+
+    /** The 1-minute load average: the soak shares its machine, and a loaded one slows everything. */
+    private static double machineLoad() {
+      try {
+        return Double.parseDouble(Files.readString(Path.of("/proc/loadavg")).split(" ")[0]);
+      } catch (java.io.IOException | RuntimeException e) {
+        return -1;
+      }
     }
 
     private SoakReport.Sample sample() {

@@ -199,6 +199,61 @@ final class SoakHub implements AutoCloseable {
     }
   }
 
+  private static final String[] TCP_STATES = {"?", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2",
+      "TIME_WAIT", "CLOSE", "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING"};
+
+  /**
+   * The hub's descriptors by kind, for a reader who must find out what was left open: its TCP sockets
+   * by the hub's port they belong to and their state ({@code http ESTABLISHED}, {@code grpc CLOSE_WAIT}:
+   * the client has gone and the hub has not closed), then {@code file}, {@code pipe}, {@code other}.
+   * Empty when the hub is gone.
+   */
+  Map<String, Integer> descriptorKinds() {
+    Map<String, String> sockets = new java.util.HashMap<>(); // inode -> kind
+    int httpPort = Integer.parseInt(httpUrl.replaceAll(".*:", ""));
+    for (String table : List.of("tcp", "tcp6")) {
+      try {
+        for (String line : Files.readAllLines(Path.of("/proc", Long.toString(pid()), "net", table))) {
+          String[] f = line.trim().split("\\s+");
+          if (f.length < 10 || !f[1].contains(":")) {
+            continue;
+          }
+          int port = Integer.parseInt(f[1].substring(f[1].indexOf(':') + 1), 16);
+          int state = Integer.parseInt(f[3], 16);
+          String where = port == httpPort ? "http" : port == grpcPort ? "grpc" : "tcp";
+          sockets.put(f[9], where + " " + (state < TCP_STATES.length ? TCP_STATES[state] : f[3]));
+        }
+      } catch (IOException | RuntimeException e) {
+        // gone, or no such table
+      }
+    }
+    Map<String, Integer> kinds = new java.util.TreeMap<>();
+    try (var fds = Files.list(Path.of("/proc", Long.toString(pid()), "fd"))) {
+      for (Path fd : (Iterable<Path>) fds::iterator) {
+        String target;
+        try {
+          target = Files.readSymbolicLink(fd).toString();
+        } catch (IOException e) {
+          continue; // closed meanwhile
+        }
+        String kind;
+        if (target.startsWith("socket:[")) {
+          kind = sockets.getOrDefault(target.substring(8, target.length() - 1), "socket (not TCP)");
+        } else if (target.startsWith("pipe:")) {
+          kind = "pipe";
+        } else if (target.startsWith("/")) {
+          kind = "file";
+        } else {
+          kind = "other";
+        }
+        kinds.merge(kind, 1, Integer::sum);
+      }
+    } catch (IOException | RuntimeException e) {
+      return Map.of();
+    }
+    return kinds;
+  }
+
   /** Threads of the hub process ({@code Threads:} of {@code /proc/<pid>/status}), or -1 when it is gone. */
   int threads() {
     try {

@@ -18,9 +18,12 @@ import java.util.Map;
  *     one at the end
  * @param descriptorReturnSeconds how long after the churners stopped the hub's descriptors took to
  *     come back to the baseline; -1 when they did not within the wait
+ * @param kindsAtBaseline the hub's descriptors by kind at the baseline ({@link SoakHub#descriptorKinds})
+ * @param kindsAfterChurn the same once they came back, or at the end of the wait when they did not
  */
 record SoakReport(SoakSettings settings, String startedAt, double seconds, long hubPid, int steadyNotStarted,
     Sample idle, Sample baseline, Sample peak, Sample afterChurn, double descriptorReturnSeconds, Sample afterAll,
+    Map<String, Integer> kindsAtBaseline, Map<String, Integer> kindsAfterChurn,
     List<HeapSample> heap, Map<String, Integer> steadySizes, Map<String, SequenceCheck.Counts> steady,
     Map<String, Long> churnStarted, Map<String, SequenceCheck.Counts> churn, long churnWithoutCheckpoint,
     List<SoakPublishers.KindStats> publishes, Map<String, Long> publishFailures, Map<String, Long> events,
@@ -29,8 +32,12 @@ record SoakReport(SoakSettings settings, String startedAt, double seconds, long 
   /** Descriptors and threads of the hub process at one moment. */
   record Sample(double atSeconds, int descriptors, int threads) {}
 
-  /** Live heap after GC at a minute of the churn (0: just before it started), with the deliveries so far. */
-  record HeapSample(double minute, long liveBytes, int descriptors, int threads, long deliveries, long churned) {}
+  /**
+   * Live heap after GC at a minute of the churn (0: just before it started), with the deliveries so
+   * far and the machine's load (its 1-minute load average, {@code /proc/loadavg}; -1 when unknown).
+   */
+  record HeapSample(double minute, long liveBytes, int descriptors, int threads, long deliveries, long churned,
+      double load) {}
 
   /** One goal and whether the run met it. */
   record Goal(String name, boolean met, String detail) {}
@@ -148,12 +155,22 @@ record SoakReport(SoakSettings settings, String startedAt, double seconds, long 
             descriptorReturnSeconds)
         : String.format(Locale.ROOT, "descriptors NOT back to baseline %d s after the churners stopped%n",
             settings.descriptorWait().toSeconds()));
-    sb.append("\nlive heap after GC (minute: MB, descriptors, threads, deliveries, churned):\n");
-    for (HeapSample h : heap) {
-      sb.append(String.format(Locale.ROOT, "  %5.1f: %6s %6d %6d %11d %8d%n", h.minute(),
-          h.liveBytes() < 0 ? "?" : String.format(Locale.ROOT, "%.1f", mb(h.liveBytes())), h.descriptors(),
-          h.threads(), h.deliveries(), h.churned()));
+    java.util.Set<String> kinds = new java.util.TreeSet<>(kindsAtBaseline.keySet());
+    kinds.addAll(kindsAfterChurn.keySet());
+    sb.append(String.format(Locale.ROOT, "%-24s %9s %12s%n", "hub descriptors by kind", "baseline", "after churn"));
+    for (String k : kinds) {
+      sb.append(String.format(Locale.ROOT, "  %-22s %9d %12d%n", k, kindsAtBaseline.getOrDefault(k, 0),
+          kindsAfterChurn.getOrDefault(k, 0)));
     }
+    sb.append(String.format(Locale.ROOT, "%n%-8s %8s %11s %7s %11s %8s %13s%n", "minute", "heap MB", "descriptors",
+        "threads", "deliveries", "churned", "machine load"));
+    for (HeapSample h : heap) {
+      sb.append(String.format(Locale.ROOT, "%8.1f %8s %11d %7d %11d %8d %13.1f%n", h.minute(),
+          h.liveBytes() < 0 ? "?" : String.format(Locale.ROOT, "%.1f", mb(h.liveBytes())), h.descriptors(),
+          h.threads(), h.deliveries(), h.churned(), h.load()));
+    }
+    sb.append(String.format(Locale.ROOT, "(heap: live after a full GC; load: 1-minute load average of this"
+        + " %d-core machine)%n", Runtime.getRuntime().availableProcessors()));
     sb.append(String.format(Locale.ROOT, "%nhub log: %d WARN, %d ERROR, %d stack-trace lines%n", log.warnLines(),
         log.errorLines(), log.stackTraceLines()));
     log.messages().forEach((m, n) -> sb.append("  x").append(n).append(' ').append(m).append('\n'));
@@ -192,6 +209,7 @@ record SoakReport(SoakSettings settings, String startedAt, double seconds, long 
       g.writeNumberField("maxPayload", settings.maxPayload());
       g.writeStringField("hubHeap", settings.hubHeap());
       g.writeEndObject();
+      g.writeNumberField("cores", Runtime.getRuntime().availableProcessors());
       g.writeNumberField("seconds", seconds);
       g.writeBooleanField("passed", passed());
       g.writeArrayFieldStart("goals");
@@ -238,6 +256,8 @@ record SoakReport(SoakSettings settings, String startedAt, double seconds, long 
       writeSample(g, "afterChurn", afterChurn);
       writeSample(g, "afterAll", afterAll);
       g.writeNumberField("descriptorReturnSeconds", descriptorReturnSeconds);
+      writeMap(g, "descriptorKindsAtBaseline", kindsAtBaseline);
+      writeMap(g, "descriptorKindsAfterChurn", kindsAfterChurn);
       g.writeNumberField("descriptorBound", descriptorBound(baseline.descriptors()));
       g.writeBooleanField("outOfMemory", outOfMemory);
       if (hubExit != null) {
@@ -252,6 +272,7 @@ record SoakReport(SoakSettings settings, String startedAt, double seconds, long 
         g.writeNumberField("threads", h.threads());
         g.writeNumberField("deliveries", h.deliveries());
         g.writeNumberField("churned", h.churned());
+        g.writeNumberField("machineLoad", h.load());
         g.writeEndObject();
       }
       g.writeEndArray();
