@@ -76,6 +76,11 @@ abstract class RawSubscriber extends SoakSubscriber {
     return "raw-" + transport;
   }
 
+  /** The HTTP client of this subscriber's group. */
+  final java.net.http.HttpClient http() {
+    return steady ? clients.http : clients.churnHttp;
+  }
+
   /** Connects, resuming after {@code afterId} (null: live messages only). */
   abstract void open(String afterId);
 
@@ -168,7 +173,7 @@ abstract class RawSubscriber extends SoakSubscriber {
         @Override
         public void onComplete() {}
       };
-      response = clients.http.sendAsync(b.build(), info -> info.statusCode() == 200
+      response = http().sendAsync(b.build(), info -> info.statusCode() == 200
           ? HttpResponse.BodySubscribers.fromSubscriber(body, s -> (Object) null)
           : HttpResponse.BodySubscribers.mapping(HttpResponse.BodySubscribers.ofByteArray(), x -> (Object) x))
           .whenComplete((r, err) -> {
@@ -218,7 +223,7 @@ abstract class RawSubscriber extends SoakSubscriber {
         }
         g.writeEndObject();
       });
-      clients.http.newWebSocketBuilder().subprotocols("switchboard.v1.json").connectTimeout(Duration.ofSeconds(10))
+      http().newWebSocketBuilder().subprotocols("switchboard.v1.json").connectTimeout(Duration.ofSeconds(10))
           .buildAsync(clients.wsUri, new WebSocket.Listener() {
             private final StringBuilder text = new StringBuilder();
 
@@ -340,10 +345,9 @@ abstract class RawSubscriber extends SoakSubscriber {
       HttpRequest req = HttpRequest.newBuilder(URI.create(clients.httpUrl + "/v1/topics/" + topic + "/messages?" + query))
           .timeout(Duration.ofSeconds(wait + 30)).GET().build();
       if (!read) {
-        // Ask for the answer's bytes never: the hub's write backs up into its buffers. (Once the
-        // answer has begun, only cancelling its body closes the connection; cancelling the future
-        // no longer does.)
-        pending = clients.http.sendAsync(req, info -> HttpResponse.BodySubscribers.fromSubscriber(
+        // Ask for the answer's bytes never: the hub's write backs up into its buffers. Closing
+        // cancels the body as well as the exchange.
+        pending = http().sendAsync(req, info -> HttpResponse.BodySubscribers.fromSubscriber(
             new Flow.Subscriber<List<ByteBuffer>>() {
               @Override
               public void onSubscribe(Flow.Subscription s) {
@@ -364,7 +368,7 @@ abstract class RawSubscriber extends SoakSubscriber {
             }));
         return;
       }
-      CompletableFuture<HttpResponse<byte[]>> f = clients.http.sendAsync(req, HttpResponse.BodyHandlers.ofByteArray());
+      CompletableFuture<HttpResponse<byte[]>> f = http().sendAsync(req, HttpResponse.BodyHandlers.ofByteArray());
       pending = f;
       f.whenComplete((r, err) -> {
         if (isClosed()) {

@@ -129,6 +129,8 @@ public final class Soak {
     private final Instant startedAt;
     private final List<SoakReport.HeapSample> heap = new ArrayList<>();
     private SoakReport.Sample peak = new SoakReport.Sample(0, 0, 0);
+    /** The minute of the churn at which the hub was found gone; -1 while it runs. */
+    private double exitedAtMinute = -1;
 
     Run(SoakSettings s, SoakHub hub, PrintStream out, long t0, Instant startedAt) {
       this.s = s;
@@ -139,6 +141,9 @@ public final class Soak {
     }
 
     SoakReport run() throws Exception {
+      // The first jcmd makes the hub open its attach socket: take it before the idle sample.
+      heap.add(new SoakReport.HeapSample(-1, hub.liveHeapAfterGc(), hub.descriptors(), hub.threads(), 0, 0,
+          machineLoad()));
       SoakReport.Sample idle = sample();
       SoakLedger ledger = new SoakLedger(s.topics());
       try (SoakClients clients = new SoakClients(hub.httpUrl(), hub.grpcPort())) {
@@ -152,9 +157,10 @@ public final class Soak {
           Thread.sleep(warmUp().toMillis());
           SoakReport.Sample baseline = baseline();
           java.util.Map<String, Integer> kindsAtBaseline = hub.descriptorKinds();
-          heap.add(heapSample(0, steady, churn));
+          SoakReport.HeapSample before = heapSample(0, steady, churn);
+          heap.add(before);
           log("baseline: %d descriptors, %d threads, live heap %s; churning for %.1f min", baseline.descriptors(),
-              baseline.threads(), mb(heap.get(0).liveBytes()), s.duration().toSeconds() / 60.0);
+              baseline.threads(), mb(before.liveBytes()), s.duration().toSeconds() / 60.0);
 
           long churnStart = System.nanoTime();
           publishers.resetLatency();
@@ -196,7 +202,7 @@ public final class Soak {
           return new SoakReport(s, startedAt.toString(), (System.nanoTime() - t0) / 1e9, hub.pid(), notStarted,
               idle, baseline, peak, afterChurn, returnSeconds, afterAll, kindsAtBaseline, kindsAfterChurn, heap, steady.sizeByKind(),
               steady.countsByKind(), churn.startedBy(), churn.counts(), churn.withoutCheckpoint(),
-              publishers.stats(), publishers.failures(), clients.events(), hub.outOfMemory(), exit,
+              publishers.stats(), publishers.failures(), clients.events(), hub.outOfMemory(), exit, exitedAtMinute,
               hub.logSummary(), settleSeconds);
         }
       }
@@ -229,6 +235,7 @@ public final class Soak {
       while (System.nanoTime() < end) {
         Thread.sleep(Math.min(SAMPLE_EVERY.toMillis(), Math.max(1, (end - System.nanoTime()) / 1_000_000)));
         if (!hub.alive()) {
+          exitedAtMinute = Math.round(minutesSince(churnStart) * 10) / 10.0;
           log("the hub exited with code %d%s; stopping", hub.exitCode(), hub.outOfMemory() ? " (OutOfMemoryError)" : "");
           return;
         }

@@ -20,9 +20,10 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
- * What the soak's clients share: the hub's addresses, one JDK HTTP/1.1 client for the raw SSE,
- * long-polling and WebSocket subscribers (each subscriber still has its own TCP connection: SSE
- * streams and WebSockets are never pooled, and a long poll holds its connection while it waits), two
+ * What the soak's clients share: the hub's addresses, JDK HTTP/1.1 clients for the raw SSE,
+ * long-polling and WebSocket subscribers, one for the steady ones and one for the churners (each
+ * subscriber still has its own TCP connection: SSE streams and WebSockets are never pooled, and a long
+ * poll holds its connection while it waits), two
  * Netty event-loop threads for every raw gRPC connection, a timer, and a tally of what happened to
  * connections ({@link #event}), e.g. {@code churn ws ended: close 4000}.
  *
@@ -35,8 +36,14 @@ final class SoakClients implements AutoCloseable {
   final String httpUrl;
   final URI wsUri;
   final int grpcPort;
-  final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
-      .connectTimeout(Duration.ofSeconds(10)).build();
+  /** For the steady raw subscribers. */
+  final HttpClient http = newHttpClient();
+  /**
+   * For the churners, apart: the JDK's pool hands out its idle connections first in, first out, so a
+   * pool that keeps being used never shrinks. Churners' long polls in the steady subscribers' pool
+   * would keep its size at the churn's peak for as long as the steady polls go on.
+   */
+  final HttpClient churnHttp = newHttpClient();
   final ScheduledExecutorService timer = Executors.newScheduledThreadPool(2, r -> {
     Thread t = new Thread(r, "soak-timer");
     t.setDaemon(true);
@@ -51,6 +58,10 @@ final class SoakClients implements AutoCloseable {
     this.httpUrl = httpUrl;
     this.wsUri = URI.create(httpUrl.replaceFirst("^http", "ws") + "/v1/ws");
     this.grpcPort = grpcPort;
+  }
+
+  private static HttpClient newHttpClient() {
+    return HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(10)).build();
   }
 
   /** A new gRPC connection of its own (the caller shuts it down). */

@@ -32,6 +32,8 @@ final class SoakHub implements AutoCloseable {
   private static final Pattern AFTER_GC = Pattern.compile("->(\\d+)([KMG])\\(");
   /** slf4j-simple's {@code WARN logger - text} (with or without {@code [thread]}), and JUL's {@code WARNING: text}. */
   private static final Pattern WARN = Pattern.compile("^(\\[[^\\]]*\\] )?WARN(ING:)? ");
+  /** java.util.logging's first line: {@code Nov 30, 2026 5:33:21 PM io.grpc...NettyServerHandler onStreamError}. */
+  private static final Pattern JUL_HEADER = Pattern.compile("^\\w{3} \\d{1,2}, \\d{4} .*?[AP]M (\\S+ \\S+)$");
   private static final Pattern ERROR = Pattern.compile("^(\\[[^\\]]*\\] )?(ERROR|SEVERE:) ");
   /** Distinct WARN/ERROR messages kept for the report. */
   private static final int KEPT_MESSAGES = 12;
@@ -48,6 +50,7 @@ final class SoakHub implements AutoCloseable {
   private int errorLines; // guarded by lock
   private int stackTraceLines; // guarded by lock
   private final Map<String, Integer> messages = new LinkedHashMap<>(); // guarded by lock
+  private String previous = ""; // guarded by lock
 
   private SoakHub(Process process, String httpUrl, int grpcPort, Path log, Path gcLog) {
     this.process = process;
@@ -127,24 +130,28 @@ final class SoakHub implements AutoCloseable {
 
   private void scan(String line) {
     synchronized (lock) {
+      boolean keep = false;
       if (line.contains("OutOfMemoryError")) {
         outOfMemory = true;
-      }
-      String kept = null;
-      if (WARN.matcher(line).find()) {
+        keep = true;
+      } else if (WARN.matcher(line).find()) {
         warnLines++;
-        kept = line;
+        keep = true;
       } else if (ERROR.matcher(line).find()) {
         errorLines++;
-        kept = line;
+        keep = true;
       } else if (line.startsWith("\tat ")) {
         stackTraceLines++;
       }
-      if (kept != null) {
-        String key = kept.length() > 160 ? kept.substring(0, 160) : kept;
-        if (messages.containsKey(key) || messages.size() < KEPT_MESSAGES) {
-          messages.merge(key, 1, Integer::sum);
-        }
+      String text = line;
+      Matcher jul = JUL_HEADER.matcher(previous);
+      if (keep && jul.find() && (line.startsWith("WARNING:") || line.startsWith("SEVERE:"))) {
+        text = line + " (" + jul.group(1) + ")"; // java.util.logging names its logger on the line before
+      }
+      previous = line;
+      String key = text.length() > 200 ? text.substring(0, 200) : text;
+      if (keep && (messages.containsKey(key) || messages.size() < KEPT_MESSAGES)) {
+        messages.merge(key, 1, Integer::sum);
       }
     }
   }
@@ -238,7 +245,7 @@ final class SoakHub implements AutoCloseable {
         }
         String kind;
         if (target.startsWith("socket:[")) {
-          kind = sockets.getOrDefault(target.substring(8, target.length() - 1), "socket (not TCP)");
+          kind = sockets.getOrDefault(target.substring(8, target.length() - 1), "socket (other)");
         } else if (target.startsWith("pipe:")) {
           kind = "pipe";
         } else if (target.startsWith("/")) {

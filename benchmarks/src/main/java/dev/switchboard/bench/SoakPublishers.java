@@ -12,10 +12,12 @@ import dev.switchboard.transport.internal.MessageJson;
 import io.grpc.ManagedChannel;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
 import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -24,6 +26,7 @@ import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadLocalRandom;
@@ -48,7 +51,10 @@ final class SoakPublishers implements AutoCloseable {
   enum Kind {
     /** The Java client's REST publish ({@code Channel.send} of a long-polling channel): POST with an Idempotency-Key. */
     REST_KEYED("rest+key"),
-    /** A plain POST with no Idempotency-Key, as curl or a script would send it. */
+    /**
+     * A plain POST with no Idempotency-Key, as curl in a script sends it: a connection of its own,
+     * {@code Connection: close}.
+     */
     REST("rest"),
     /** {@code Channel.send} of a WebSocket channel: a {@code publish} frame. */
     WS("ws"),
@@ -84,8 +90,12 @@ final class SoakPublishers implements AutoCloseable {
   });
   private final List<Channel> channels = new ArrayList<>();
   private final List<List<Channel>> channelsByKind = new ArrayList<>();
-  private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
-      .connectTimeout(Duration.ofSeconds(10)).build();
+  private final InetSocketAddress httpAddress;
+  private final ExecutorService posts = Executors.newCachedThreadPool(r -> {
+    Thread t = new Thread(r, "soak-rest-post");
+    t.setDaemon(true);
+    return t;
+  });
   private final ManagedChannel grpc;
   private final AtomicInteger inFlight = new AtomicInteger();
   private final LongAdder[] attempted = adders();
@@ -104,6 +114,8 @@ final class SoakPublishers implements AutoCloseable {
     this.settings = settings;
     this.ledger = ledger;
     this.httpUrl = httpUrl;
+    URI base = URI.create(httpUrl);
+    this.httpAddress = new InetSocketAddress(base.getHost(), base.getPort());
     this.grpc = grpc;
     for (int k = 0; k < latency.length; k++) {
       latency[k] = new ConcurrentHistogram(3_600_000_000L, 2);
@@ -188,14 +200,7 @@ final class SoakPublishers implements AutoCloseable {
     Message m = Message.builder(topic).payload(payload, Message.TEXT_CONTENT_TYPE).build();
     switch (kind) {
       case REST:
-        HttpRequest req = HttpRequest.newBuilder(URI.create(httpUrl + "/v1/topics/" + topic + "/messages"))
-            .timeout(Duration.ofSeconds(30)).header("Content-Type", Message.TEXT_CONTENT_TYPE)
-            .POST(HttpRequest.BodyPublishers.ofByteArray(payload)).build();
-        return http.sendAsync(req, HttpResponse.BodyHandlers.ofByteArray()).thenAccept(r -> {
-          if (r.statusCode() != 201) {
-            throw MessageJson.readError(r.statusCode(), r.body(), null);
-          }
-        });
+        return CompletableFuture.runAsync(() -> postOnce(topic, payload), posts);
       case GRPC_UNARY:
         CompletableFuture<Void> done = new CompletableFuture<>();
         HubGrpc.newStub(grpc).withDeadlineAfter(30, TimeUnit.SECONDS).publish(PublishRequest.newBuilder()
@@ -221,11 +226,47 @@ final class SoakPublishers implements AutoCloseable {
     }
   }
 
+  /**
+   * One POST on a connection of its own, closed after the answer.
+   *
+   * @throws SwitchboardException with the hub's status when it is not 201
+   * @throws java.io.UncheckedIOException when the connection fails
+   */
+  private void postOnce(String topic, byte[] payload) {
+    try (Socket s = new Socket()) {
+      s.connect(httpAddress, 10_000);
+      s.setSoTimeout(30_000);
+      OutputStream out = s.getOutputStream();
+      out.write(("POST /v1/topics/" + topic + "/messages HTTP/1.1\r\nHost: " + httpAddress.getHostString() + ":"
+          + httpAddress.getPort() + "\r\nContent-Type: " + Message.TEXT_CONTENT_TYPE + "\r\nContent-Length: "
+          + payload.length + "\r\nConnection: close\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+      out.write(payload);
+      out.flush();
+      byte[] answer = s.getInputStream().readAllBytes(); // the hub closes after it
+      String head = new String(answer, 0, Math.min(answer.length, 12), StandardCharsets.US_ASCII);
+      int status = head.startsWith("HTTP/1.1 ") && head.length() == 12 ? Integer.parseInt(head.substring(9)) : -1;
+      if (status < 0) {
+        throw new IOException("no HTTP answer (" + answer.length + " bytes)");
+      }
+      if (status != 201) {
+        String text = new String(answer, StandardCharsets.UTF_8);
+        int body = text.indexOf("\r\n\r\n");
+        throw MessageJson.readError(status, body < 0 ? new byte[0]
+            : text.substring(body + 4).getBytes(StandardCharsets.UTF_8), null);
+      }
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
+
   /** A failure as its status: {@code 503 too_many_topics}, {@code UNAVAILABLE}, {@code timeout}, ... */
   static String describe(Throwable err) {
     Throwable t = err;
     while ((t instanceof CompletionException || t instanceof java.util.concurrent.ExecutionException)
         && t.getCause() != null) {
+      t = t.getCause();
+    }
+    if (t instanceof java.io.UncheckedIOException && t.getCause() != null) {
       t = t.getCause();
     }
     if (t instanceof SwitchboardException e) {
@@ -294,6 +335,7 @@ final class SoakPublishers implements AutoCloseable {
   @Override
   public void close() {
     ticker.shutdownNow();
+    posts.shutdownNow();
     channels.forEach(Channel::close);
   }
 }

@@ -14,6 +14,7 @@ import java.util.Map;
  *
  * @param hubExit the hub's exit code when it ended by itself during the run; null when it ran until
  *     the soak stopped it
+ * @param hubExitedAtMinute the minute of the churn at which the hub was found gone; -1 when it was not
  * @param heap live heap after a full GC: one sample before the churn starts, one a minute during it,
  *     one at the end
  * @param descriptorReturnSeconds how long after the churners stopped the hub's descriptors took to
@@ -27,14 +28,15 @@ record SoakReport(SoakSettings settings, String startedAt, double seconds, long 
     List<HeapSample> heap, Map<String, Integer> steadySizes, Map<String, SequenceCheck.Counts> steady,
     Map<String, Long> churnStarted, Map<String, SequenceCheck.Counts> churn, long churnWithoutCheckpoint,
     List<SoakPublishers.KindStats> publishes, Map<String, Long> publishFailures, Map<String, Long> events,
-    boolean outOfMemory, Integer hubExit, SoakHub.LogSummary log, double settleSeconds) {
+    boolean outOfMemory, Integer hubExit, double hubExitedAtMinute, SoakHub.LogSummary log, double settleSeconds) {
 
   /** Descriptors and threads of the hub process at one moment. */
   record Sample(double atSeconds, int descriptors, int threads) {}
 
   /**
-   * Live heap after GC at a minute of the churn (0: just before it started), with the deliveries so
-   * far and the machine's load (its 1-minute load average, {@code /proc/loadavg}; -1 when unknown).
+   * Live heap after GC at a minute of the churn (-1: the idle hub before any client; 0: just before
+   * the churn started), with the deliveries so far and the machine's load (its 1-minute load
+   * average, {@code /proc/loadavg}; -1 when unknown).
    */
   record HeapSample(double minute, long liveBytes, int descriptors, int threads, long deliveries, long churned,
       double load) {}
@@ -74,9 +76,14 @@ record SoakReport(SoakSettings settings, String startedAt, double seconds, long 
             + " had no message within a minute"));
     goals.add(new Goal("no OutOfMemoryError", !outOfMemory, outOfMemory ? "the hub ran out of heap (see its log)"
         : "none in the hub's output"));
-    goals.add(new Goal("hub up to the end", hubExit == null,
-        hubExit == null ? "it ran until the soak stopped it" : "it exited with code " + hubExit + " during the run"));
+    goals.add(new Goal("hub up to the end", hubExit == null, hubExit == null ? "it ran until the soak stopped it"
+        : String.format(Locale.ROOT, "it exited with code %d at minute %.1f of the churn", hubExit,
+            hubExitedAtMinute)));
     goals.add(heapGoal());
+    if (hubExit != null) {
+      goals.add(new Goal("descriptors back to baseline", false, "not measured: the hub exited during the run"));
+      return goals;
+    }
     goals.add(new Goal("descriptors back to baseline", descriptorReturnSeconds >= 0,
         descriptorReturnSeconds >= 0
             ? String.format(Locale.ROOT, "%d -> %d within %.1f s (bound %d)", baseline.descriptors(),
@@ -98,8 +105,15 @@ record SoakReport(SoakSettings settings, String startedAt, double seconds, long 
       return new Goal("heap flat", true, "not judged: runs under " + SoakSettings.MIN_FOR_HEAP_JUDGEMENT.toMinutes()
           + " minutes are too short (history still filling)");
     }
-    List<HeapSample> during = heap.stream().filter(h -> h.minute() > 0).toList();
-    if (during.size() < 2 || during.stream().anyMatch(h -> h.liveBytes() < 0)) {
+    List<HeapSample> during = heap.stream().filter(h -> h.minute() > 0 && h.liveBytes() >= 0).toList();
+    if (hubExit != null) {
+      HeapSample start = heap.stream().filter(h -> h.minute() == 0).findFirst().orElse(null);
+      HeapSample last = during.isEmpty() ? start : during.get(during.size() - 1);
+      return new Goal("heap flat", false, start == null || last == null ? "the hub exited before it was measured"
+          : String.format(Locale.ROOT, "the hub exited at minute %.1f; live heap %.0f MB at minute 0, %.0f MB at"
+              + " minute %.1f", hubExitedAtMinute, mb(start.liveBytes()), mb(last.liveBytes()), last.minute()));
+    }
+    if (during.size() < 2 || during.size() < heap.stream().filter(h -> h.minute() > 0).count()) {
       return new Goal("heap flat", false, "not measured through the run (" + during.size() + " samples)");
     }
     double end = during.get(during.size() - 1).minute();
@@ -150,7 +164,8 @@ record SoakReport(SoakSettings settings, String startedAt, double seconds, long 
         baseline.descriptors(), peak.descriptors(), afterChurn.descriptors(), afterAll.descriptors()));
     sb.append(String.format(Locale.ROOT, "%-12s %6d %9d %6d %12d %10d%n", "threads", idle.threads(),
         baseline.threads(), peak.threads(), afterChurn.threads(), afterAll.threads()));
-    sb.append(descriptorReturnSeconds >= 0
+    sb.append(hubExit != null ? "descriptors not measured after the churn: the hub exited\n"
+        : descriptorReturnSeconds >= 0
         ? String.format(Locale.ROOT, "descriptors back to baseline %.1f s after the churners stopped%n",
             descriptorReturnSeconds)
         : String.format(Locale.ROOT, "descriptors NOT back to baseline %d s after the churners stopped%n",
@@ -165,7 +180,8 @@ record SoakReport(SoakSettings settings, String startedAt, double seconds, long 
     sb.append(String.format(Locale.ROOT, "%n%-8s %8s %11s %7s %11s %8s %13s%n", "minute", "heap MB", "descriptors",
         "threads", "deliveries", "churned", "machine load"));
     for (HeapSample h : heap) {
-      sb.append(String.format(Locale.ROOT, "%8.1f %8s %11d %7d %11d %8d %13.1f%n", h.minute(),
+      sb.append(String.format(Locale.ROOT, "%8s %8s %11d %7d %11d %8d %13.1f%n",
+          h.minute() < 0 ? "idle" : String.format(Locale.ROOT, "%.1f", h.minute()),
           h.liveBytes() < 0 ? "?" : String.format(Locale.ROOT, "%.1f", mb(h.liveBytes())), h.descriptors(),
           h.threads(), h.deliveries(), h.churned(), h.load()));
     }
@@ -178,8 +194,10 @@ record SoakReport(SoakSettings settings, String startedAt, double seconds, long 
       sb.append("\nconnection events:\n");
       events.forEach((k, v) -> sb.append("  ").append(k).append(" x").append(v).append('\n'));
     }
-    sb.append(String.format(Locale.ROOT, "%nsteady subscribers caught up %.1f s after the publishers stopped%n",
-        settleSeconds));
+    sb.append(settleSeconds >= 0
+        ? String.format(Locale.ROOT, "%nsteady subscribers caught up %.1f s after the publishers stopped%n",
+            settleSeconds)
+        : String.format(Locale.ROOT, "%nsteady subscribers were not waited for (the hub was gone)%n"));
     sb.append("\ngoals:\n");
     for (Goal g : goals()) {
       sb.append(g.met() ? "  [ok]   " : "  [FAIL] ").append(g.name()).append(": ").append(g.detail()).append('\n');
@@ -262,6 +280,7 @@ record SoakReport(SoakSettings settings, String startedAt, double seconds, long 
       g.writeBooleanField("outOfMemory", outOfMemory);
       if (hubExit != null) {
         g.writeNumberField("exitedDuringRun", hubExit);
+        g.writeNumberField("exitedAtMinute", hubExitedAtMinute);
       }
       g.writeArrayFieldStart("liveHeapAfterGc");
       for (HeapSample h : heap) {
