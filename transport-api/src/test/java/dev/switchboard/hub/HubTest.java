@@ -88,6 +88,39 @@ class HubTest {
   }
 
   @Test
+  void answeredLongPolls_leaveNoTimeoutQueuedOnTheTimer() throws Exception {
+    Hub hub = Hub.builder().build();
+    try {
+      java.util.concurrent.ScheduledThreadPoolExecutor timer =
+          (java.util.concurrent.ScheduledThreadPoolExecutor) hub.scheduler();
+      int before = timer.getQueue().size();
+      List<java.util.concurrent.CompletableFuture<Broker.History>> polls = new ArrayList<>();
+      for (int i = 0; i < 200; i++) {
+        polls.add(hub.poll(() -> "u", "t", null, 10, Duration.ofSeconds(60)).toCompletableFuture());
+      }
+      long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
+      while (timer.getQueue().size() < before + 200 && System.nanoTime() < deadline) {
+        Thread.sleep(5); // each waiting poll schedules its 60 s timeout once its history read is done
+      }
+      assertEquals(before + 200, timer.getQueue().size(), "every waiting poll has its timeout queued");
+      hub.publish(Message.text("t", "wake")).toCompletableFuture().join();
+      for (java.util.concurrent.CompletableFuture<Broker.History> p : polls) {
+        assertEquals("wake", p.get(30, java.util.concurrent.TimeUnit.SECONDS).messages().get(0).text());
+      }
+      // Answered early, each poll cancels its timeout (as it completes, maybe just after get() returns),
+      // and the timer drops it at once; it would otherwise stay queued for its whole minute, longer
+      // than this wait: thousands of dead tasks under load.
+      long cleared = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
+      while (timer.getQueue().size() > before && System.nanoTime() < cleared) {
+        Thread.sleep(5);
+      }
+      assertEquals(before, timer.getQueue().size());
+    } finally {
+      hub.shutdown();
+    }
+  }
+
+  @Test
   void malformedResumeIds_areInvalidArgument_onSubscribeAndPoll() {
     Hub hub = Hub.builder().build();
     Connection c = hub.connect(() -> "u", "test", new Connection.Sink() {
