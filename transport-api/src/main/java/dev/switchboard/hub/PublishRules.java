@@ -4,6 +4,7 @@ import dev.switchboard.transport.Message;
 import dev.switchboard.transport.Status;
 import dev.switchboard.transport.SwitchboardException;
 import dev.switchboard.transport.internal.MessageJson;
+import dev.switchboard.transport.internal.Printable;
 import java.nio.charset.StandardCharsets;
 import java.util.Locale;
 import java.util.Map;
@@ -57,7 +58,7 @@ final class PublishRules {
     if (json || draft.isText()) {
       if (charset != null && !charset.equals("utf-8") && !charset.equals("us-ascii")) {
         throw new SwitchboardException(Status.UNSUPPORTED_MEDIA_TYPE, "unsupported_charset",
-            "charset " + printable(charset) + " is not supported; send text and JSON as UTF-8", null, null);
+            "charset " + Printable.quote(charset) + " is not supported; send text and JSON as UTF-8", null, null);
       }
       byte[] payload = draft.payload();
       if (json) {
@@ -84,7 +85,7 @@ final class PublishRules {
       for (int i = 0; i < name.length(); i++) {
         if (!isTokenChar(name.charAt(i))) {
           throw new SwitchboardException(Status.INVALID_ARGUMENT, "invalid_header",
-              "header name " + printable(name) + " is not a token: use letters, digits and !#$%&'*+-.^_`|~",
+              "header name " + Printable.quote(name) + " is not a token: use letters, digits and !#$%&'*+-.^_`|~",
               null, null);
         }
       }
@@ -121,7 +122,7 @@ final class PublishRules {
         return charset;
       }
       if (ct.charAt(i) != ';') {
-        throw notAMediaType(ct, "unexpected " + printable(String.valueOf(ct.charAt(i))) + " at " + i);
+        throw notAMediaType(ct, "unexpected " + Printable.quote(String.valueOf(ct.charAt(i))) + " at " + i);
       }
       i = skipSpace(ct, i + 1);
       if (i == n || ct.charAt(i) == ';') {
@@ -176,7 +177,7 @@ final class PublishRules {
 
   private static SwitchboardException notAMediaType(String ct, String problem) {
     return new SwitchboardException(Status.UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
-        "content type " + printable(ct) + " is not a media type: " + problem, null, null);
+        "content type " + Printable.quote(ct) + " is not a media type: " + problem, null, null);
   }
 
   /** The end of the token starting at {@code from} ({@code from} itself when there is none). */
@@ -220,20 +221,5 @@ final class PublishRules {
       }
     }
     return n;
-  }
-
-  /** A bounded rendering of an untrusted value for error messages (control characters escaped). */
-  private static String printable(String value) {
-    StringBuilder sb = new StringBuilder("'");
-    int n = Math.min(value.length(), 60);
-    for (int i = 0; i < n; i++) {
-      char c = value.charAt(i);
-      if (c < 0x20 || c == 0x7f) {
-        sb.append(String.format("\\u%04x", (int) c));
-      } else {
-        sb.append(c);
-      }
-    }
-    return sb.append(value.length() > n ? "...'" : "'").toString();
   }
 }

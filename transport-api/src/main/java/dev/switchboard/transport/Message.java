@@ -1,5 +1,6 @@
 package dev.switchboard.transport;
 
+import dev.switchboard.transport.internal.Printable;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.Arrays;
@@ -225,7 +226,7 @@ public final class Message {
     public Builder contentType(String contentType) {
       if (contentType == null || contentType.isBlank() || hasControl(contentType)) {
         throw new SwitchboardException(Status.UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
-            "content type " + Topics.quote(contentType) + " is not a media type"
+            "content type " + Printable.quote(contentType) + " is not a media type"
                 + (contentType != null && hasControl(contentType) ? " (it contains control characters)" : ""),
             null, null);
       }
@@ -243,7 +244,7 @@ public final class Message {
     public Builder header(String name, String value) {
       if (name == null || name.isEmpty() || hasControl(name) || value == null || hasControl(value)) {
         throw new SwitchboardException(Status.INVALID_ARGUMENT, "invalid_header",
-            "header " + Topics.quote(name) + " is invalid: names and values must be non-null text"
+            "header " + Printable.quote(name) + " is invalid: names and values must be non-null text"
                 + " without control characters" + (name == null || name.isEmpty() ? " and names non-empty" : ""),
             null, null);
       }

@@ -1,5 +1,7 @@
 package dev.switchboard.transport;
 
+import dev.switchboard.transport.internal.Printable;
+
 /**
  * Validation of topic names and event names: 1–200 characters of {@code A–Z a–z 0–9 . _ - :}.
  *
@@ -35,7 +37,7 @@ public final class Topics {
   public static String requireValid(String topic) {
     if (!isValid(topic)) {
       throw new SwitchboardException(Status.INVALID_ARGUMENT, "invalid_topic",
-          "invalid topic " + quote(topic) + ": use 1-" + MAX_LENGTH
+          "invalid topic " + Printable.quote(topic) + ": use 1-" + MAX_LENGTH
               + " characters of A-Z a-z 0-9 . _ - :", null, null);
     }
     return topic;
@@ -49,7 +51,7 @@ public final class Topics {
   public static String requireValidEvent(String event) {
     if (event != null && !isValid(event)) {
       throw new SwitchboardException(Status.INVALID_ARGUMENT, "invalid_event",
-          "invalid event name " + quote(event) + ": use 1-" + MAX_LENGTH
+          "invalid event name " + Printable.quote(event) + ": use 1-" + MAX_LENGTH
               + " characters of A-Z a-z 0-9 . _ - :", null, null);
     }
     return event;
@@ -78,30 +80,9 @@ public final class Topics {
     }
     if (!ok) {
       throw new SwitchboardException(Status.INVALID_ARGUMENT, "invalid_id", "invalid message id "
-          + quote(id) + ": use the id of a message received (1-" + MAX_ID_LENGTH
+          + Printable.quote(id) + ": use the id of a message received (1-" + MAX_ID_LENGTH
           + " visible ASCII characters)", null, null);
     }
     return id;
-  }
-
-  /** A printable, bounded rendering of an untrusted value for error messages. */
-  static String quote(String value) {
-    if (value == null) {
-      return "(none)";
-    }
-    StringBuilder sb = new StringBuilder("'");
-    int n = Math.min(value.length(), 60);
-    for (int i = 0; i < n; i++) {
-      char c = value.charAt(i);
-      if (c < 0x20 || c == 0x7f) {
-        sb.append(String.format("\\u%04x", (int) c));
-      } else {
-        sb.append(c);
-      }
-    }
-    if (value.length() > n) {
-      sb.append("...");
-    }
-    return sb.append('\'').toString();
   }
 }
