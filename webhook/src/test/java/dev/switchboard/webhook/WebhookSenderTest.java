@@ -323,6 +323,7 @@ class WebhookSenderTest {
       s.send("fast", BODY, null);
     }
     runUntilSeen(s, "/fast", 3);
+    runUntilSeen(s, "/slow", 1); // its one attempt may reach the receiver after the fast ones
     assertEquals(3, seenAt("/fast"), "every fast delivery went out");
     assertEquals(1, seenAt("/slow"), "the slow endpoint holds one at a time");
     hang.countDown();
@@ -361,6 +362,9 @@ class WebhookSenderTest {
       s.send("fast", BODY, null);
     }
     runUntilSeen(s, "/fast", 3);
+    // The slow endpoint's two attempts may reach its receiver after the fast ones: wait for them
+    // (they hang there), then a third would mean the per-endpoint limit let more through.
+    runUntilSeen(s, "/slow", 2);
     assertEquals(3, seenAt("/fast"), "every fast delivery went out");
     assertEquals(2, seenAt("/slow"), "the slow endpoint holds two at a time");
     hang.countDown();
