@@ -1,19 +1,15 @@
 package dev.switchboard.webhook;
 
 import java.io.IOException;
-import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.URI;
-import java.net.UnknownHostException;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.ZonedDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -31,13 +27,14 @@ import java.util.concurrent.Semaphore;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.random.RandomGenerator;
+import javax.net.ssl.SSLContext;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * Sends signed webhooks reliably. Each delivery is signed afresh per attempt (new timestamp, same
- * id) and POSTed with the JDK {@link HttpClient}; only 2xx is success (redirects are not followed and
- * count as failures). Network errors, timeouts, 408, 429 and 5xx are retried on a schedule (default:
+ * id) and POSTed over HTTP/1.1 (kept-alive connections); only 2xx is success (redirects are not
+ * followed and count as failures). Network errors, timeouts, 408, 429 and 5xx are retried on a schedule (default:
  * immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h, each with ±10 % jitter),
  * honouring {@code Retry-After} (seconds or HTTP date, at most {@code maxRetryAfter}); other 4xx stop
  * at once; 410 Gone disables the endpoint; an endpoint failing for longer than {@code disableAfter}
@@ -46,8 +43,17 @@ import org.slf4j.LoggerFactory;
  * deliveries, so a slow or dead endpoint, however long its backlog, never delays the others.
  * Deliveries to an endpoint that is not registered wait in the store until it is. Attempts run on
  * the sender's own threads, one per attempt in flight, with blocking exchanges over HTTP/1.1.
- * Targets that resolve to loopback, private, link-local or multicast addresses are refused unless
- * allowed (SSRF).
+ * Before each attempt the URL's host is resolved and every address checked with the
+ * {@link TargetPolicy} (loopback, private, link-local, metadata and other non-public addresses are
+ * refused unless allowed: SSRF), and the connection goes to an address just checked, never to one
+ * looked up again, so DNS rebinding between check and connect is not possible; for {@code https}
+ * the certificate is verified against the URL's host name (sent as SNI). A refused target makes the
+ * delivery a dead letter at once.
+ *
+ * <p>Each endpoint has a {@linkplain EndpointStatus status}: healthy until an attempt fails,
+ * failing until one succeeds, disabled after 410 or {@code disableAfter}. Each change of state is
+ * logged once at WARN (not each failed attempt) and reported to
+ * {@link Listener#onEndpointStatus(EndpointStatus)}; {@link #status(String)} reads it.
  *
  * <p>{@link #start()} runs it on a background thread; tests call {@link #runDue()} with an injected
  * clock instead, so schedules are tested without sleeping. Thread-safe.
@@ -77,6 +83,46 @@ public final class WebhookSender implements AutoCloseable {
     default void onAttempt(Attempt attempt) {}
 
     default void onEndpointDisabled(String endpointId, String reason) {}
+
+    /** The endpoint changed state (healthy, failing, disabled); once per change. */
+    default void onEndpointStatus(EndpointStatus status) {}
+  }
+
+  /** The state of an endpoint's deliveries. */
+  public enum EndpointState {
+    /** No attempt failed since the last success (or since registration). */
+    HEALTHY,
+    /** The last attempt failed. */
+    FAILING,
+    /** Disabled (410 Gone, or failing for longer than {@code disableAfter}); re-register to enable. */
+    DISABLED
+  }
+
+  /**
+   * What an endpoint's deliveries look like, for its owner.
+   *
+   * @param consecutiveFailures failed attempts since the last success
+   * @param lastError the last failure ("HTTP 500", "network: …", "refused: …"), or null
+   * @param lastFailure when the last attempt failed, or null
+   * @param lastSuccess when an attempt last succeeded, or null
+   * @param disabledReason why it is disabled, or null
+   */
+  public record EndpointStatus(String endpointId, EndpointState state, long consecutiveFailures, String lastError,
+      Instant lastFailure, Instant lastSuccess, String disabledReason) {}
+
+  /** Mutable health of one endpoint, guarded by itself. */
+  private static final class Health {
+    EndpointState state = EndpointState.HEALTHY;
+    long consecutiveFailures;
+    String lastError;
+    Instant lastFailure;
+    Instant lastSuccess;
+    Instant failingSince;
+    String disabledReason;
+
+    EndpointStatus snapshot(String id) {
+      return new EndpointStatus(id, state, consecutiveFailures, lastError, lastFailure, lastSuccess, disabledReason);
+    }
   }
 
   /**
@@ -92,15 +138,15 @@ public final class WebhookSender implements AutoCloseable {
   private final Duration maxRetryAfter;
   private final Duration disableAfter;
   private final int perEndpointConcurrency;
-  private final boolean allowPrivateTargets;
+  private final TargetPolicy targets;
   private final Clock clock;
   private final RandomGenerator random;
   private final Listener listener;
-  private final HttpClient http;
+  private final PinnedHttpClient http;
   private final ExecutorService attempts;
   private final Map<String, Endpoint> endpoints = new ConcurrentHashMap<>();
   private final Map<String, String> disabled = new ConcurrentHashMap<>();
-  private final Map<String, Instant> failingSince = new ConcurrentHashMap<>();
+  private final Map<String, Health> health = new ConcurrentHashMap<>();
   private final Set<String> kicked = ConcurrentHashMap.newKeySet();
   private final Duration pollInterval;
   private volatile ScheduledExecutorService runner;
@@ -116,7 +162,7 @@ public final class WebhookSender implements AutoCloseable {
     this.disableAfter = b.disableAfter;
     this.perEndpointConcurrency = b.perEndpointConcurrency;
     this.pollInterval = b.pollInterval;
-    this.allowPrivateTargets = b.allowPrivateTargets;
+    this.targets = b.targets != null ? b.targets : TargetPolicy.builder().allowPrivate(b.allowPrivateTargets).build();
     this.clock = b.clock;
     this.random = b.random;
     this.listener = b.listener;
@@ -125,9 +171,8 @@ public final class WebhookSender implements AutoCloseable {
       t.setDaemon(true);
       return t;
     });
-    // HTTP/1.1: no h2c upgrade dance on plain http:// (which some servers mishandle on a POST with a body).
-    this.http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(b.timeout)
-        .followRedirects(HttpClient.Redirect.NEVER).build();
+    // Not the JDK HttpClient: it resolves host names itself, so it could connect elsewhere than checked.
+    this.http = new PinnedHttpClient(b.sslContext, b.perEndpointConcurrency);
   }
 
   public static Builder builder() {
@@ -135,21 +180,46 @@ public final class WebhookSender implements AutoCloseable {
   }
 
   /**
-   * Registers (or replaces) an endpoint.
+   * Registers (or replaces, and so re-enables) an endpoint. The URL's form is checked here; its
+   * addresses before each attempt (check them at registration too with {@link #targets()}).
    *
-   * @throws IllegalArgumentException if the URL is not http(s)
+   * @throws WebhookRegistrationException {@code invalid_url} if the URL is not http(s)://host…
    */
   public void register(String endpointId, URI url, WebhookSigner signer) {
-    String scheme = url.getScheme() == null ? "" : url.getScheme().toLowerCase(java.util.Locale.ROOT);
-    if (!scheme.equals("http") && !scheme.equals("https") || url.getHost() == null) {
-      throw new IllegalArgumentException("webhook URL must be http(s)://host/…: " + url);
-    }
+    TargetPolicy.parse(url.toString());
     Objects.requireNonNull(signer, "signer");
     // Re-registering keeps the permits and the leased deliveries: in-flight attempts stay counted.
     endpoints.compute(endpointId, (id, old) -> new Endpoint(id, url, signer,
         old == null ? new Semaphore(perEndpointConcurrency) : old.permits,
         old == null ? new ConcurrentLinkedQueue<>() : old.ready));
-    disabled.remove(endpointId);
+    if (disabled.remove(endpointId) != null) {
+      Health h = health(endpointId);
+      synchronized (h) {
+        h.state = EndpointState.HEALTHY;
+        h.disabledReason = null;
+        h.failingSince = null;
+      }
+    }
+  }
+
+  /** The policy targets are checked with before each attempt: check registrations with it too. */
+  public TargetPolicy targets() {
+    return targets;
+  }
+
+  /** The status of a registered endpoint, or null if it is not registered. */
+  public EndpointStatus status(String endpointId) {
+    if (!endpoints.containsKey(endpointId)) {
+      return null;
+    }
+    Health h = health(endpointId);
+    synchronized (h) {
+      return h.snapshot(endpointId);
+    }
+  }
+
+  private Health health(String endpointId) {
+    return health.computeIfAbsent(endpointId, k -> new Health());
   }
 
   /** Whether an endpoint was disabled (410, or failing too long), and why; null when enabled. */
@@ -373,41 +443,46 @@ public final class WebhookSender implements AutoCloseable {
   private void exchange(Endpoint e, Delivery d) {
     try {
       Instant start = clock.instant();
-      String blocked = allowPrivateTargets ? null : privateTarget(e.url);
-      if (blocked != null) {
-        finish(d, d.next(start, blocked), -1, Duration.ZERO, Outcome.DEAD_LETTER);
+      List<InetAddress> addresses;
+      try {
+        addresses = targets.addresses(e.url);
+      } catch (WebhookRegistrationException refused) {
+        if (refused.code().equals(WebhookRegistrationException.UNRESOLVABLE_TARGET)) {
+          retryOrDie(e, d, -1, "network: " + refused.getMessage(), null, Duration.ZERO);
+        } else {
+          failed(e.id, refused.getMessage());
+          finish(d, d.next(start, refused.getMessage()), -1, Duration.ZERO, Outcome.DEAD_LETTER);
+        }
         return;
       }
-      HttpRequest.Builder req = HttpRequest.newBuilder(e.url).timeout(timeout)
-          .POST(HttpRequest.BodyPublishers.ofByteArray(d.body()))
-          .header("Content-Type", d.contentType() == null ? "application/json" : d.contentType())
-          .header("User-Agent", "Switchboard-Webhooks/1");
-      e.signer.sign(d.id(), start, d.body()).forEach(req::header);
+      Map<String, String> headers = new LinkedHashMap<>();
+      headers.put("Content-Type", d.contentType() == null ? "application/json" : d.contentType());
+      headers.put("User-Agent", "Switchboard-Webhooks/1");
+      headers.putAll(e.signer.sign(d.id(), start, d.body()));
       long t0 = System.nanoTime();
-      HttpResponse<Void> resp;
+      PinnedHttpClient.Response resp;
       try {
-        resp = http.send(req.build(), HttpResponse.BodyHandlers.discarding());
+        resp = http.post(e.url, addresses, headers, d.body(), timeout);
       } catch (IOException ex) {
         retryOrDie(e, d, -1, "network: " + rootMessage(ex), null, Duration.ofNanos(System.nanoTime() - t0));
         return;
       }
       Duration latency = Duration.ofNanos(System.nanoTime() - t0);
-      int sc = resp.statusCode();
+      int sc = resp.status();
       if (sc >= 200 && sc < 300) {
-        failingSince.remove(e.id);
+        succeeded(e.id);
         store.remove(d.id());
         report(d, d.attempts() + 1, sc, latency, null, Outcome.DELIVERED);
       } else if (sc == 410) {
+        failed(e.id, "HTTP 410");
         disable(e.id, "410 Gone from " + e.url);
         finish(d, d.next(clock.instant(), "HTTP 410"), sc, latency, Outcome.DEAD_LETTER);
       } else if (sc == 408 || sc == 429 || sc >= 500 || (sc >= 300 && sc < 400)) {
         retryOrDie(e, d, sc, "HTTP " + sc, retryAfter(resp), latency);
       } else {
+        failed(e.id, "HTTP " + sc + " (not retried)");
         finish(d, d.next(clock.instant(), "HTTP " + sc + " (not retried)"), sc, latency, Outcome.DEAD_LETTER);
       }
-    } catch (InterruptedException ex) {
-      Thread.currentThread().interrupt();
-      giveBack(d);
     } catch (RuntimeException ex) { // the store failed: the lease (or its expiry) brings the delivery back
       log.warn("webhook delivery {}: recording the attempt failed", d.id(), ex);
       giveBack(d);
@@ -424,7 +499,7 @@ public final class WebhookSender implements AutoCloseable {
 
   private void retryOrDie(Endpoint e, Delivery d, int status, String error, Duration retryAfter, Duration latency) {
     Instant now = clock.instant();
-    Instant since = failingSince.computeIfAbsent(e.id, k -> now);
+    Instant since = failed(e.id, error);
     if (Duration.between(since, now).compareTo(disableAfter) > 0) {
       disable(e.id, "failing since " + since + " (" + error + ")");
     }
@@ -460,12 +535,79 @@ public final class WebhookSender implements AutoCloseable {
 
   private void disable(String endpointId, String reason) {
     if (disabled.putIfAbsent(endpointId, reason) == null) {
+      EndpointStatus status;
+      Health h = health(endpointId);
+      synchronized (h) {
+        h.state = EndpointState.DISABLED;
+        h.disabledReason = reason;
+        status = h.snapshot(endpointId);
+      }
       log.warn("webhook endpoint {} disabled: {}", endpointId, reason);
       try {
         listener.onEndpointDisabled(endpointId, reason);
       } catch (RuntimeException ex) {
         log.warn("webhook listener threw", ex);
       }
+      changed(status);
+    }
+  }
+
+  /**
+   * Counts a failed attempt; the first after a success turns the endpoint FAILING (one WARN).
+   *
+   * @return since when the endpoint has been failing
+   */
+  private Instant failed(String endpointId, String error) {
+    Instant now = clock.instant();
+    EndpointStatus changed = null;
+    Instant since;
+    Health h = health(endpointId);
+    synchronized (h) {
+      h.consecutiveFailures++;
+      h.lastError = error;
+      h.lastFailure = now;
+      if (h.failingSince == null) {
+        h.failingSince = now;
+      }
+      since = h.failingSince;
+      if (h.state == EndpointState.HEALTHY) {
+        h.state = EndpointState.FAILING;
+        changed = h.snapshot(endpointId);
+      }
+    }
+    if (changed != null) {
+      log.warn("webhook endpoint {} is failing: {} (logged once until it recovers or is disabled)", endpointId, error);
+      changed(changed);
+    }
+    return since;
+  }
+
+  /** Records a success; a FAILING endpoint turns HEALTHY again (one WARN, the pair of the first). */
+  private void succeeded(String endpointId) {
+    EndpointStatus changed = null;
+    long failures;
+    Health h = health(endpointId);
+    synchronized (h) {
+      failures = h.consecutiveFailures;
+      h.consecutiveFailures = 0;
+      h.failingSince = null;
+      h.lastSuccess = clock.instant();
+      if (h.state == EndpointState.FAILING) {
+        h.state = EndpointState.HEALTHY;
+        changed = h.snapshot(endpointId);
+      }
+    }
+    if (changed != null) {
+      log.warn("webhook endpoint {} recovered after {} failed attempts", endpointId, failures);
+      changed(changed);
+    }
+  }
+
+  private void changed(EndpointStatus status) {
+    try {
+      listener.onEndpointStatus(status);
+    } catch (RuntimeException ex) {
+      log.warn("webhook listener threw", ex);
     }
   }
 
@@ -477,8 +619,8 @@ public final class WebhookSender implements AutoCloseable {
     return Duration.ofMillis((long) (d.toMillis() * f));
   }
 
-  private Duration retryAfter(HttpResponse<?> resp) {
-    String v = resp.headers().firstValue("Retry-After").orElse(null);
+  private Duration retryAfter(PinnedHttpClient.Response resp) {
+    String v = resp.retryAfter();
     if (v == null) {
       return null;
     }
@@ -491,24 +633,6 @@ public final class WebhookSender implements AutoCloseable {
       } catch (RuntimeException e2) {
         return null;
       }
-    }
-  }
-
-  /** Why the URL's host is off limits, or null when every address it resolves to is public. */
-  static String privateTarget(URI url) {
-    try {
-      for (InetAddress a : InetAddress.getAllByName(url.getHost())) {
-        boolean ula = a instanceof Inet6Address && (a.getAddress()[0] & 0xfe) == 0xfc;
-        boolean cgnat = a.getAddress().length == 4 && (a.getAddress()[0] & 0xff) == 100 && (a.getAddress()[1] & 0xc0) == 64;
-        if (a.isLoopbackAddress() || a.isAnyLocalAddress() || a.isLinkLocalAddress() || a.isSiteLocalAddress()
-            || a.isMulticastAddress() || ula || cgnat) {
-          return "refused: " + url.getHost() + " resolves to the private address " + a.getHostAddress()
-              + " (allow private targets to deliver there)";
-        }
-      }
-      return null;
-    } catch (UnknownHostException e) {
-      return null; // the attempt itself fails and is retried
     }
   }
 
@@ -536,6 +660,7 @@ public final class WebhookSender implements AutoCloseable {
       runner = null;
     }
     attempts.shutdown(); // attempts in flight finish; none start
+    http.close();
     for (Endpoint e : endpoints.values()) {
       for (Delivery d; (d = e.ready.poll()) != null; ) {
         giveBack(d); // leased ahead but not attempted: due again at once, for any sender
@@ -554,6 +679,8 @@ public final class WebhookSender implements AutoCloseable {
     private int perEndpointConcurrency = 4;
     private Duration pollInterval = Duration.ofMillis(100);
     private boolean allowPrivateTargets;
+    private TargetPolicy targets;
+    private SSLContext sslContext;
     private Clock clock = Clock.systemUTC();
     private RandomGenerator random = ThreadLocalRandom.current();
     private Listener listener = new Listener() { };
@@ -636,9 +763,27 @@ public final class WebhookSender implements AutoCloseable {
       return this;
     }
 
-    /** Allow loopback/private/link-local targets (tests, internal networks). Default: refused (SSRF). */
+    /**
+     * Allow loopback/private/link-local targets (tests, internal networks). Default: refused (SSRF).
+     * Shorthand for {@code targets(TargetPolicy.builder().allowPrivate(allow).build())}.
+     */
     public Builder allowPrivateTargets(boolean allow) {
       this.allowPrivateTargets = allow;
+      return this;
+    }
+
+    /**
+     * Which targets may be delivered to, and how host names are resolved (default
+     * {@link TargetPolicy#publicOnly()}). Conflicts with {@link #allowPrivateTargets(boolean)}.
+     */
+    public Builder targets(TargetPolicy targets) {
+      this.targets = Objects.requireNonNull(targets, "targets");
+      return this;
+    }
+
+    /** The TLS context for https endpoints (default: the JVM's default, with its trusted CAs). */
+    public Builder sslContext(SSLContext context) {
+      this.sslContext = Objects.requireNonNull(context, "context");
       return this;
     }
 
@@ -657,7 +802,13 @@ public final class WebhookSender implements AutoCloseable {
       return this;
     }
 
+    /**
+     * @throws IllegalStateException if both {@link #targets} and {@code allowPrivateTargets(true)} were set
+     */
     public WebhookSender build() {
+      if (targets != null && allowPrivateTargets) {
+        throw new IllegalStateException("set either targets(…) or allowPrivateTargets(true), not both");
+      }
       return new WebhookSender(this);
     }
   }

@@ -94,7 +94,7 @@ class DeadLettersTest {
       }
       assertEquals(sent.subList(3, 5), ids(sender.deadLetters()));
       assertEquals(3, sender.deadLettersEvicted());
-      assertTrue(sender.deadLetters().get(0).lastError().contains("private address"));
+      assertTrue(sender.deadLetters().get(0).lastError().contains("loopback address"), sender.deadLetters().get(0).lastError());
     }
   }
 }
