@@ -54,10 +54,12 @@ public final class DemoHub implements AutoCloseable {
       "  --no-demo-feed  do not publish the simulated ticker on topic 'prices'",
       "  --webhook-secret whsec_...       secret for POST /v1/webhooks/in (generated and printed if absent)",
       "  --allow-private-webhook-targets  let registered webhook endpoints be loopback/private addresses",
+      "  --webhook-admin-token T          bearer token for /v1/webhooks/endpoints (generated and printed if absent)",
       "  --help          show this help");
 
   /** Parsed command line. */
-  record Options(int port, int grpcPort, String host, String broker, boolean demoFeed, String webhookSecret, boolean allowPrivateWebhookTargets) {}
+  record Options(int port, int grpcPort, String host, String broker, boolean demoFeed, String webhookSecret, boolean allowPrivateWebhookTargets,
+      String webhookAdminToken) {}
 
   private final Hub hub;
   private final Server server;
@@ -110,6 +112,7 @@ public final class DemoHub implements AutoCloseable {
     boolean demoFeed = true;
     String webhookSecret = null;
     boolean allowPrivate = false;
+    String adminToken = null;
     for (int i = 0; i < args.length; i++) {
       String a = args[i];
       switch (a) {
@@ -143,6 +146,12 @@ public final class DemoHub implements AutoCloseable {
         case "--allow-private-webhook-targets":
           allowPrivate = true;
           break;
+        case "--webhook-admin-token":
+          adminToken = value(args, ++i, a);
+          if (adminToken.length() < 16 || !adminToken.matches("[A-Za-z0-9._~+/=-]+")) {
+            throw new IllegalArgumentException("--webhook-admin-token must be at least 16 characters of A-Z a-z 0-9 . _ ~ + / = -");
+          }
+          break;
         default:
           if (a.startsWith("--port=")) {
             port = portValue("--port", a.substring(7));
@@ -158,7 +167,7 @@ public final class DemoHub implements AutoCloseable {
     if (host.isBlank()) {
       throw new IllegalArgumentException("--host needs an address");
     }
-    return new Options(port, grpcPort, host, broker, demoFeed, webhookSecret, allowPrivate);
+    return new Options(port, grpcPort, host, broker, demoFeed, webhookSecret, allowPrivate, adminToken);
   }
 
   private static String value(String[] args, int i, String option) {
@@ -214,10 +223,19 @@ public final class DemoHub implements AutoCloseable {
       System.err.println("switchboard demo: webhook secret for /v1/webhooks/in is " + secret
           + " (pass --webhook-secret to choose it)");
     }
-    WebhookBridge webhooks = new WebhookBridge(hub, secret, o.allowPrivateWebhookTargets());
+    String adminToken = o.webhookAdminToken();
+    if (adminToken == null) {
+      adminToken = WebhookBridge.newAdminToken();
+      System.err.println("switchboard demo: admin token for /v1/webhooks/endpoints is " + adminToken
+          + " (send Authorization: Bearer <token>; pass --webhook-admin-token to choose it)");
+    }
+    WebhookBridge webhooks = new WebhookBridge(hub, secret, o.allowPrivateWebhookTargets(),
+        WebhookBridge.adminToken(adminToken), dev.switchboard.webhook.EndpointLimits.defaults());
     context.addFilter(new FilterHolder(webhooks.inboundFilter()), "/v1/webhooks/in", EnumSet.of(DispatcherType.REQUEST));
     context.addServlet(new ServletHolder(webhooks.inbound()), "/v1/webhooks/in");
-    context.addServlet(new ServletHolder(webhooks.endpoints()), "/v1/webhooks/endpoints");
+    ServletHolder endpoints = new ServletHolder(webhooks.endpoints());
+    context.addServlet(endpoints, "/v1/webhooks/endpoints");
+    context.addServlet(endpoints, "/v1/webhooks/endpoints/*");
     // Same-origin handshakes only (the default): pages the hub serves itself may connect.
     WebSocketTransport ws = WebSocketTransport.builder(hub).build();
     JakartaWebSocketServletContainerInitializer.configure(context, (sc, container) -> ws.register(sc, container));

@@ -33,14 +33,15 @@ class DemoHubTest {
 
   @Test
   void options_parseAndRefuseBadOnes() {
-    assertEquals(new DemoHub.Options(8080, 9090, "127.0.0.1", "memory", true, null, false), DemoHub.parse(new String[0]));
-    assertEquals(new DemoHub.Options(0, 0, "0.0.0.0", "redis://127.0.0.1:6379", false, "whsec_abc", true),
+    assertEquals(new DemoHub.Options(8080, 9090, "127.0.0.1", "memory", true, null, false, null), DemoHub.parse(new String[0]));
+    assertEquals(new DemoHub.Options(0, 0, "0.0.0.0", "redis://127.0.0.1:6379", false, "whsec_abc", true,
+        "admin-token-0123456789"),
         DemoHub.parse(new String[] {"--port", "0", "--grpc-port", "0", "--broker", "redis://127.0.0.1:6379", "--host", "0.0.0.0", "--no-demo-feed", "--webhook-secret", "whsec_abc",
-            "--allow-private-webhook-targets"}));
+            "--allow-private-webhook-targets", "--webhook-admin-token", "admin-token-0123456789"}));
     assertEquals(9000, DemoHub.parse(new String[] {"--port=9000"}).port());
     assertEquals(9001, DemoHub.parse(new String[] {"--grpc-port=9001"}).grpcPort());
     assertNull(DemoHub.parse(new String[] {"--help"}));
-    for (String[] bad : new String[][] {{"--bogus"}, {"--port"}, {"--port", "x"}, {"--port", "70000"}, {"--port", "-1"}, {"--grpc-port", "x"}, {"--grpc-port"}, {"--broker", "kafka://x"}, {"--webhook-secret", "plain"}}) {
+    for (String[] bad : new String[][] {{"--bogus"}, {"--port"}, {"--port", "x"}, {"--port", "70000"}, {"--port", "-1"}, {"--grpc-port", "x"}, {"--grpc-port"}, {"--broker", "kafka://x"}, {"--webhook-secret", "plain"}, {"--webhook-admin-token", "short"}, {"--webhook-admin-token"}}) {
       IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> DemoHub.parse(bad));
       assertTrue(e.getMessage().contains(bad[0].split("=")[0]), e.getMessage());
     }

@@ -202,6 +202,19 @@ public final class WebhookSender implements AutoCloseable {
     }
   }
 
+  /**
+   * Forgets an endpoint. Its pending deliveries stay in the store and wait, as for an endpoint not
+   * registered yet; attempts in flight finish.
+   *
+   * @return whether it was registered
+   */
+  public boolean unregister(String endpointId) {
+    boolean was = endpoints.remove(endpointId) != null;
+    disabled.remove(endpointId);
+    health.remove(endpointId);
+    return was;
+  }
+
   /** The policy targets are checked with before each attempt: check registrations with it too. */
   public TargetPolicy targets() {
     return targets;
