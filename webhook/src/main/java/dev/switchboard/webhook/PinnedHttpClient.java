@@ -92,7 +92,7 @@ final class PinnedHttpClient implements AutoCloseable {
       throws IOException {
     boolean tls = "https".equalsIgnoreCase(url.getScheme());
     String host = TargetPolicy.hostOf(url);
-    int port = url.getPort() > 0 ? url.getPort() : tls ? 443 : 80;
+    int port = TargetPolicy.portOf(url);
     byte[] head = head(url, headers, body.length);
     IOException failure = null;
     for (InetAddress address : addresses) {

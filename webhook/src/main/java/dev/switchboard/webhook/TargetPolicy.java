@@ -5,6 +5,7 @@ import java.net.InetAddress;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.net.UnknownHostException;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
@@ -55,10 +56,12 @@ public final class TargetPolicy {
   private static final TargetPolicy PUBLIC_ONLY = builder().build();
 
   private final boolean allowPrivate;
+  private final List<byte[]> allowedRanges; // address bytes followed by one byte of prefix length
   private final Resolver resolver;
 
   private TargetPolicy(Builder b) {
     this.allowPrivate = b.allowPrivate;
+    this.allowedRanges = List.copyOf(b.allowedRanges);
     this.resolver = b.resolver;
   }
 
@@ -118,7 +121,7 @@ public final class TargetPolicy {
     }
     if (!allowPrivate) {
       for (InetAddress a : resolved) {
-        String why = forbiddenReason(a);
+        String why = allowedRange(a) ? null : forbiddenReason(a);
         if (why != null) {
           throw forbidden(host + " resolves to " + a.getHostAddress() + ", " + why);
         }
@@ -153,25 +156,61 @@ public final class TargetPolicy {
     if (!scheme.equals("http") && !scheme.equals("https")) {
       throw invalid("the URL must be http:// or https://, not '" + Printable.of(url) + "'");
     }
-    if (uri.getRawUserInfo() != null) {
+    if (uri.getRawUserInfo() != null || uri.getRawAuthority() != null && uri.getRawAuthority().contains("@")) {
       throw invalid("the URL must not carry user info (user:password@); put credentials in the endpoint's signature secret");
     }
-    if (uri.getHost() == null || uri.getHost().isEmpty()) {
-      throw invalid("the URL needs a host name or address: '" + Printable.of(url) + "'");
-    }
-    if (uri.getPort() == 0 || uri.getPort() > 65535) {
-      throw invalid("the URL's port must be 1-65535: '" + Printable.of(url) + "'");
-    }
+    hostPort(uri);
     return uri;
+  }
+
+  /** A URL's host (lower case, no brackets, no trailing dot) and port (-1 when absent). */
+  private record HostPort(String host, int port) {}
+
+  private static HostPort hostPort(URI uri) {
+    String host = uri.getHost();
+    int port = uri.getPort();
+    String authority = uri.getRawAuthority();
+    if (host == null && authority != null) {
+      // java.net.URI leaves the host of e.g. "127.1" unset (its last label starts with a digit):
+      // such a host is a short IPv4 form, to be checked as one.
+      int colon = authority.lastIndexOf(':');
+      host = colon >= 0 ? authority.substring(0, colon) : authority;
+      port = -1;
+      if (colon >= 0) {
+        String p = authority.substring(colon + 1);
+        if (!p.matches("\\d{1,5}")) {
+          throw invalid("the URL's port must be 1-65535: '" + Printable.of(uri.toString()) + "'");
+        }
+        port = Integer.parseInt(p);
+      }
+      if (ipv4Parts(host) == null) {
+        throw invalid("the host '" + Printable.of(host) + "' is neither a valid IPv4 address nor a DNS name");
+      }
+    }
+    if (host == null || host.isEmpty()) {
+      throw invalid("the URL needs a host name or address: '" + Printable.of(uri.toString()) + "'");
+    }
+    if (port == 0 || port > 65535) {
+      throw invalid("the URL's port must be 1-65535: '" + Printable.of(uri.toString()) + "'");
+    }
+    host = host.toLowerCase(Locale.ROOT);
+    if (host.startsWith("[") && host.endsWith("]")) {
+      host = host.substring(1, host.length() - 1);
+    } else if (host.endsWith(".")) {
+      host = host.substring(0, host.length() - 1);
+    }
+    return new HostPort(host, port);
   }
 
   /** The host, lower case, without brackets or a trailing dot. */
   static String hostOf(URI url) {
-    String host = parse(url.toString()).getHost().toLowerCase(Locale.ROOT);
-    if (host.startsWith("[") && host.endsWith("]")) {
-      return host.substring(1, host.length() - 1);
-    }
-    return host.endsWith(".") ? host.substring(0, host.length() - 1) : host;
+    return hostPort(url).host;
+  }
+
+  /** The port, or the scheme's default. */
+  static int portOf(URI url) {
+    int port = hostPort(url).port;
+    return port > 0 ? port : "https".equalsIgnoreCase(url.getScheme()) ? 443 : 80;
   }
 
   /** Whether a host (as {@link #hostOf}) is an IP address literal, in any IPv4 form. */
@@ -195,7 +234,8 @@ public final class TargetPolicy {
       }
       if (!allowPrivate) {
         // The JDK turns ::ffff:a.b.c.d into an IPv4 address: refuse the mapped form as such.
-        String why = a instanceof Inet4Address ? "an IPv4-mapped IPv6 address (::ffff:0:0/96)" : forbiddenReason(a);
+        String why = allowedRange(a) ? null
+            : a instanceof Inet4Address ? "an IPv4-mapped IPv6 address (::ffff:0:0/96)" : forbiddenReason(a);
         if (why != null) {
           throw forbidden("[" + host + "] is " + why);
         }
@@ -223,12 +263,32 @@ public final class TargetPolicy {
         throw forbidden("'" + host + "' is an ambiguous IPv4 form (it reads as " + a.getHostAddress()
             + "); write the address as four decimal numbers");
       }
-      String why = forbiddenReason(a);
+      String why = allowedRange(a) ? null : forbiddenReason(a);
       if (why != null) {
         throw forbidden(host + " is " + why);
       }
     }
     return a;
+  }
+
+  private boolean allowedRange(InetAddress a) {
+    byte[] b = a.getAddress();
+    for (byte[] r : allowedRanges) {
+      if (r.length - 1 == b.length && inPrefix(b, r, r[r.length - 1] & 0xff)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private static boolean inPrefix(byte[] address, byte[] network, int bits) {
+    for (int i = 0; i < bits; i++) {
+      int mask = 0x80 >>> (i % 8);
+      if ((address[i / 8] & mask) != (network[i / 8] & mask)) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /**
@@ -388,12 +448,13 @@ public final class TargetPolicy {
 
   @Override
   public String toString() {
-    return "TargetPolicy{allowPrivate=" + allowPrivate + "}";
+    return "TargetPolicy{allowPrivate=" + allowPrivate + ", allowedRanges=" + allowedRanges.size() + "}";
   }
 
   /** Builds a {@link TargetPolicy}. Not thread-safe. */
   public static final class Builder {
     private boolean allowPrivate;
+    private final List<byte[]> allowedRanges = new ArrayList<>();
     private Resolver resolver = Resolver.system();
 
     private Builder() {}
@@ -401,6 +462,39 @@ public final class TargetPolicy {
     /** Allow loopback, private and other non-public targets (tests, internal networks). Default false. */
     public Builder allowPrivate(boolean allow) {
       this.allowPrivate = allow;
+      return this;
+    }
+
+    /**
+     * Allows one non-public range, e.g. {@code 10.20.0.0/16} for receivers on an internal network,
+     * while every other non-public address stays refused. Call once per range.
+     *
+     * @param cidr an IPv4 or IPv6 address literal, {@code /} and a prefix length
+     * @throws IllegalArgumentException if it is not such a range
+     */
+    public Builder allowRange(String cidr) {
+      int slash = cidr == null ? -1 : cidr.indexOf('/');
+      if (slash < 0) {
+        throw new IllegalArgumentException("a range is address/prefix, e.g. 10.20.0.0/16, not " + cidr);
+      }
+      String address = cidr.substring(0, slash);
+      if (!address.contains(":") && !address.matches("\\d{1,3}(\\.\\d{1,3}){3}")) {
+        throw new IllegalArgumentException("a range starts with an IP address literal, not " + cidr);
+      }
+      byte[] bytes;
+      int bits;
+      try {
+        bytes = InetAddress.getByName(address).getAddress(); // a literal: never looked up
+        bits = Integer.parseInt(cidr.substring(slash + 1));
+      } catch (UnknownHostException | NumberFormatException e) {
+        throw new IllegalArgumentException("not a valid range: " + cidr);
+      }
+      if (bits < 0 || bits > bytes.length * 8) {
+        throw new IllegalArgumentException("prefix length out of range in " + cidr);
+      }
+      byte[] r = java.util.Arrays.copyOf(bytes, bytes.length + 1);
+      r[bytes.length] = (byte) bits;
+      allowedRanges.add(r);
       return this;
     }
 
