@@ -138,16 +138,18 @@ final class PinnedHttpClient implements AutoCloseable {
       c.out.flush();
       int status;
       Map<String, String> h;
+      String statusLine;
       do {
         setTimeout(c, deadline);
-        String statusLine = readLine(c.in, true);
+        statusLine = readLine(c.in, true);
         started = true;
         status = parseStatus(statusLine);
         h = readHeaders(c.in, deadline, c);
       } while (status >= 100 && status < 200);
       keep = drain(c, h, status, deadline);
       String connection = h.getOrDefault("connection", "").toLowerCase(Locale.ROOT);
-      keep &= !connection.contains("close");
+      // HTTP/1.0 closes unless it says keep-alive; HTTP/1.1 keeps unless it says close.
+      keep &= statusLine.startsWith("HTTP/1.0") ? connection.contains("keep-alive") : !connection.contains("close");
       return new Response(status, h.get("retry-after"));
     } catch (IOException e) {
       if (reused && !started && !(e instanceof SocketTimeoutException)) {
