@@ -13,7 +13,8 @@ import java.util.Objects;
 /**
  * Which webhook URLs may be delivered to (server-side request forgery guard). A URL must be
  * {@code http} or {@code https} with a host, no user info, at most 2,048 characters. Unless private
- * targets are allowed, every address the host stands for must be public: refused are loopback
+ * targets are allowed, every address the host stands for must be public or in a range allowed with
+ * {@link Builder#allowRange(String)}: refused are loopback
  * (127/8, ::1), "this network" 0/8 and the unspecified {@code ::}, private 10/8, 172.16/12,
  * 192.168/16, CGNAT 100.64/10, link-local 169.254/16 (cloud metadata 169.254.169.254) and fe80::/10,
  * IETF protocol assignments 192.0.0/24, documentation 192.0.2/24, 198.51.100/24, 203.0.113/24,

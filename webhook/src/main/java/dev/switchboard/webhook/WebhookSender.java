@@ -232,6 +232,9 @@ public final class WebhookSender implements AutoCloseable {
   }
 
   private Health health(String endpointId) {
+    if (!endpoints.containsKey(endpointId)) {
+      return new Health(); // unregistered while an attempt was in flight: nothing to keep
+    }
     return health.computeIfAbsent(endpointId, k -> new Health());
   }
 
