@@ -79,6 +79,21 @@ class WebhookTargetsTest {
         remotePorts.add(req.getRemotePort());
         Integer status = statuses.poll();
         res.setStatus(status == null ? 204 : status);
+        String shape = req.getParameter("reply");
+        if ("chunked".equals(shape)) {
+          res.setStatus(200);
+          res.getOutputStream().write(new byte[5000]);
+          res.flushBuffer(); // no Content-Length: chunked
+          res.getOutputStream().write(new byte[20000]);
+        } else if ("sized".equals(shape)) {
+          res.setStatus(200);
+          res.setContentLength(3000);
+          res.getOutputStream().write(new byte[3000]);
+        } else if ("close".equals(shape)) {
+          res.setStatus(202);
+          res.setHeader("Connection", "close");
+          res.getOutputStream().write("bye".getBytes(StandardCharsets.UTF_8));
+        }
       }
     };
   }
@@ -242,6 +257,26 @@ class WebhookTargetsTest {
       n++;
     }
     return n;
+  }
+
+  @Test
+  void responseBodies_chunkedSizedOrClosing_areReadToTheirEnd_andTheConnectionReusedWhenItCanBe() throws Exception {
+    int port = start("shapes", "127.0.0.1", 0, null).getLocalPort();
+    try (WebhookSender s = WebhookSender.builder().allowPrivateTargets(true).schedule(List.of(Duration.ZERO)).build()) {
+      for (String shape : List.of("chunked", "sized", "close")) {
+        s.register(shape, URI.create("http://127.0.0.1:" + port + "/in?reply=" + shape), WebhookSigner.standardWebhooks(SECRET));
+        for (int i = 0; i < 2; i++) {
+          s.send(shape, BODY, null);
+          run(s);
+        }
+      }
+      assertEquals(List.of(), s.deadLetters());
+      assertEquals(6, seen.size());
+      // One connection carried both chunked replies and both sized ones; "close" needed one each.
+      assertEquals(remotePorts.get(0), remotePorts.get(1), remotePorts.toString());
+      assertEquals(remotePorts.get(2), remotePorts.get(3), remotePorts.toString());
+      assertTrue(!remotePorts.get(4).equals(remotePorts.get(5)), remotePorts.toString());
+    }
   }
 
   @Test
