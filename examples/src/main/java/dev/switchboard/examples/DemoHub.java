@@ -54,10 +54,12 @@ public final class DemoHub implements AutoCloseable {
       "  --no-demo-feed  do not publish the simulated ticker on topic 'prices'",
       "  --webhook-secret whsec_...       secret for POST /v1/webhooks/in (generated and printed if absent)",
       "  --allow-private-webhook-targets  let registered webhook endpoints be loopback/private addresses",
+      "  --no-websocket  refuse WebSocket upgrades with 403 (as a blocking proxy would; clients fall back)",
       "  --help          show this help");
 
   /** Parsed command line. */
-  record Options(int port, int grpcPort, String host, String broker, boolean demoFeed, String webhookSecret, boolean allowPrivateWebhookTargets) {}
+  record Options(int port, int grpcPort, String host, String broker, boolean demoFeed, String webhookSecret, boolean allowPrivateWebhookTargets,
+      boolean websocket) {}
 
   private final Hub hub;
   private final Server server;
@@ -110,6 +112,7 @@ public final class DemoHub implements AutoCloseable {
     boolean demoFeed = true;
     String webhookSecret = null;
     boolean allowPrivate = false;
+    boolean websocket = true;
     for (int i = 0; i < args.length; i++) {
       String a = args[i];
       switch (a) {
@@ -143,6 +146,9 @@ public final class DemoHub implements AutoCloseable {
         case "--allow-private-webhook-targets":
           allowPrivate = true;
           break;
+        case "--no-websocket":
+          websocket = false;
+          break;
         default:
           if (a.startsWith("--port=")) {
             port = portValue("--port", a.substring(7));
@@ -158,7 +164,7 @@ public final class DemoHub implements AutoCloseable {
     if (host.isBlank()) {
       throw new IllegalArgumentException("--host needs an address");
     }
-    return new Options(port, grpcPort, host, broker, demoFeed, webhookSecret, allowPrivate);
+    return new Options(port, grpcPort, host, broker, demoFeed, webhookSecret, allowPrivate, websocket);
   }
 
   private static String value(String[] args, int i, String option) {
@@ -208,6 +214,7 @@ public final class DemoHub implements AutoCloseable {
     context.addFilter(sse, "/v1/*", EnumSet.of(DispatcherType.REQUEST));
     context.addFilter(rest, "/v1/*", EnumSet.of(DispatcherType.REQUEST));
     context.addServlet(new ServletHolder(new IndexServlet()), "/");
+    DemoClient.serve(context);
     String secret = o.webhookSecret();
     if (secret == null) {
       secret = WebhookBridge.newSecret();
@@ -219,8 +226,12 @@ public final class DemoHub implements AutoCloseable {
     context.addServlet(new ServletHolder(webhooks.inbound()), "/v1/webhooks/in");
     context.addServlet(new ServletHolder(webhooks.endpoints()), "/v1/webhooks/endpoints");
     // Same-origin handshakes only (the default): pages the hub serves itself may connect.
-    WebSocketTransport ws = WebSocketTransport.builder(hub).build();
-    JakartaWebSocketServletContainerInitializer.configure(context, (sc, container) -> ws.register(sc, container));
+    if (o.websocket()) {
+      WebSocketTransport ws = WebSocketTransport.builder(hub).build();
+      JakartaWebSocketServletContainerInitializer.configure(context, (sc, container) -> ws.register(sc, container));
+    } else {
+      DemoClient.refuseWebSocket(context);
+    }
     server.setHandler(context);
     server.setStopAtShutdown(false);
     server.start();
