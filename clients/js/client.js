@@ -465,7 +465,7 @@ class Http {
   up(st) {
     st.retry.reset();
     this.mark(st, 1);
-    this.ch._opened(this);
+    this.ch._locked || this.ch._opened(this);
     st.on || call(st.s._o.onSubscribed, {});
     st.on = 1;
   }
@@ -492,7 +492,7 @@ class Http {
           if (e.status != 401 && e.status != 403 && ch._refused(this, e)) return;
           this.unsub(st.s);
           st.s._end(e);
-          return ch._opened(this);
+          return ch._locked || ch._opened(this);
         }
         if (ch._refused(this, e)) return;
         ch.error = e;
