@@ -39,6 +39,19 @@ describe('auto', () => {
     }
   });
 
+  it('forced onto ws, a handshake refused with 403 closes the channel with the error', async () => {
+    const hub = await startHub({ websocket: false });
+    const c = open(hub.url, 'ws');
+    try {
+      await until('closed', () => c.state == 'closed');
+      assert.equal(c.error.status, 403);
+      await assert.rejects(c.publish('t', 'x'), (e) => e.status == 403);
+    } finally {
+      c.close();
+      await hub.close();
+    }
+  });
+
   it('keeps trying while the hub is down, then connects', async () => {
     const hub = await startHub();
     await hub.stop();
@@ -157,6 +170,25 @@ describe('tokens', () => {
       }
     });
   }
+
+  it('ws: a token refused with HTTP 401 before the upgrade closes the channel with the error', async () => {
+    const strict = await startHub({ token: 'good', wsAuth: 'http' });
+    const c = open(strict.url, 'ws', { token: 'bad' });
+    try {
+      const errors = [];
+      c.subscribe(topic('refused'), () => {}, { onError: (e) => errors.push(e) });
+      await until('the refusal is reported', () => errors.length);
+      assert.equal(errors[0].status, 401);
+      assert.equal(c.state, 'closed');
+      assert.equal(c.error.status, 401);
+      const ok = open(strict.url, 'ws', { token: 'good' });
+      await until('a good token opens', () => ok.state == 'open');
+      ok.close();
+    } finally {
+      c.close();
+      await strict.close();
+    }
+  });
 
   it('auto: a refused token is reported, not hidden by a fallback', async () => {
     const c = open(hub.url, 'auto', { token: 'bad' });

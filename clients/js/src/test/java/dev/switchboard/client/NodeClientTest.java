@@ -46,6 +46,9 @@ class NodeClientTest {
     if (missing != null && System.getenv("SWITCHBOARD_REQUIRE_NODE") != null) {
       throw new AssertionError("the JavaScript client's tests need Node here: " + missing);
     }
+    if (missing != null) {
+      System.err.println("NodeClientTest: the JavaScript client's tests are SKIPPED: " + missing);
+    }
     Assumptions.assumeTrue(missing == null, "JavaScript client tests skipped: " + missing);
     return node;
   }

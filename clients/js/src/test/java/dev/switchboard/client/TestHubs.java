@@ -36,8 +36,9 @@ import org.eclipse.jetty.server.ServerConnector;
 
 /**
  * Real hubs for the Node suite, driven over a small control API on loopback (a second Jetty):
- * {@code POST /hubs?websocket=false&history=N&token=T} starts one (with {@code token}, only that bearer
- * token is accepted) (Jetty, every transport, the client at
+ * {@code POST /hubs?websocket=false&history=N&token=T&wsAuth=http} starts one (with {@code token}, only
+ * that bearer token is accepted; with {@code wsAuth=http} a WebSocket handshake without it gets 401
+ * before the upgrade instead of a close 1008 after it) (Jetty, every transport, the client at
  * {@code /v1/client.js}) and answers {@code {"id","url"}}; {@code POST /hubs/ID/stop} and
  * {@code /start} restart it on the same port with the same broker (history survives);
  * {@code POST /hubs/ID/publish?topic=T} publishes the body as text straight to the broker (works
@@ -89,7 +90,7 @@ final class TestHubs implements AutoCloseable {
       if (path.length == 2 && x.getMethod().equals("POST")) {
         int id = ids.incrementAndGet();
         TestHub h = new TestHub(!"false".equals(q.get("websocket")), Integer.parseInt(q.getOrDefault("history", "1000")),
-            q.get("token"));
+            q.get("token"), "http".equals(q.get("wsAuth")));
         hubs.put(id, h);
         h.start();
         answer = "{\"id\":" + id + ",\"url\":\"" + h.url() + "\"}";
@@ -168,6 +169,7 @@ final class TestHubs implements AutoCloseable {
   static final class TestHub {
     final boolean websocket;
     final String token;
+    final boolean refuseTokenBeforeUpgrade;
     final Broker broker;
     final Map<String, AtomicInteger> faults = new ConcurrentHashMap<>();
     final Map<String, List<String>> requests = new ConcurrentHashMap<>();
@@ -175,9 +177,10 @@ final class TestHubs implements AutoCloseable {
     private Hub hub;
     private Server server;
 
-    TestHub(boolean websocket, int history, String token) {
+    TestHub(boolean websocket, int history, String token, boolean refuseTokenBeforeUpgrade) {
       this.websocket = websocket;
       this.token = token;
+      this.refuseTokenBeforeUpgrade = refuseTokenBeforeUpgrade;
       this.broker = InMemoryBroker.builder().maxMessagesPerTopic(history).build();
     }
 
@@ -246,6 +249,10 @@ final class TestHubs implements AutoCloseable {
         String path = req.getRequestURI();
         if (!websocket && path.endsWith("/v1/ws")) {
           res.sendError(403, "WebSocket is blocked here");
+          return;
+        }
+        if (refuseTokenBeforeUpgrade && path.endsWith("/v1/ws") && !token.equals(req.getParameter("access_token"))) {
+          res.sendError(401, "bad token"); // as a handshake filter that authenticates before the upgrade
           return;
         }
         for (Map.Entry<String, AtomicInteger> f : faults.entrySet()) {
