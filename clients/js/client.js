@@ -571,8 +571,11 @@ class Http {
   /** One long poll (or, first, the cursor of a live-only subscription); returns a wait or nothing. */
   async poll(st, h) {
     const s = st.s;
-    const q = st.pos ? (st.cur ? 'after=' + enc(st.cur) + '&' : '') + 'wait=' + (this.ch._o.wait || 25) : 'limit=0';
-    const r = await this.get(st, '/messages?' + q, h);
+    const wait = this.ch._o.wait || 25;
+    const q = st.pos ? (st.cur ? 'after=' + enc(st.cur) + '&' : '') + 'wait=' + wait : 'limit=0';
+    // A poll the hub does not answer well after its wait went to a dead connection: start again.
+    const timer = setTimeout(() => st.ctl.abort(), (wait + 15) * 1000);
+    const r = await this.get(st, '/messages?' + q, h).finally(() => clearTimeout(timer));
     this.up(st);
     if (r.status == 204) return;
     const page = await r.json();
