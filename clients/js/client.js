@@ -282,7 +282,8 @@ class Subscription {
   }
 
   _msg(m) {
-    if (this.active) {
+    // (a repeat of the last id, at a reconnect's seam, is dropped, as the Java client does)
+    if (this.active && m.id != this.lastId) {
       this.lastId = m.id;
       call(this._f, m);
     }
