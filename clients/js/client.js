@@ -115,7 +115,8 @@ async function httpError(r) {
  * Opens a channel to a hub. Options: url (required), transport ('auto' by default, or 'ws', 'sse',
  * 'longpoll'), token or getToken() (may return a Promise; called before every connection and
  * request), reconnect {initial: 250, max: 30000} (ms), publishAttempts (4 retries), wait (long-poll
- * seconds, 25), and for Node or tests the constructors WebSocket and fetch.
+ * seconds, 25), idle (ms an SSE stream may be silent before it is reconnected, 45000; 0: never), and
+ * for Node or tests the constructors WebSocket and fetch.
  */
 export function connect(options) {
   return new Channel(options);
@@ -526,12 +527,17 @@ class Http {
     this.up(st);
     const rd = r.body.getReader();
     const dec = new TextDecoder();
+    const idle = this.ch._o.idle ?? 45000;
     let buf = '';
     let data = [];
     let type = '';
     let f = {};
+    let timer;
     for (;;) {
-      const { value, done } = await rd.read();
+      // The hub writes a heartbeat at least every 15 s: a stream silent for `idle` ms is dead.
+      clearTimeout(timer);
+      if (idle) timer = setTimeout(() => st.ctl.abort(), idle);
+      const { value, done } = await rd.read().finally(() => clearTimeout(timer));
       if (done) break;
       buf += dec.decode(value, { stream: true });
       const lines = buf.split(/\r\n|\r(?!$)|\n/);

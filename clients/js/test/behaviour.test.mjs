@@ -72,6 +72,29 @@ describe('auto', () => {
   });
 });
 
+describe('sse idle timeout', () => {
+  it('a stream silent for longer than idle is reconnected, resuming with nothing lost or repeated', async () => {
+    const hub = await startHub();
+    const t = topic('idle');
+    const path = '/topics/' + t + '/events';
+    await hub.faults(path, 0); // only records the requests
+    const c = open(hub.url, 'sse', { idle: 500 });
+    try {
+      const got = [];
+      c.subscribe(t, (m) => got.push(m.data), { after: await hub.publish(t, 'anchor') });
+      await hub.publish(t, 'one');
+      await until('one', () => got.length == 1);
+      await until('two more streams after silences', async () => (await hub.requests(path)).length >= 3);
+      await hub.publish(t, 'two');
+      await until('two', () => got.length == 2);
+      assert.deepEqual(got, ['one', 'two']);
+    } finally {
+      c.close();
+      await hub.close();
+    }
+  });
+});
+
 describe('retries', () => {
   let hub;
   before(async () => (hub = await startHub()));

@@ -205,7 +205,9 @@ final class TestHubs implements AutoCloseable {
       ServletContextHandler ctx = new ServletContextHandler();
       ctx.setContextPath("/");
       ctx.addFilter(new FilterHolder(new Faults()), "/*", EnumSet.of(DispatcherType.REQUEST));
-      for (Filter f : List.of(new SseTransportFilter(hub), new HttpTransportFilter(hub))) {
+      // Heartbeats every 10 minutes: idle streams stay silent (for the client's idle timeout test).
+      SseTransportFilter sse = SseTransportFilter.builder(hub).heartbeat(java.time.Duration.ofMinutes(10)).build();
+      for (Filter f : List.of(sse, new HttpTransportFilter(hub))) {
         FilterHolder fh = new FilterHolder(f);
         fh.setAsyncSupported(true);
         ctx.addFilter(fh, "/v1/*", EnumSet.of(DispatcherType.REQUEST));
