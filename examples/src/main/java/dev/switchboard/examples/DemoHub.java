@@ -55,11 +55,12 @@ public final class DemoHub implements AutoCloseable {
       "  --webhook-secret whsec_...       secret for POST /v1/webhooks/in (generated and printed if absent)",
       "  --allow-private-webhook-targets  let registered webhook endpoints be loopback/private addresses",
       "  --webhook-admin-token T          bearer token for /v1/webhooks/endpoints (generated and printed if absent)",
+      "  --no-websocket  refuse WebSocket upgrades with 403 (as a blocking proxy would; clients fall back)",
       "  --help          show this help");
 
   /** Parsed command line. */
   record Options(int port, int grpcPort, String host, String broker, boolean demoFeed, String webhookSecret, boolean allowPrivateWebhookTargets,
-      String webhookAdminToken) {}
+      String webhookAdminToken, boolean websocket) {}
 
   private final Hub hub;
   private final Server server;
@@ -113,6 +114,7 @@ public final class DemoHub implements AutoCloseable {
     String webhookSecret = null;
     boolean allowPrivate = false;
     String adminToken = null;
+    boolean websocket = true;
     for (int i = 0; i < args.length; i++) {
       String a = args[i];
       switch (a) {
@@ -152,6 +154,9 @@ public final class DemoHub implements AutoCloseable {
             throw new IllegalArgumentException("--webhook-admin-token must be at least 16 characters of A-Z a-z 0-9 . _ ~ + / = -");
           }
           break;
+        case "--no-websocket":
+          websocket = false;
+          break;
         default:
           if (a.startsWith("--port=")) {
             port = portValue("--port", a.substring(7));
@@ -167,7 +172,7 @@ public final class DemoHub implements AutoCloseable {
     if (host.isBlank()) {
       throw new IllegalArgumentException("--host needs an address");
     }
-    return new Options(port, grpcPort, host, broker, demoFeed, webhookSecret, allowPrivate, adminToken);
+    return new Options(port, grpcPort, host, broker, demoFeed, webhookSecret, allowPrivate, adminToken, websocket);
   }
 
   private static String value(String[] args, int i, String option) {
@@ -217,6 +222,7 @@ public final class DemoHub implements AutoCloseable {
     context.addFilter(sse, "/v1/*", EnumSet.of(DispatcherType.REQUEST));
     context.addFilter(rest, "/v1/*", EnumSet.of(DispatcherType.REQUEST));
     context.addServlet(new ServletHolder(new IndexServlet()), "/");
+    DemoClient.serve(context);
     String secret = o.webhookSecret();
     if (secret == null) {
       secret = WebhookBridge.newSecret();
@@ -237,8 +243,12 @@ public final class DemoHub implements AutoCloseable {
     context.addServlet(endpoints, "/v1/webhooks/endpoints");
     context.addServlet(endpoints, "/v1/webhooks/endpoints/*");
     // Same-origin handshakes only (the default): pages the hub serves itself may connect.
-    WebSocketTransport ws = WebSocketTransport.builder(hub).build();
-    JakartaWebSocketServletContainerInitializer.configure(context, (sc, container) -> ws.register(sc, container));
+    if (o.websocket()) {
+      WebSocketTransport ws = WebSocketTransport.builder(hub).build();
+      JakartaWebSocketServletContainerInitializer.configure(context, (sc, container) -> ws.register(sc, container));
+    } else {
+      DemoClient.refuseWebSocket(context);
+    }
     server.setHandler(context);
     server.setStopAtShutdown(false);
     server.start();

@@ -32,9 +32,11 @@ import org.openqa.selenium.chrome.ChromeOptions;
 
 /**
  * The demo page in a real browser: Debian's headless Chromium driven through its own chromedriver.
- * All three price columns receive prices; a chat message typed in one tab appears in another; and
- * after the server restarts (the demo on Redis, so history survives) every column and the chat
- * resume from their last id, missing nothing that was published while the server was down.
+ * The page runs on the hub's JavaScript client ({@code /v1/client.js}). All three price columns
+ * receive prices; a chat message typed in one tab appears in another; and after the server restarts
+ * (the demo on Redis, so history survives) every column and the chat resume from their last id,
+ * missing nothing that was published while the server was down. With {@code --no-websocket} the
+ * chat's {@code auto} channel falls back to SSE and the same holds.
  *
  * <p>Skipped where Chromium is not installed, unless {@code SWITCHBOARD_REQUIRE_BROWSER} is set
  * ({@code .ci/run} installs Chromium and sets it, so CI never skips).
@@ -74,19 +76,15 @@ class DemoBrowserTest {
     return RedisBroker.builder(REDIS).keyPrefix(prefix).build();
   }
 
-  @Test
-  void pricesOnAllThreeTransports_chatAcrossTabs_andResumeAfterARestart() throws Exception {
+  private static void requireBrowser() {
     boolean installed = Files.isExecutable(CHROMIUM) && Files.isExecutable(CHROMEDRIVER);
     if (!installed && System.getenv("SWITCHBOARD_REQUIRE_BROWSER") != null) {
       throw new AssertionError("Chromium is required here: apt-get install -y chromium chromium-driver");
     }
     Assumptions.assumeTrue(installed, "no /usr/bin/chromium and /usr/bin/chromedriver (apt-get install chromium chromium-driver)");
+  }
 
-    String prefix = "sbtest:" + UUID.randomUUID() + ":";
-    DemoHub.Options options = DemoHub.parse(new String[] {"--port", "0", "--grpc-port", "0", "--webhook-secret", SECRET});
-    RedisBroker broker = broker(prefix);
-    DemoHub demo = DemoHub.start(options, broker);
-    int port = Integer.parseInt(demo.httpUrl().replaceAll(".*:", ""));
+  private static ChromeDriver browser() {
     ChromeDriverService service = new ChromeDriverService.Builder()
         .usingDriverExecutable(new File(CHROMEDRIVER.toString())).usingAnyFreePort().build();
     ChromeOptions chrome = new ChromeOptions();
@@ -95,7 +93,50 @@ class DemoBrowserTest {
         "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--disable-background-timer-throttling", "--disable-renderer-backgrounding",
         "--disable-backgrounding-occluded-windows", "--window-size=1280,800");
-    ChromeDriver driver = new ChromeDriver(service, chrome);
+    return new ChromeDriver(service, chrome);
+  }
+
+  private static int port(DemoHub demo) {
+    return Integer.parseInt(demo.httpUrl().replaceAll(".*:", ""));
+  }
+
+  /** Stops the hub, publishes 3 prices and a chat line through Redis meanwhile; returns the prices' ids. */
+  private static List<String> publishWhileDown(DemoHub demo, RedisBroker broker, String prefix) throws Exception {
+    demo.close();
+    broker.close();
+    List<String> duringDowntime = new ArrayList<>();
+    try (RedisBroker other = broker(prefix)) {
+      for (int i = 0; i < 3; i++) {
+        duringDowntime.add(other.publish(Message.builder("prices").event("price")
+            .json(String.format(Locale.ROOT, "{\"symbol\":\"DOWN\",\"price\":%d.00,\"time\":\"%s\"}", i, java.time.Instant.now()))
+            .build()).toCompletableFuture().get(10, TimeUnit.SECONDS).id());
+      }
+      other.publish(Message.text("chat", "sent while the server was down")).toCompletableFuture().get(10, TimeUnit.SECONDS);
+    }
+    Thread.sleep(1500); // let every transport notice the outage and start retrying
+    return duringDowntime;
+  }
+
+  /** Nothing lost or repeated: the column's ids are exactly the topic's history between its first and last. */
+  private static void assertNoLoss(ChromeDriver driver, RedisBroker broker, String column) throws Exception {
+    List<String> seen = ids(driver, column);
+    List<String> history = broker.history("prices", null, 10_000).toCompletableFuture().get().messages()
+        .stream().map(Message::id).collect(Collectors.toList());
+    List<String> expected = history.subList(history.indexOf(seen.get(0)), history.indexOf(seen.get(seen.size() - 1)) + 1);
+    assertEquals(expected, seen, column + " saw every price once, in order, across the restart");
+    assertTrue(Integer.parseInt(driver.findElement(By.cssSelector("#col-" + column + " .reconnects")).getText()) >= 1,
+        column + " counted its reconnect");
+  }
+
+  @Test
+  void pricesOnAllThreeTransports_chatAcrossTabs_andResumeAfterARestart() throws Exception {
+    requireBrowser();
+    String prefix = "sbtest:" + UUID.randomUUID() + ":";
+    DemoHub.Options options = DemoHub.parse(new String[] {"--port", "0", "--grpc-port", "0", "--webhook-secret", SECRET});
+    RedisBroker broker = broker(prefix);
+    DemoHub demo = DemoHub.start(options, broker);
+    int port = port(demo);
+    ChromeDriver driver = browser();
     DemoHub restarted = null;
     try {
       driver.manage().window().setSize(new Dimension(1280, 800));
@@ -109,7 +150,7 @@ class DemoBrowserTest {
       driver.switchTo().newWindow(WindowType.TAB);
       driver.get(demo.httpUrl() + "/");
       String tab2 = driver.getWindowHandle();
-      await("tab 2's chat is connected", () -> driver.findElement(By.id("chat-state")).getText().equals("websocket"));
+      await("tab 2's chat is connected over WebSocket", () -> driver.findElement(By.id("chat-state")).getText().equals("ws"));
       driver.switchTo().window(tab1);
       driver.findElement(By.id("chat-input")).sendKeys("hello from tab 1");
       driver.findElement(By.cssSelector("#chat-form button")).click();
@@ -131,18 +172,7 @@ class DemoBrowserTest {
 
       // The server goes away; meanwhile prices and a chat message are published (through Redis).
       driver.switchTo().window(tab1);
-      demo.close();
-      broker.close();
-      List<String> duringDowntime = new ArrayList<>();
-      try (RedisBroker other = broker(prefix)) {
-        for (int i = 0; i < 3; i++) {
-          duringDowntime.add(other.publish(Message.builder("prices").event("price")
-              .json(String.format(Locale.ROOT, "{\"symbol\":\"DOWN\",\"price\":%d.00,\"time\":\"%s\"}", i, java.time.Instant.now()))
-              .build()).toCompletableFuture().get(10, TimeUnit.SECONDS).id());
-        }
-        other.publish(Message.text("chat", "sent while the server was down")).toCompletableFuture().get(10, TimeUnit.SECONDS);
-      }
-      Thread.sleep(1500); // let every transport notice the outage and start retrying
+      List<String> duringDowntime = publishWhileDown(demo, broker, prefix);
 
       broker = broker(prefix);
       restarted = DemoHub.start(DemoHub.parse(new String[] {"--port", Integer.toString(port), "--grpc-port", "0",
@@ -156,16 +186,8 @@ class DemoBrowserTest {
       await("tab 2's chat resumed", () -> chat(driver).contains("sent while the server was down"));
       driver.switchTo().window(tab1);
 
-      // Nothing lost or repeated across the restart: each column's ids are exactly the topic's
-      // history between the first and the last id it saw.
       for (String column : List.of("ws", "sse", "longpoll")) {
-        List<String> seen = ids(driver, column);
-        List<String> history = broker.history("prices", null, 10_000).toCompletableFuture().get().messages()
-            .stream().map(Message::id).collect(Collectors.toList());
-        List<String> expected = history.subList(history.indexOf(seen.get(0)), history.indexOf(seen.get(seen.size() - 1)) + 1);
-        assertEquals(expected, seen, column + " saw every price once, in order, across the restart");
-        assertTrue(Integer.parseInt(driver.findElement(By.cssSelector("#col-" + column + " .reconnects")).getText()) >= 1,
-            column + " counted its reconnect");
+        assertNoLoss(driver, broker, column);
       }
       Path shot = Path.of("target", "demo-page.png");
       Files.createDirectories(shot.getParent());
@@ -174,6 +196,58 @@ class DemoBrowserTest {
       driver.quit();
       if (restarted != null) {
         restarted.close();
+      }
+      broker.close();
+      dev.switchboard.redis.RedisTestSupportAccess.deleteKeys(REDIS, prefix);
+    }
+  }
+
+  /**
+   * With WebSocket refused ({@code --no-websocket}, as a blocking proxy would), the chat's
+   * {@code auto} channel falls back to SSE and still sends and receives; the SSE and long-polling
+   * columns receive every price; after a restart everything resumes with no loss.
+   */
+  @Test
+  void withoutWebSocket_thePageFallsBack_andResumesAfterARestart() throws Exception {
+    requireBrowser();
+    String prefix = "sbtest:" + UUID.randomUUID() + ":";
+    String[] args = {"--port", "0", "--grpc-port", "0", "--webhook-secret", SECRET, "--no-websocket"};
+    RedisBroker broker = broker(prefix);
+    DemoHub demo = DemoHub.start(DemoHub.parse(args), broker);
+    int port = port(demo);
+    ChromeDriver driver = browser();
+    DemoHub restarted = null;
+    try {
+      driver.get(demo.httpUrl() + "/");
+      await("the chat fell back to SSE", () -> driver.findElement(By.id("chat-state")).getText().equals("sse"));
+      for (String column : List.of("sse", "longpoll")) {
+        await(column + " column receives prices", () -> ids(driver, column).size() >= 2);
+      }
+      driver.findElement(By.id("chat-input")).sendKeys("sent over SSE + POST");
+      driver.findElement(By.cssSelector("#chat-form button")).click();
+      await("the chat line came back", () -> chat(driver).contains("sent over SSE + POST"));
+      assertEquals(List.of(), ids(driver, "ws"), "the column forced onto WebSocket gets nothing here");
+
+      List<String> duringDowntime = publishWhileDown(demo, broker, prefix);
+      args[1] = Integer.toString(port);
+      broker = broker(prefix);
+      restarted = DemoHub.start(DemoHub.parse(args), broker);
+      for (String column : List.of("sse", "longpoll")) {
+        await(column + " column resumed with what was published while down",
+            () -> ids(driver, column).containsAll(duringDowntime));
+      }
+      await("the chat resumed", () -> chat(driver).contains("sent while the server was down"));
+      assertEquals(List.of("sent over SSE + POST", "sent while the server was down"), chat(driver));
+      assertEquals("sse", driver.findElement(By.id("chat-state")).getText());
+      for (String column : List.of("sse", "longpoll")) {
+        assertNoLoss(driver, broker, column);
+      }
+    } finally {
+      driver.quit();
+      if (restarted != null) {
+        restarted.close();
+      } else {
+        demo.close();
       }
       broker.close();
       dev.switchboard.redis.RedisTestSupportAccess.deleteKeys(REDIS, prefix);

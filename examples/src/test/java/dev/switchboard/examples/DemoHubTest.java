@@ -33,11 +33,11 @@ class DemoHubTest {
 
   @Test
   void options_parseAndRefuseBadOnes() {
-    assertEquals(new DemoHub.Options(8080, 9090, "127.0.0.1", "memory", true, null, false, null), DemoHub.parse(new String[0]));
+    assertEquals(new DemoHub.Options(8080, 9090, "127.0.0.1", "memory", true, null, false, null, true), DemoHub.parse(new String[0]));
     assertEquals(new DemoHub.Options(0, 0, "0.0.0.0", "redis://127.0.0.1:6379", false, "whsec_abc", true,
-        "admin-token-0123456789"),
+        "admin-token-0123456789", false),
         DemoHub.parse(new String[] {"--port", "0", "--grpc-port", "0", "--broker", "redis://127.0.0.1:6379", "--host", "0.0.0.0", "--no-demo-feed", "--webhook-secret", "whsec_abc",
-            "--allow-private-webhook-targets", "--webhook-admin-token", "admin-token-0123456789"}));
+            "--allow-private-webhook-targets", "--webhook-admin-token", "admin-token-0123456789", "--no-websocket"}));
     assertEquals(9000, DemoHub.parse(new String[] {"--port=9000"}).port());
     assertEquals(9001, DemoHub.parse(new String[] {"--grpc-port=9001"}).grpcPort());
     assertNull(DemoHub.parse(new String[] {"--help"}));

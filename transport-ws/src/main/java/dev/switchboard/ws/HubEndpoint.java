@@ -132,7 +132,7 @@ public final class HubEndpoint extends Endpoint {
     Message draft = WsProtocol.payload(Message.builder(topic).event(Topics.requireValidEvent(f.event())), f).build();
     String ref = f.ref();
     transport.hub.publish(principal, draft).whenComplete((stored, err) -> out.reply(err == null
-        ? WsProtocol.ack(ref, stored.id()) : WsProtocol.error(ref, SwitchboardException.from(err))));
+        ? WsProtocol.ack(ref, stored.id(), stored.time()) : WsProtocol.error(ref, SwitchboardException.from(err))));
   }
 
   /** The session's writer: frames go out through the async remote, one send in flight. */

@@ -237,7 +237,8 @@ final class WsProtocol {
     });
   }
 
-  static String ack(String ref, String id) {
+  /** {@code {"op":"ack","ref","id","time"}}: the stored message's id and time (as REST's 201 answers). */
+  static String ack(String ref, String id, java.time.Instant time) {
     return write(g -> {
       g.writeStartObject();
       g.writeStringField("op", "ack");
@@ -245,6 +246,9 @@ final class WsProtocol {
         g.writeStringField("ref", ref);
       }
       g.writeStringField("id", id);
+      if (time != null) {
+        g.writeStringField("time", time.toString());
+      }
       g.writeEndObject();
     });
   }

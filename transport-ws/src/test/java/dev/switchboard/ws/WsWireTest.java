@@ -150,7 +150,9 @@ class WsWireTest {
     String ack = two.stream().filter(f -> f.contains("\"op\":\"ack\"")).findFirst().orElseThrow();
     String msg = two.stream().filter(f -> f.contains("\"op\":\"message\"")).findFirst().orElseThrow();
     String id = ack.replaceAll(".*\"id\":\"([^\"]+)\".*", "$1");
-    assertEquals("{\"op\":\"ack\",\"ref\":\"r1\",\"id\":\"" + id + "\"}", ack);
+    String time = ack.replaceAll(".*\"time\":\"([^\"]+)\".*", "$1");
+    assertEquals("{\"op\":\"ack\",\"ref\":\"r1\",\"id\":\"" + id + "\",\"time\":\"" + time + "\"}", ack);
+    java.time.Instant.parse(time); // the stored message's time, as REST's 201 gives it
     assertTrue(msg.startsWith("{\"op\":\"message\",\"id\":\"" + id + "\",\"topic\":\"t\",\"event\":\"greet\","
         + "\"contentType\":\"application/json\",\"data\":{\"hi\":1},\"time\":\""), msg);
     r.send("{\"op\":\"publish\",\"topic\":\"t\",\"data\":\"plain text\"}");
