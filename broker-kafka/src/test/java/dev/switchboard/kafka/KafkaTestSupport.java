@@ -2,7 +2,11 @@ package dev.switchboard.kafka;
 
 import dev.switchboard.kafka.testbroker.KafkaTestBroker;
 import java.time.Duration;
+import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.ExecutionException;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 
@@ -14,8 +18,36 @@ import java.util.function.BooleanSupplier;
 final class KafkaTestSupport {
   private KafkaTestSupport() {}
 
+  private static volatile boolean ready;
+
   static String bootstrap() {
-    return KafkaTestBroker.shared().bootstrapServers();
+    KafkaTestBroker k = KafkaTestBroker.shared();
+    if (!ready) {
+      awaitReady(k);
+      ready = true;
+    }
+    return k.bootstrapServers();
+  }
+
+  /** Waits until the broker answers metadata requests (its port opens a little before). */
+  static void awaitReady(KafkaTestBroker kafka) {
+    try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()))) {
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+      while (true) {
+        try {
+          if (!admin.describeCluster().nodes().get(10, TimeUnit.SECONDS).isEmpty()) {
+            return;
+          }
+        } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
+          if (System.nanoTime() > deadline) {
+            throw new AssertionError("Kafka at " + kafka.bootstrapServers() + " does not answer; see " + kafka.directory(), e);
+          }
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new AssertionError(e);
+        }
+      }
+    }
   }
 
   /** A Kafka topic name no other test uses. */
