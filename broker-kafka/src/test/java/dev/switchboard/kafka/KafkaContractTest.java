@@ -23,7 +23,7 @@ class KafkaContractTest {
   abstract static class OverKafka extends TransportContractTest {
     @Override
     protected Broker newBroker(int historySize) {
-      return KafkaTestSupport.node(KafkaTestSupport.newTopic()).partitions(2).maxMessagesPerTopic(historySize).build();
+      return KafkaTestSupport.node(KafkaTestSupport.newTopic()).partitions(1).maxMessagesPerTopic(historySize).build();
     }
 
     @Override

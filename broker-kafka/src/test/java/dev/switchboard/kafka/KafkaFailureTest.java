@@ -33,8 +33,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /**
- * Kafka going away and coming back, with a Kafka broker this test starts for itself (never the
- * shared one) and stops: publishes fail fast with UNAVAILABLE (HTTP 503 + Retry-After) instead of
+ * Kafka going away and coming back: the test stops the module's Kafka broker process and starts it
+ * again (same data, same port; later test classes find it running as before). Publishes fail fast with UNAVAILABLE (HTTP 503 + Retry-After) instead of
  * hanging or claiming success, subscribers stay connected, and once Kafka is back every node
  * delivers again, losing nothing that was acknowledged.
  */
@@ -43,16 +43,17 @@ class KafkaFailureTest {
   private KafkaTestBroker kafka;
 
   @AfterEach
-  void stopKafka() {
-    if (kafka != null) {
-      kafka.close();
+  void restartKafka() {
+    if (kafka != null && !kafka.isRunning()) {
+      kafka.start(); // for the test classes after this one
+      KafkaTestSupport.awaitReady(kafka);
     }
   }
 
   @Test
   void kafkaDown_publishFailsFast_subscribersStay_andDeliveryResumesWithoutLossWhenItIsBack() throws Exception {
-    kafka = KafkaTestBroker.start(KafkaTestBroker.defaultJvmOptions());
-    KafkaTestSupport.awaitReady(kafka);
+    KafkaTestSupport.bootstrap(); // started and ready
+    kafka = KafkaTestBroker.shared();
     String topic = KafkaTestSupport.newTopic();
     KafkaBroker brokerA = KafkaBroker.builder(kafka.bootstrapServers()).topic(topic).partitions(2)
         .timeout(Duration.ofSeconds(3)).build();
@@ -86,6 +87,7 @@ class KafkaFailureTest {
       assertEquals(1, a.subscriberCount(), "the local subscriber stays connected");
 
       kafka.start(); // same data: nothing acknowledged is lost
+      KafkaTestSupport.awaitReady(kafka);
       KafkaTestSupport.await("publishing works again", () -> {
         try {
           acked.add(b.publish("alerts", "probe").toCompletableFuture().get(5, TimeUnit.SECONDS).id());

@@ -12,8 +12,8 @@ import java.util.function.BooleanSupplier;
 
 /**
  * The module's tests share one real Kafka broker (started on first use, in its own JVM, stopped when
- * the test JVM exits), each test on Kafka topics of its own; only the failure test starts another,
- * because it stops it.
+ * the test JVM exits), each test on Kafka topics of its own; the failure test stops it and starts it
+ * again.
  */
 final class KafkaTestSupport {
   private KafkaTestSupport() {}

@@ -69,8 +69,8 @@ public final class KafkaTestBroker implements AutoCloseable {
 
   /**
    * One broker for the whole JVM (every test class of a module), started on first use and stopped
-   * when the JVM exits. Callers must not stop or close it; a test that takes Kafka away starts its
-   * own with {@link #start(List)}.
+   * when the JVM exits. Callers must not close it; a test that stops it to take Kafka away must
+   * {@link #start()} it again before it ends.
    */
   public static synchronized KafkaTestBroker shared() {
     if (shared == null) {
