@@ -85,6 +85,7 @@ public final class KafkaBrokerBenchmark {
         System.getProperty("java.version"));
     String kafkaTopic = "sbbench-" + UUID.randomUUID();
     byte[] payload = BenchServer.payload(100);
+    double maxRate;
     try (KafkaBroker broker = KafkaBroker.builder(bootstrap).topic(kafkaTopic).partitions(partitions).build();
         KafkaProducer<byte[], byte[]> bare = bareProducer(bootstrap)) {
       Hub hub = Hub.builder().broker(broker).build();
@@ -112,13 +113,20 @@ public final class KafkaBrokerBenchmark {
           + " linger 1 ms, %d partitions): hub median %.0f msg/s, bare median %.0f msg/s, median ratio %.2fx%n",
           messages, inFlight, broker.partitions(), medianHub, median(bareRates), median(ratios));
       hub.shutdown();
-
-      int rate = Math.max(100, (int) (medianHub / 2));
+      maxRate = medianHub;
+    }
+    // The throughput node is closed first: two nodes (two consumers) from here on.
+    for (int divisor : new int[] {2, 10}) {
+      int rate = Math.max(100, (int) (maxRate / divisor));
+      Histogram bare = bareLatency(bootstrap, kafkaTopic, rate, latencySeconds);
+      System.out.printf(Locale.ROOT, "bare KafkaProducer -> KafkaConsumer latency at %d msg/s for %d s (same settings, same"
+          + " topic): p50 %.2f ms, p99 %.2f ms, max %.2f ms%n", rate, latencySeconds,
+          bare.getValueAtPercentile(50) / 1000.0, bare.getValueAtPercentile(99) / 1000.0, bare.getMaxValue() / 1000.0);
       Histogram h = crossNode(bootstrap, kafkaTopic, rate, latencySeconds);
-      System.out.printf(Locale.ROOT, "cross-node latency at %d msg/s (half the hub's median maximum) for %d s (node A's hub"
-          + " publishes, node B's listener): p50 %.2f ms, p99 %.2f ms, max %.2f ms, %d received%n", rate, latencySeconds,
-          h.getValueAtPercentile(50) / 1000.0, h.getValueAtPercentile(99) / 1000.0, h.getMaxValue() / 1000.0,
-          h.getTotalCount());
+      System.out.printf(Locale.ROOT, "cross-node latency at %d msg/s (1/%d of the hub's median maximum) for %d s (node A's"
+          + " hub publishes, node B's listener): p50 %.2f ms, p99 %.2f ms, max %.2f ms, %d received%n", rate, divisor,
+          latencySeconds, h.getValueAtPercentile(50) / 1000.0, h.getValueAtPercentile(99) / 1000.0,
+          h.getMaxValue() / 1000.0, h.getTotalCount());
     }
     heapPerTopic(bootstrap, topics);
   }
@@ -191,13 +199,20 @@ public final class KafkaBrokerBenchmark {
     try (KafkaBroker a = KafkaBroker.builder(bootstrap).topic(kafkaTopic).build();
         KafkaBroker b = KafkaBroker.builder(bootstrap).topic(kafkaTopic).build()) {
       Hub hubA = Hub.builder().broker(a).build();
+      long warmUp = rate; // the first second is not recorded: fresh clients, cold code
+      AtomicLong received = new AtomicLong();
       AutoCloseable sub = b.subscribe("latency", m -> {
-        long sent = Long.parseLong(m.text().substring(0, m.text().indexOf('|')));
-        synchronized (h) {
-          h.recordValue(Math.max(0, (System.nanoTime() - sent) / 1000));
+        int bar = m.text().indexOf('|');
+        long sent = Long.parseLong(m.text().substring(0, bar));
+        long seq = Long.parseLong(m.text().substring(bar + 1));
+        received.incrementAndGet();
+        if (seq >= warmUp) {
+          synchronized (h) {
+            h.recordValue(Math.max(0, (System.nanoTime() - sent) / 1000));
+          }
         }
       });
-      long count = (long) rate * seconds;
+      long count = (long) rate * (seconds + 1);
       long interval = 1_000_000_000L / rate;
       long start = System.nanoTime();
       for (long i = 0; i < count; i++) {
@@ -206,19 +221,62 @@ public final class KafkaBrokerBenchmark {
         if (wait > 0) {
           java.util.concurrent.locks.LockSupport.parkNanos(wait);
         }
-        hubA.publish(Message.text("latency", System.nanoTime() + "|x"));
+        hubA.publish(Message.text("latency", System.nanoTime() + "|" + i));
       }
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-      while (System.nanoTime() < deadline) {
-        synchronized (h) {
-          if (h.getTotalCount() >= count) {
-            break;
-          }
-        }
+      while (System.nanoTime() < deadline && received.get() < count) {
         Thread.sleep(10);
       }
       sub.close();
       hubA.shutdown();
+    }
+    return h;
+  }
+
+  /** The same paced load from a bare producer to a bare consumer of every partition: Kafka's own latency here. */
+  static Histogram bareLatency(String bootstrap, String kafkaTopic, int rate, int seconds) throws Exception {
+    Histogram h = new Histogram(3_600_000_000L, 3);
+    long count = (long) rate * (seconds + 1);
+    long warmUp = rate;
+    try (KafkaProducer<byte[], byte[]> p = bareProducer(bootstrap);
+        org.apache.kafka.clients.consumer.KafkaConsumer<byte[], byte[]> c = new org.apache.kafka.clients.consumer.KafkaConsumer<>(
+            Map.<String, Object>of("bootstrap.servers", bootstrap, "enable.auto.commit", false),
+            new org.apache.kafka.common.serialization.ByteArrayDeserializer(),
+            new org.apache.kafka.common.serialization.ByteArrayDeserializer())) {
+      List<org.apache.kafka.common.TopicPartition> tps = new ArrayList<>();
+      for (var info : c.partitionsFor(kafkaTopic)) {
+        tps.add(new org.apache.kafka.common.TopicPartition(kafkaTopic, info.partition()));
+      }
+      c.assign(tps);
+      c.seekToEnd(tps);
+      tps.forEach(c::position);
+      AtomicLong received = new AtomicLong();
+      Thread reader = new Thread(() -> {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds + 40L);
+        while (received.get() < count && System.nanoTime() < deadline) {
+          for (var r : c.poll(java.time.Duration.ofMillis(100))) {
+            String v = new String(r.value(), StandardCharsets.US_ASCII);
+            int bar = v.indexOf('|');
+            long sent = Long.parseLong(v.substring(0, bar));
+            if (Long.parseLong(v.substring(bar + 1)) >= warmUp) {
+              h.recordValue(Math.max(0, (System.nanoTime() - sent) / 1000));
+            }
+            received.incrementAndGet();
+          }
+        }
+      });
+      reader.start();
+      long interval = 1_000_000_000L / rate;
+      long start = System.nanoTime();
+      byte[] key = "latency".getBytes(StandardCharsets.UTF_8);
+      for (long i = 0; i < count; i++) {
+        long wait = start + i * interval - System.nanoTime();
+        if (wait > 0) {
+          java.util.concurrent.locks.LockSupport.parkNanos(wait);
+        }
+        p.send(new ProducerRecord<>(kafkaTopic, null, key, (System.nanoTime() + "|" + i).getBytes(StandardCharsets.US_ASCII)));
+      }
+      reader.join();
     }
     return h;
   }
