@@ -327,6 +327,7 @@ public final class KafkaBroker implements Broker {
   private void consumeLoop() {
     try {
       while (!closed) {
+        wakeWaiters(); // also times out reads waiting on a consumer that cannot reach Kafka
         ConsumerRecords<byte[], byte[]> records;
         try {
           records = consumer.poll(Duration.ofMillis(100));
@@ -347,7 +348,6 @@ public final class KafkaBroker implements Broker {
         for (TopicPartition tp : tps) {
           consumed.set(tp.partition(), consumer.position(tp));
         }
-        wakeWaiters();
       }
     } catch (RuntimeException e) {
       if (!closed) {
