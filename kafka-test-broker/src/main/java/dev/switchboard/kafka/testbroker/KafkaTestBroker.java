@@ -47,7 +47,7 @@ public final class KafkaTestBroker implements AutoCloseable {
     this.jvmOptions = List.copyOf(jvmOptions);
     this.classpath = brokerClasspath();
     writeConfig();
-    Runtime.getRuntime().addShutdownHook(new Thread(this::destroyQuietly, "kafka-test-broker-stop"));
+    Runtime.getRuntime().addShutdownHook(new Thread(this::destroyAndDelete, "kafka-test-broker-stop"));
   }
 
   /**
@@ -160,6 +160,24 @@ public final class KafkaTestBroker implements AutoCloseable {
     }
     stop();
     closed = true;
+    deleteDirectory();
+  }
+
+  /** At JVM exit: no time for a graceful stop, but leave no process and no directory behind. */
+  private void destroyAndDelete() {
+    Process p = process;
+    if (p != null) {
+      p.destroyForcibly();
+      try {
+        p.waitFor(10, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+    deleteDirectory();
+  }
+
+  private void deleteDirectory() {
     try (Stream<Path> files = Files.walk(dir)) {
       files.sorted(Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
     } catch (IOException ignored) {
