@@ -7,7 +7,8 @@ import java.util.ServiceLoader;
 /**
  * Makes the broker a configuration value ({@code switchboard.broker}): {@code memory} for the
  * embedded {@link InMemoryBroker}, or a URI whose scheme a {@link BrokerProvider} on the class path
- * serves ({@code redis://host:6379} with {@code switchboard-broker-redis}).
+ * serves ({@code redis://host:6379} with {@code switchboard-broker-redis},
+ * {@code kafka://host:9092[,host2:9092…]?topic=…} with {@code switchboard-broker-kafka}).
  *
  * <pre>{@code
  * Hub hub = Hub.builder().broker(Brokers.create(System.getProperty("switchboard.broker", "memory"))).build();
@@ -42,7 +43,11 @@ public final class Brokers {
       throw new IllegalArgumentException("switchboard.broker=" + s
           + " needs dev.switchboard:switchboard-broker-redis on the class path");
     }
+    if (scheme.equals("kafka")) {
+      throw new IllegalArgumentException("switchboard.broker=" + s
+          + " needs dev.switchboard:switchboard-broker-kafka on the class path");
+    }
     throw new IllegalArgumentException("switchboard.broker: no broker serves '" + scheme
-        + "://' (use 'memory' or redis://host:6379)");
+        + "://' (use 'memory', redis://host:6379 or kafka://host:9092)");
   }
 }
