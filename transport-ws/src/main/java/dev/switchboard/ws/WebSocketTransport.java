@@ -122,10 +122,11 @@ public final class WebSocketTransport {
    * plain HTTP response and the JSON error body instead of an upgrade: 403 ({@code forbidden_host},
    * {@code forbidden_origin}) for the origin policy, 401 for the credentials, 503 with
    * {@code Retry-After} and {@code Connection: close} ({@code too_many_connections} at the hub's
-   * connection limit, {@code unavailable} while it shuts down). Map it to the endpoint's path for REQUEST dispatches
-   * ahead of the container's WebSocket filter (Spring Boot: a {@code FilterRegistrationBean});
-   * requests for other paths pass through. {@link #register(ServletContext, ServerContainer)} does
-   * this for you.
+   * connection limit, {@code unavailable} while it shuts down). Map it to the endpoint's path for
+   * REQUEST dispatches ahead of the container's WebSocket filter (Spring Boot: a
+   * {@code FilterRegistrationBean}); requests for other paths pass through. The endpoint then takes
+   * the principal the filter authenticated (the Authenticator runs once per handshake).
+   * {@link #register(ServletContext, ServerContainer)} does this for you.
    */
   public Filter handshakeFilter() {
     return handshakeFilter;
