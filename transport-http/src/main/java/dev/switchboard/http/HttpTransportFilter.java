@@ -44,6 +44,12 @@ import org.slf4j.LoggerFactory;
  * filter and the SSE filter can both be mapped to {@code /*} (or {@code <basePath>/*}) of one
  * context, in any Servlet 6 container. Register it with async support enabled.
  *
+ * <p>Each request is first checked against the hub's {@link Hub#originPolicy() origin policy}: a
+ * {@code Host} it does not allow gets 403 {@code forbidden_host}, and an unsafe method ({@code POST},
+ * {@code PUT}, …) with an {@code Origin} that is neither the request's own nor allowed gets 403
+ * {@code forbidden_origin}, before anything is read or published (CSRF). Allowed origins get CORS
+ * headers.
+ *
  * <p>Long polls wait asynchronously: no container thread is held while waiting. Long polling is
  * stateless: any node sharing the broker can answer any poll.
  *

@@ -39,7 +39,9 @@ import org.slf4j.LoggerFactory;
 /**
  * The Server-Sent Events endpoint {@code GET /v1/topics/{topic}/events} as a Servlet
  * {@link Filter} (other paths pass down the chain, so it shares a context with the HTTP filter).
- * Register it with async support enabled, in any Servlet 6 container.
+ * Register it with async support enabled, in any Servlet 6 container. A {@code Host} the hub's
+ * {@link Hub#originPolicy() origin policy} does not allow gets 403 {@code forbidden_host} before a
+ * stream opens; allowed origins get CORS headers.
  *
  * <p>Each stream starts with {@code retry:}, resumes from the {@code Last-Event-ID} header or the
  * {@code lastEventId} query parameter (browsers cannot set headers on the first connect), sends an
