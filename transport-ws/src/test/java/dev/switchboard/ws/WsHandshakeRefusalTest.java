@@ -190,6 +190,7 @@ class WsHandshakeRefusalTest {
     assertEquals(Status.UNAUTHENTICATED, l.next(Duration.ofSeconds(30)).error().status());
     SwitchboardException e = failure(channel.send(Message.text("news", "x")));
     assertEquals(Status.UNAUTHENTICATED, e.status());
+    assertTrue(e.getMessage().contains("401: missing credentials"), "the server's reason: " + e.getMessage());
     assertEquals(Channel.State.CLOSED, channel.state(), "a refused handshake ends the channel");
     assertEquals(1, authentications.get(), "no retry after a 401");
     channel.close();
@@ -197,7 +198,8 @@ class WsHandshakeRefusalTest {
     channel = openChannel("ws", b -> b.token("s3cret").header("Origin", EVIL));
     e = failure(channel.send(Message.text("news", "x")));
     assertEquals(Status.PERMISSION_DENIED, e.status());
-    assertTrue(e.getMessage().contains("403"), e.getMessage());
+    assertEquals("forbidden_origin", e.errorCode(), "the server's code, from its JSON body");
+    assertTrue(e.getMessage().contains("HTTP 403: cross-origin request from"), e.getMessage());
     assertEquals(Channel.State.CLOSED, channel.state(), "a refused handshake ends the channel");
     assertEquals(1, authentications.get(), "refused on the origin, before the Authenticator");
     channel.close();
