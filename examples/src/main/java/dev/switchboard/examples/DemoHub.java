@@ -6,6 +6,7 @@ import dev.switchboard.hub.Broker;
 import dev.switchboard.hub.Brokers;
 import dev.switchboard.hub.Hub;
 import dev.switchboard.hub.InMemoryBroker;
+import dev.switchboard.hub.OriginPolicy;
 import dev.switchboard.sse.SseTransportFilter;
 import dev.switchboard.transport.Message;
 import dev.switchboard.ws.WebSocketTransport;
@@ -15,6 +16,8 @@ import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.net.InetAddress;
+import java.net.NetworkInterface;
 import java.util.EnumSet;
 import java.util.Locale;
 import java.util.concurrent.Executors;
@@ -201,7 +204,7 @@ public final class DemoHub implements AutoCloseable {
 
   /** Starts with this broker (tests pass one with their own Redis key prefix). */
   static DemoHub start(Options o, Broker broker) throws Exception {
-    Hub hub = Hub.builder().broker(broker).build();
+    Hub.Builder hubBuilder = Hub.builder().broker(broker); // the default limits from the descriptors free now
     Server server = new Server();
     HttpConfiguration config = new HttpConfiguration();
     config.setSendServerVersion(false);
@@ -212,6 +215,8 @@ public final class DemoHub implements AutoCloseable {
     connector.setHost(o.host());
     connector.setPort(o.port());
     server.addConnector(connector);
+    connector.open(); // bound now, so the hosts the hub answers to name the real port
+    Hub hub = hubBuilder.originPolicy(originPolicy(o.host(), connector.getLocalPort())).build();
 
     ServletContextHandler context = new ServletContextHandler();
     context.setContextPath("/");
@@ -278,6 +283,36 @@ public final class DemoHub implements AutoCloseable {
       }, 0, 1, TimeUnit.SECONDS);
     }
     return new DemoHub(hub, server, connector, feed, webhooks, grpc);
+  }
+
+  /**
+   * Same-origin pages only (the default), and only the hosts the demo binds to, so a page on
+   * another name that resolves here (DNS rebinding) gets 403: the bound address, with
+   * {@code localhost}, {@code 127.0.0.1} and {@code [::1]} for a loopback address, and every
+   * interface's address and the machine's name for a wildcard one; each with the bound port.
+   */
+  static OriginPolicy originPolicy(String bindHost, int port) throws IOException {
+    java.util.Set<String> hosts = new java.util.LinkedHashSet<>();
+    hosts.add(bindHost);
+    InetAddress bound = InetAddress.getByName(bindHost);
+    if (bound.isLoopbackAddress() || bound.isAnyLocalAddress()) {
+      hosts.addAll(java.util.List.of("localhost", "127.0.0.1", "::1"));
+    }
+    if (bound.isAnyLocalAddress()) {
+      hosts.add(InetAddress.getLocalHost().getHostName());
+      for (NetworkInterface nic : java.util.Collections.list(NetworkInterface.getNetworkInterfaces())) {
+        for (InetAddress a : java.util.Collections.list(nic.getInetAddresses())) {
+          String literal = a.getHostAddress();
+          int zone = literal.indexOf('%');
+          hosts.add(zone < 0 ? literal : literal.substring(0, zone));
+        }
+      }
+    }
+    OriginPolicy.Builder policy = OriginPolicy.builder();
+    for (String h : hosts) {
+      policy.allowHost((h.indexOf(':') >= 0 && !h.startsWith("[") ? "[" + h + "]" : h) + ":" + port);
+    }
+    return policy.build();
   }
 
   /** The HTTP base URL with the real port. */

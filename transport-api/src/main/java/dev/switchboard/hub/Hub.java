@@ -53,6 +53,7 @@ public final class Hub implements Publisher, AutoCloseable {
   private final boolean ownsBroker;
   private final Authenticator authenticator;
   private final Authorizer authorizer;
+  private final OriginPolicy originPolicy;
   private final int maxPayloadBytes;
   private final int maxHeaders;
   private final int maxHeaderBytes;
@@ -75,6 +76,7 @@ public final class Hub implements Publisher, AutoCloseable {
     this.ownsBroker = b.broker == null;
     this.authenticator = b.authenticator;
     this.authorizer = b.authorizer;
+    this.originPolicy = b.originPolicy;
     this.maxPayloadBytes = b.maxPayloadBytes;
     this.maxHeaders = b.maxHeaders;
     this.maxHeaderBytes = b.maxHeaderBytes;
@@ -101,6 +103,11 @@ public final class Hub implements Publisher, AutoCloseable {
   /** The broker behind this hub. */
   public Broker broker() {
     return broker;
+  }
+
+  /** Which origins and hosts the transports serve (default {@link OriginPolicy#sameOrigin()}). */
+  public OriginPolicy originPolicy() {
+    return originPolicy;
   }
 
   /** The largest accepted payload in bytes (default 1 MiB). */
@@ -501,6 +508,7 @@ public final class Hub implements Publisher, AutoCloseable {
     private Broker broker;
     private Authenticator authenticator = Authenticator.anonymous();
     private Authorizer authorizer = Authorizer.allowAll();
+    private OriginPolicy originPolicy = OriginPolicy.sameOrigin();
     private int maxPayloadBytes = 1 << 20;
     private int maxHeaders = PublishRules.DEFAULT_MAX_HEADERS;
     private int maxHeaderBytes = PublishRules.DEFAULT_MAX_HEADER_BYTES;
@@ -525,6 +533,17 @@ public final class Hub implements Publisher, AutoCloseable {
 
     public Builder authorizer(Authorizer authorizer) {
       this.authorizer = Objects.requireNonNull(authorizer, "authorizer");
+      return this;
+    }
+
+    /**
+     * Which browser origins may use the transports and which hosts they answer to, for WebSocket
+     * handshakes, REST, long polling and SSE alike (default {@link OriginPolicy#sameOrigin()}: same
+     * origin only, any host). A refused request gets 403 {@code forbidden_origin} or
+     * {@code forbidden_host} before anything else happens.
+     */
+    public Builder originPolicy(OriginPolicy policy) {
+      this.originPolicy = Objects.requireNonNull(policy, "policy");
       return this;
     }
 

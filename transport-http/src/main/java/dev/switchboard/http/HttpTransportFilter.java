@@ -2,6 +2,7 @@ package dev.switchboard.http;
 
 import dev.switchboard.hub.Broker;
 import dev.switchboard.hub.Hub;
+import dev.switchboard.hub.OriginPolicy;
 import dev.switchboard.transport.Message;
 import dev.switchboard.transport.Status;
 import dev.switchboard.transport.SwitchboardException;
@@ -43,6 +44,12 @@ import org.slf4j.LoggerFactory;
  * filter and the SSE filter can both be mapped to {@code /*} (or {@code <basePath>/*}) of one
  * context, in any Servlet 6 container. Register it with async support enabled.
  *
+ * <p>Each request is first checked against the hub's {@link Hub#originPolicy() origin policy}: a
+ * {@code Host} it does not allow gets 403 {@code forbidden_host}, and an unsafe method ({@code POST},
+ * {@code PUT}, …) with an {@code Origin} that is neither the request's own nor allowed gets 403
+ * {@code forbidden_origin}, before anything is read or published (CSRF). Allowed origins get CORS
+ * headers.
+ *
  * <p>Long polls wait asynchronously: no container thread is held while waiting. Long polling is
  * stateless: any node sharing the broker can answer any poll.
  *
@@ -58,12 +65,12 @@ public final class HttpTransportFilter implements Filter {
   private final Hub hub;
   private final String basePath;
   private final IdempotentPublishes idempotency;
-  private final java.util.Set<String> allowedOrigins;
+  private final OriginPolicy originPolicy;
 
   private HttpTransportFilter(Builder b) {
     this.hub = b.hub;
     this.basePath = b.basePath;
-    this.allowedOrigins = java.util.Set.copyOf(b.allowedOrigins);
+    this.originPolicy = WirePaths.withOrigins(hub.originPolicy(), b.allowedOrigins);
     this.idempotency = new IdempotentPublishes(b.idempotencyMaxKeys, b.idempotencyMaxBytes, b.idempotencyTtl, b.clock);
   }
 
@@ -93,15 +100,19 @@ public final class HttpTransportFilter implements Filter {
       chain.doFilter(request, response);
       return;
     }
-    String origin = req.getHeader("Origin");
-    if (origin != null && (allowedOrigins.contains("*") || allowedOrigins.contains(origin))) {
-      res.setHeader("Access-Control-Allow-Origin", origin);
-      res.setHeader("Access-Control-Allow-Credentials", "true");
-      res.setHeader("Access-Control-Expose-Headers", "Location, Retry-After");
-      res.addHeader("Vary", "Origin");
-    }
     try {
       String method = req.getMethod();
+      String origin = req.getHeader("Origin");
+      // Before anything acts: a cross-origin page's "simple" POST (text/plain, no preflight) reaches
+      // us with the user's cookies, and CORS would only withhold the answer, not the write (CSRF).
+      WirePaths.checkOrigin(originPolicy, method, false, req.getScheme(), req.getServerName(),
+          req.getServerPort(), origin);
+      res.addHeader("Vary", "Origin");
+      if (originPolicy.isAllowedCrossOrigin(origin)) {
+        res.setHeader("Access-Control-Allow-Origin", origin);
+        res.setHeader("Access-Control-Allow-Credentials", "true");
+        res.setHeader("Access-Control-Expose-Headers", "Location, Retry-After");
+      }
       if (method.equals("OPTIONS")) {
         // CORS preflight: the headers above say whether the origin may; these say what it may send.
         res.setHeader("Access-Control-Allow-Methods", seg.size() == 2 ? "GET, POST" : "GET");
@@ -123,6 +134,10 @@ public final class HttpTransportFilter implements Filter {
             + " is not allowed here; use " + (seg.size() == 2 ? "GET or POST" : "GET"));
       }
     } catch (SwitchboardException e) {
+      if (e.status() == Status.PERMISSION_DENIED) {
+        log.debug("{} {} from {} refused: {} {}", req.getMethod(), req.getRequestURI(), req.getRemoteAddr(),
+            e.errorCode(), e.getMessage());
+      }
       ServletIo.error(res, e);
     }
   }
@@ -413,7 +428,7 @@ public final class HttpTransportFilter implements Filter {
     private Duration idempotencyTtl = Duration.ofHours(24);
     private long idempotencyMaxBytes = IdempotentPublishes.defaultMaxBytes();
     private Clock clock = Clock.systemUTC();
-    private final java.util.Set<String> allowedOrigins = new java.util.LinkedHashSet<>();
+    private final List<String> allowedOrigins = new java.util.ArrayList<>();
 
     private Builder(Hub hub) {
       this.hub = Objects.requireNonNull(hub, "hub");
@@ -457,11 +472,17 @@ public final class HttpTransportFilter implements Filter {
     }
 
     /**
-     * Origins allowed to call the API cross-origin (CORS), e.g. {@code https://app.example.com};
-     * {@code *} allows any. Default: none (same-origin pages only).
+     * Allows this origin cross-origin on this filter's endpoints, besides the hub's
+     * {@link Hub.Builder#originPolicy origin policy}; {@code *} allows any.
+     *
+     * @deprecated set the origins once for every transport with
+     *     {@code Hub.builder().originPolicy(OriginPolicy.builder().allowOrigin(origin).build())}
+     * @throws IllegalArgumentException when it is not {@code scheme://host[:port]} or {@code *}
      */
+    @Deprecated
     public Builder allowOrigin(String origin) {
-      allowedOrigins.add(WirePaths.requireOrigin(origin));
+      OriginPolicy.builder().allowOrigin(origin); // fails fast on a malformed origin
+      allowedOrigins.add(origin);
       return this;
     }
 

@@ -10,6 +10,7 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import dev.switchboard.hub.Hub;
 import dev.switchboard.hub.InMemoryBroker;
+import dev.switchboard.hub.OriginPolicy;
 import dev.switchboard.testkit.EmbeddedJetty;
 import dev.switchboard.transport.Message;
 import dev.switchboard.transport.Status;
@@ -40,9 +41,9 @@ class RestApiTest {
 
   @BeforeEach
   void start() throws Exception {
-    hub = Hub.builder().broker(new InMemoryBroker(5)).maxPayloadBytes(1024).build();
-    jetty = EmbeddedJetty.start(0, List.of(HttpTransportFilter.builder(hub).basePath("/api")
-        .allowOrigin("https://app.example").build()));
+    hub = Hub.builder().broker(new InMemoryBroker(5)).maxPayloadBytes(1024)
+        .originPolicy(OriginPolicy.builder().allowOrigin("https://app.example").build()).build();
+    jetty = EmbeddedJetty.start(0, List.of(HttpTransportFilter.builder(hub).basePath("/api").build()));
   }
 
   @AfterEach
@@ -311,6 +312,7 @@ class RestApiTest {
     assertEquals("https://app.example", ok.headers().firstValue("Access-Control-Allow-Origin").orElse(""));
     assertTrue(ok.headers().firstValue("Access-Control-Expose-Headers").orElse("").contains("Location"));
     HttpResponse<String> other = post("c", "text/plain", "x", "Origin", "https://evil.example");
+    assertError(other, 403, "forbidden_origin"); // more in OriginPolicyHttpTest
     assertTrue(other.headers().firstValue("Access-Control-Allow-Origin").isEmpty(), "no CORS grant for other origins");
   }
 

@@ -3,6 +3,7 @@ package dev.switchboard.sse;
 import dev.switchboard.hub.Connection;
 import dev.switchboard.hub.Handshake;
 import dev.switchboard.hub.Hub;
+import dev.switchboard.hub.OriginPolicy;
 import dev.switchboard.hub.OutboundWriter;
 import dev.switchboard.transport.Status;
 import dev.switchboard.transport.SwitchboardException;
@@ -38,7 +39,9 @@ import org.slf4j.LoggerFactory;
 /**
  * The Server-Sent Events endpoint {@code GET /v1/topics/{topic}/events} as a Servlet
  * {@link Filter} (other paths pass down the chain, so it shares a context with the HTTP filter).
- * Register it with async support enabled, in any Servlet 6 container.
+ * Register it with async support enabled, in any Servlet 6 container. A {@code Host} the hub's
+ * {@link Hub#originPolicy() origin policy} does not allow gets 403 {@code forbidden_host} before a
+ * stream opens; allowed origins get CORS headers.
  *
  * <p>Each stream starts with {@code retry:}, resumes from the {@code Last-Event-ID} header or the
  * {@code lastEventId} query parameter (browsers cannot set headers on the first connect), sends an
@@ -58,7 +61,7 @@ public final class SseTransportFilter implements Filter {
   private final String basePath;
   private final Duration heartbeat;
   private final Duration retry;
-  private final Set<String> allowedOrigins;
+  private final OriginPolicy originPolicy;
   private final byte[] retryField; // the first bytes of every stream
   private final Set<SseStream> streams = ConcurrentHashMap.newKeySet();
   private final AtomicBoolean heartbeatStarted = new AtomicBoolean();
@@ -69,13 +72,15 @@ public final class SseTransportFilter implements Filter {
     this.basePath = b.basePath;
     this.heartbeat = b.heartbeat;
     this.retry = b.retry;
-    this.allowedOrigins = Set.copyOf(b.allowedOrigins);
+    this.originPolicy = WirePaths.withOrigins(hub.originPolicy(), b.allowedOrigins);
     ByteArrayOutputStream r = new ByteArrayOutputStream(32);
     SseFormat.retry(r, retry.toMillis());
     this.retryField = r.toByteArray();
   }
 
-  /** A filter with the defaults: no base path, 15 s heartbeats, retry 1 s, no cross-origin access. */
+  /**
+   * A filter with the defaults: no base path, 15 s heartbeats, retry 1 s, the hub's origin policy.
+   */
   public SseTransportFilter(Hub hub) {
     this(builder(hub));
   }
@@ -105,8 +110,9 @@ public final class SseTransportFilter implements Filter {
       chain.doFilter(request, response);
       return;
     }
-    applyCors(req, res);
     try {
+      checkOrigin(req);
+      applyCors(req, res);
       if (req.getMethod().equals("OPTIONS")) {
         res.setHeader("Access-Control-Allow-Methods", "GET");
         res.setHeader("Access-Control-Allow-Headers", "Last-Event-ID, Authorization, Cache-Control");
@@ -124,12 +130,24 @@ public final class SseTransportFilter implements Filter {
     }
   }
 
+  /** The host always; the origin of unsafe methods (refused below anyway, but never acted on). */
+  private void checkOrigin(HttpServletRequest req) {
+    try {
+      WirePaths.checkOrigin(originPolicy, req.getMethod(), false, req.getScheme(), req.getServerName(),
+          req.getServerPort(), req.getHeader("Origin"));
+    } catch (SwitchboardException e) {
+      log.debug("{} {} from {} refused: {} {}", req.getMethod(), req.getRequestURI(), req.getRemoteAddr(),
+          e.errorCode(), e.getMessage());
+      throw e;
+    }
+  }
+
   private void applyCors(HttpServletRequest req, HttpServletResponse res) {
     String origin = req.getHeader("Origin");
-    if (origin != null && (allowedOrigins.contains("*") || allowedOrigins.contains(origin))) {
+    res.addHeader("Vary", "Origin");
+    if (originPolicy.isAllowedCrossOrigin(origin)) {
       res.setHeader("Access-Control-Allow-Origin", origin);
       res.setHeader("Access-Control-Allow-Credentials", "true");
-      res.addHeader("Vary", "Origin");
     }
   }
 
@@ -361,7 +379,7 @@ public final class SseTransportFilter implements Filter {
     private String basePath = "";
     private Duration heartbeat = Duration.ofSeconds(15);
     private Duration retry = Duration.ofSeconds(1);
-    private final Set<String> allowedOrigins = new java.util.LinkedHashSet<>();
+    private final List<String> allowedOrigins = new java.util.ArrayList<>();
 
     private Builder(Hub hub) {
       this.hub = Objects.requireNonNull(hub, "hub");
@@ -395,11 +413,17 @@ public final class SseTransportFilter implements Filter {
     }
 
     /**
-     * Origins allowed to read streams cross-origin (CORS), e.g. {@code https://app.example.com};
-     * {@code *} allows any. Default: none (same-origin pages only).
+     * Allows this origin to read streams cross-origin (CORS), besides the hub's
+     * {@link Hub.Builder#originPolicy origin policy}; {@code *} allows any.
+     *
+     * @deprecated set the origins once for every transport with
+     *     {@code Hub.builder().originPolicy(OriginPolicy.builder().allowOrigin(origin).build())}
+     * @throws IllegalArgumentException when it is not {@code scheme://host[:port]} or {@code *}
      */
+    @Deprecated
     public Builder allowOrigin(String origin) {
-      allowedOrigins.add(WirePaths.requireOrigin(origin));
+      OriginPolicy.builder().allowOrigin(origin); // fails fast on a malformed origin
+      allowedOrigins.add(origin);
       return this;
     }
 

@@ -43,6 +43,7 @@ class SseWireTest {
     startWith(Hub.builder().broker(new InMemoryBroker(5)).build());
   }
 
+  @SuppressWarnings("deprecation") // the filter's own allowOrigin still adds to the hub's policy
   private void startWith(Hub h) throws Exception {
     if (jetty != null) {
       jetty.close();

@@ -24,7 +24,7 @@ public enum EmbeddedContainer {
       return EmbeddedJetty.start(port, filters, context ->
           JakartaWebSocketServletContainerInitializer.configure(context, (servletContext, container) -> {
             try {
-              webSocket.accept(container);
+              webSocket.accept(servletContext, container);
             } catch (DeploymentException | RuntimeException e) {
               throw e;
             } catch (Exception e) {

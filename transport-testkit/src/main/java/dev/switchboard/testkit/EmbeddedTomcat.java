@@ -28,7 +28,8 @@ import org.apache.tomcat.websocket.server.WsSci;
  * context made with {@code addContext} has none, and Tomcat runs no filter for a request that maps
  * to no servlet), marked async-supported like the filters (an async request must be async all
  * along its chain); and {@link WsSci} as a container initializer for WebSocket, which puts the
- * {@link ServerContainer} into the servlet context before the endpoints are added.
+ * {@link ServerContainer} into the servlet context before the endpoints are added (by a second
+ * initializer, where filters such as a handshake filter can still be added too).
  *
  * <p>Not thread-safe: start and stop from one thread.
  */
@@ -110,7 +111,8 @@ public final class EmbeddedTomcat implements TransportContractTest.Server {
       context.addServletContainerInitializer(new WsSci(), null);
       context.addServletContainerInitializer((classes, servletContext) -> {
         try {
-          webSocket.accept((ServerContainer) servletContext.getAttribute(ServerContainer.class.getName()));
+          webSocket.accept(servletContext,
+              (ServerContainer) servletContext.getAttribute(ServerContainer.class.getName()));
         } catch (RuntimeException e) {
           throw e;
         } catch (Exception e) {

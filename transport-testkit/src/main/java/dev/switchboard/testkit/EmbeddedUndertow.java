@@ -7,13 +7,18 @@ import io.undertow.servlet.Servlets;
 import io.undertow.servlet.api.DeploymentInfo;
 import io.undertow.servlet.api.DeploymentManager;
 import io.undertow.servlet.api.ServletContainer;
+import io.undertow.servlet.api.ServletContainerInitializerInfo;
 import io.undertow.servlet.util.ImmediateInstanceFactory;
 import io.undertow.websockets.jsr.WebSocketDeploymentInfo;
 import jakarta.servlet.DispatcherType;
 import jakarta.servlet.Filter;
+import jakarta.servlet.ServletContainerInitializer;
+import jakarta.servlet.ServletException;
+import jakarta.websocket.server.ServerContainer;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import org.xnio.OptionMap;
 import org.xnio.Options;
@@ -26,8 +31,8 @@ import org.xnio.XnioWorker;
  * supported) and, optionally, Undertow's Jakarta WebSocket container. For tests and examples.
  *
  * <p>WebSocket needs a {@link WebSocketDeploymentInfo} in the deployment's servlet context
- * attributes (with a worker and a buffer pool); endpoints are added to its container when it is
- * ready. Each server has its own servlet container and XNIO worker, so servers started by one test
+ * attributes (with a worker and a buffer pool); endpoints (and filters) are added by a servlet
+ * container initializer, which runs once the container is in the context. Each server has its own servlet container and XNIO worker, so servers started by one test
  * are independent.
  *
  * <p>Not thread-safe: start and stop from one thread.
@@ -89,19 +94,24 @@ public final class EmbeddedUndertow implements TransportContractTest.Server {
       info.addFilterUrlMapping(name, "/*", DispatcherType.REQUEST);
     }
     if (webSocket != null) {
-      WebSocketDeploymentInfo ws = new WebSocketDeploymentInfo()
+      info.addServletContextAttribute(WebSocketDeploymentInfo.ATTRIBUTE_NAME, new WebSocketDeploymentInfo()
           .setWorker(worker)
-          .setBuffers(new DefaultByteBufferPool(false, 16 * 1024))
-          .addListener(c -> {
-            try {
-              webSocket.accept(c);
-            } catch (RuntimeException e) {
-              throw e;
-            } catch (Exception e) {
-              throw new IllegalStateException("WebSocket setup failed", e);
-            }
-          });
-      info.addServletContextAttribute(WebSocketDeploymentInfo.ATTRIBUTE_NAME, ws);
+          .setBuffers(new DefaultByteBufferPool(false, 16 * 1024)));
+      // Undertow's WebSocket extension puts the ServerContainer into the context before initializers
+      // run, and an initializer may still add filters (such as a handshake filter, ahead of Undertow's
+      // WebSocket filter, which is added after them).
+      ServletContainerInitializer setup = (classes, servletContext) -> {
+        try {
+          webSocket.accept(servletContext,
+              (ServerContainer) servletContext.getAttribute(ServerContainer.class.getName()));
+        } catch (RuntimeException e) {
+          throw e;
+        } catch (Exception e) {
+          throw new ServletException("WebSocket setup failed", e);
+        }
+      };
+      info.addServletContainerInitializer(new ServletContainerInitializerInfo(setup.getClass(),
+          new ImmediateInstanceFactory<>(setup), Set.of()));
     }
     ServletContainer container = ServletContainer.Factory.newInstance();
     DeploymentManager deployment = container.addDeployment(info);

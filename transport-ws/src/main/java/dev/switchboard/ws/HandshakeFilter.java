@@ -11,6 +11,7 @@ import jakarta.servlet.ServletResponse;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
+import java.security.Principal;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -18,9 +19,13 @@ import org.slf4j.LoggerFactory;
  * Decides a handshake before the container upgrades it, so a refusal is a plain HTTP answer (status,
  * JSON error body, {@code Retry-After} on 503) rather than a 101 followed by a close. Servlet filters
  * mapped ahead of the container's own WebSocket filter see the upgrade request first on Jetty, Tomcat
- * and Undertow. It refuses while the hub is at its connection limit or shutting down; any other check
- * that needs no session (origin, credentials) belongs in {@link #check}. Requests for other paths
- * pass through untouched.
+ * and Undertow. In order: the origin policy's host (403 {@code forbidden_host}) and origin (403
+ * {@code forbidden_origin}), the hub's {@code Authenticator} (401), then the hub's admission (503 at
+ * the connection limit or while shutting down). Requests for other paths pass through untouched.
+ *
+ * <p>The principal it authenticated is handed to {@link HubConfigurator} through a thread-local for
+ * the duration of the chain (Jetty, Tomcat and Undertow upgrade on the filter's thread), so the
+ * {@code Authenticator} runs once per handshake; a configurator that finds none decides alone.
  *
  * <p>Thread-safe.
  */
@@ -28,6 +33,7 @@ final class HandshakeFilter implements Filter {
   private static final Logger log = LoggerFactory.getLogger(HandshakeFilter.class);
 
   private final WebSocketTransport transport;
+  private final ThreadLocal<Principal> decided = new ThreadLocal<>();
 
   HandshakeFilter(WebSocketTransport transport) {
     this.transport = transport;
@@ -38,24 +44,46 @@ final class HandshakeFilter implements Filter {
       throws IOException, ServletException {
     if (request instanceof HttpServletRequest req && response instanceof HttpServletResponse res
         && WirePaths.pathInContext(req.getRequestURI(), req.getContextPath()).equals(transport.path)) {
+      Principal principal;
       try {
-        check(req);
+        principal = check(req);
       } catch (SwitchboardException e) {
         log.debug("handshake from {} refused: {} {}", req.getRemoteAddr(), e.errorCode(), e.getMessage());
         refuse(req, res, e);
         return;
       }
+      decided.set(principal);
+      try {
+        chain.doFilter(request, response);
+      } finally {
+        decided.remove();
+      }
+      return;
     }
     chain.doFilter(request, response);
   }
 
   /**
+   * The principal this filter authenticated for the handshake now being upgraded on this thread,
+   * or null when the filter did not see it.
+   */
+  Principal decidedPrincipal() {
+    return decided.get();
+  }
+
+  /**
    * Everything decided before the upgrade.
    *
+   * @return the authenticated principal
    * @throws SwitchboardException the refusal to answer with
    */
-  private void check(HttpServletRequest req) {
+  private Principal check(HttpServletRequest req) {
+    WirePaths.checkOrigin(transport.originPolicy, req.getMethod(), true, req.getScheme(), req.getServerName(),
+        req.getServerPort(), req.getHeader("Origin"));
+    Principal principal = transport.hub.authenticate(WirePaths.handshake("ws", req.getRemoteAddr(),
+        req.getRemotePort(), req.getHeaderNames(), req::getHeaders, req.getParameterMap()));
     transport.hub.checkAdmission();
+    return principal;
   }
 
   private static void refuse(HttpServletRequest req, HttpServletResponse res, SwitchboardException e)

@@ -1,21 +1,24 @@
 package dev.switchboard.ws;
 
 import dev.switchboard.hub.Handshake;
-import dev.switchboard.transport.Status;
 import dev.switchboard.transport.SwitchboardException;
+import dev.switchboard.transport.internal.WirePaths;
 import jakarta.websocket.HandshakeResponse;
 import jakarta.websocket.server.HandshakeRequest;
 import jakarta.websocket.server.ServerEndpointConfig;
 import java.net.URI;
 import java.security.Principal;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 
 /**
- * Decides each handshake: origin policy, then the hub's Authenticator. The verdict goes into the
- * session's user properties; {@link HubEndpoint#onOpen} closes refused sessions with 1008 before
- * any frame is read or written.
+ * The second line of the handshake checks, after {@link HandshakeFilter}: when the filter decided
+ * the handshake (the usual case), its principal is taken as it is; when the filter is not mounted
+ * (only {@link WebSocketTransport#register(jakarta.websocket.server.ServerContainer)} was called),
+ * the origin policy and the hub's Authenticator are applied here, from the handshake's headers. The
+ * verdict goes into the session's user properties; {@link HubEndpoint#onOpen} closes refused
+ * sessions with 1008 before any frame is read or written (after the upgrade: only the filter can
+ * answer with an HTTP status).
  */
 final class HubConfigurator extends ServerEndpointConfig.Configurator {
   static final String PRINCIPAL = "switchboard.principal";
@@ -29,7 +32,7 @@ final class HubConfigurator extends ServerEndpointConfig.Configurator {
 
   @Override
   public boolean checkOrigin(String originHeaderValue) {
-    return true; // decided in modifyHandshake, where the Host header is known
+    return true; // decided by the handshake filter, or in modifyHandshake where the Host header is known
   }
 
   @Override
@@ -39,16 +42,15 @@ final class HubConfigurator extends ServerEndpointConfig.Configurator {
 
   @Override
   public void modifyHandshake(ServerEndpointConfig sec, HandshakeRequest request, HandshakeResponse response) {
-    Map<String, List<String>> headers = request.getHeaders();
-    String origin = header(headers, "Origin");
-    String host = header(headers, "Host");
     Map<String, Object> props = sec.getUserProperties();
-    if (origin != null && !originAllowed(origin, host)) {
-      props.put(REFUSED, new SwitchboardException(Status.PERMISSION_DENIED, "forbidden_origin",
-          "cross-origin handshake from " + origin + " refused", null, null));
+    Principal decided = transport.handshakeFilter.decidedPrincipal();
+    if (decided != null) {
+      props.put(PRINCIPAL, decided);
       return;
     }
+    Map<String, List<String>> headers = request.getHeaders();
     try {
+      checkOrigin(request, headers);
       Principal p = transport.hub.authenticate(new Handshake("ws", null, headers, request.getParameterMap()));
       props.put(PRINCIPAL, p);
     } catch (SwitchboardException e) {
@@ -56,31 +58,39 @@ final class HubConfigurator extends ServerEndpointConfig.Configurator {
     }
   }
 
+  /**
+   * The origin policy from the headers alone. The scheme comes from the request URI where the
+   * container gives an absolute one ({@code ws://…}: Jetty, Tomcat); where it does not (Undertow) the
+   * origin's scheme is not compared, one more reason to mount the filter.
+   */
+  private void checkOrigin(HandshakeRequest request, Map<String, List<String>> headers) {
+    String host = header(headers, "Host");
+    URI uri = request.getRequestURI();
+    String scheme = uri == null || uri.getScheme() == null ? null
+        : uri.getScheme().equalsIgnoreCase("wss") || uri.getScheme().equalsIgnoreCase("https") ? "https" : "http";
+    String name = host;
+    int port = -1;
+    if (host != null) {
+      int colon = host.startsWith("[") ? host.indexOf(':', Math.max(0, host.indexOf(']')))
+          : host.indexOf(':') == host.lastIndexOf(':') ? host.indexOf(':') : -1;
+      if (colon > 0) {
+        name = host.substring(0, colon);
+        try {
+          port = Integer.parseInt(host.substring(colon + 1));
+        } catch (NumberFormatException e) {
+          name = null; // a malformed Host is nobody's
+        }
+      }
+    }
+    if (port == -1 && scheme != null) {
+      port = scheme.equals("https") ? 443 : 80;
+    }
+    WirePaths.checkOrigin(transport.originPolicy, "GET", true, scheme, name, port, header(headers, "Origin"));
+  }
+
   @Override
   public <T> T getEndpointInstance(Class<T> endpointClass) {
     return endpointClass.cast(new HubEndpoint(transport));
-  }
-
-  private boolean originAllowed(String origin, String host) {
-    if (transport.allowedOrigins.contains("*") || transport.allowedOrigins.contains(origin)) {
-      return true;
-    }
-    if (host == null) {
-      return false;
-    }
-    try {
-      URI o = URI.create(origin);
-      if (o.getHost() == null) {
-        return false; // "null" origins (sandboxed frames, file://) are never same-origin
-      }
-      int port = o.getPort() != -1 ? o.getPort() : "https".equalsIgnoreCase(o.getScheme()) ? 443 : 80;
-      String originHostPort = (o.getHost() + ":" + port).toLowerCase(Locale.ROOT);
-      String h = host.toLowerCase(Locale.ROOT);
-      String hostHostPort = h.contains(":") && !h.endsWith("]") ? h : h + ":" + port;
-      return originHostPort.equals(hostHostPort);
-    } catch (IllegalArgumentException e) {
-      return false;
-    }
   }
 
   private static String header(Map<String, List<String>> headers, String name) {

@@ -1,6 +1,7 @@
 package dev.switchboard.ws;
 
 import dev.switchboard.hub.Hub;
+import dev.switchboard.hub.OriginPolicy;
 import dev.switchboard.transport.internal.WirePaths;
 import jakarta.servlet.DispatcherType;
 import jakarta.servlet.Filter;
@@ -10,8 +11,8 @@ import jakarta.websocket.DeploymentException;
 import jakarta.websocket.server.ServerContainer;
 import jakarta.websocket.server.ServerEndpointConfig;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.EnumSet;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
@@ -29,14 +30,16 @@ import java.util.concurrent.atomic.AtomicLong;
  * ws.register(servletContext, serverContainer);   // handshake filter + endpoint, while the context starts
  * }</pre>
  *
- * <p>Handshakes the hub refuses before any session exists (connection limit reached, shutting down)
- * are answered by the {@link #handshakeFilter() handshake filter} before the upgrade: HTTP 503 with
- * {@code Retry-After} and the JSON error body. Without the filter (only the endpoint added) the same
- * refusal comes after the upgrade, as a close with a reason.
+ * <p>Every handshake is decided before the upgrade by the {@link #handshakeFilter() handshake
+ * filter}, and a refusal is a plain HTTP answer with the JSON error body, never a 101: 403
+ * ({@code forbidden_host}, {@code forbidden_origin}) when the hub's {@link Hub#originPolicy() origin
+ * policy} refuses the {@code Host} or the {@code Origin} (same origin, or an allowed one; cross-origin
+ * handshakes are refused by default), 401 when the hub's {@code Authenticator} refuses the
+ * credentials, 503 with {@code Retry-After} at the connection limit or while shutting down. Without
+ * the filter (only the endpoint added) the same checks run in the endpoint's configurator, after
+ * the upgrade: the session is closed at once with 1008 (1001 for capacity) and a reason naming why.
  *
- * <p>Every handshake is authenticated by the hub's {@code Authenticator} and checked against the
- * origin policy (same origin, or an allowed origin; cross-origin handshakes are refused by default);
- * a refused handshake is closed at once with 1008 and a reason naming why. Frames are answered per
+ * <p>Frames are answered per
  * DESIGN.md §3; a bad frame gets an {@code error} frame and the connection stays usable. Outbound
  * frames go through the hub's bounded per-connection queue and the async remote, one send in
  * flight per session; a client that cannot keep up is closed with 4000 and resumes from history.
@@ -47,7 +50,7 @@ import java.util.concurrent.atomic.AtomicLong;
 public final class WebSocketTransport {
   final Hub hub;
   final String path;
-  final Set<String> allowedOrigins;
+  final OriginPolicy originPolicy;
   final Duration pingInterval;
   final Duration idleTimeout;
   final int maxMessageBytes;
@@ -55,14 +58,14 @@ public final class WebSocketTransport {
   static final int PING_SLICES = 8;
 
   final Set<HubEndpoint> sessions = ConcurrentHashMap.newKeySet();
-  private final HandshakeFilter handshakeFilter = new HandshakeFilter(this);
+  final HandshakeFilter handshakeFilter = new HandshakeFilter(this);
   private final AtomicLong opened = new AtomicLong();
   private volatile ScheduledFuture<?> pinger;
 
   private WebSocketTransport(Builder b) {
     this.hub = b.hub;
     this.path = b.path;
-    this.allowedOrigins = Set.copyOf(b.allowedOrigins);
+    this.originPolicy = WirePaths.withOrigins(hub.originPolicy(), b.allowedOrigins);
     this.pingInterval = b.pingInterval;
     this.idleTimeout = b.idleTimeout;
     this.maxMessageBytes = b.maxMessageBytes > 0 ? b.maxMessageBytes
@@ -83,8 +86,10 @@ public final class WebSocketTransport {
 
   /**
    * Adds the endpoint to a container, without the {@link #handshakeFilter() handshake filter}: a
-   * handshake refused for the connection limit is then upgraded and closed at once (1001 with the
-   * reason) instead of answered 503. Prefer {@link #register(ServletContext, ServerContainer)}.
+   * refused handshake is then upgraded and closed at once (1008 for origin, host or credentials,
+   * 1001 for the connection limit) instead of answered 403, 401 or 503, which browsers and most
+   * WebSocket clients report as a successful open followed by a close. Prefer
+   * {@link #register(ServletContext, ServerContainer)}.
    *
    * @throws DeploymentException when the container refuses it (e.g. the path is taken)
    */
@@ -113,13 +118,15 @@ public final class WebSocketTransport {
   }
 
   /**
-   * The servlet filter that answers handshakes the hub refuses before any session exists with a plain
-   * HTTP response instead of an upgrade: 503 with {@code Retry-After}, {@code Connection: close} and
-   * the JSON error body ({@code too_many_connections} at the hub's connection limit,
-   * {@code unavailable} while it shuts down). Map it to the endpoint's path for REQUEST dispatches
-   * ahead of the container's WebSocket filter (Spring Boot: a {@code FilterRegistrationBean});
-   * requests for other paths pass through. {@link #register(ServletContext, ServerContainer)} does
-   * this for you.
+   * The servlet filter that decides handshakes before the upgrade and answers refused ones with a
+   * plain HTTP response and the JSON error body instead of an upgrade: 403 ({@code forbidden_host},
+   * {@code forbidden_origin}) for the origin policy, 401 for the credentials, 503 with
+   * {@code Retry-After} and {@code Connection: close} ({@code too_many_connections} at the hub's
+   * connection limit, {@code unavailable} while it shuts down). Map it to the endpoint's path for
+   * REQUEST dispatches ahead of the container's WebSocket filter (Spring Boot: a
+   * {@code FilterRegistrationBean}); requests for other paths pass through. The endpoint then takes
+   * the principal the filter authenticated (the Authenticator runs once per handshake).
+   * {@link #register(ServletContext, ServerContainer)} does this for you.
    */
   public Filter handshakeFilter() {
     return handshakeFilter;
@@ -165,7 +172,7 @@ public final class WebSocketTransport {
   public static final class Builder {
     private final Hub hub;
     private String path = "/v1/ws";
-    private final Set<String> allowedOrigins = new LinkedHashSet<>();
+    private final List<String> allowedOrigins = new ArrayList<>();
     private Duration pingInterval = Duration.ofSeconds(30);
     private Duration idleTimeout = Duration.ofMinutes(5);
     private int maxMessageBytes;
@@ -189,11 +196,18 @@ public final class WebSocketTransport {
     }
 
     /**
-     * Allows handshakes from this origin ({@code https://app.example.com}) besides same-origin ones;
-     * {@code *} allows any (do not, if browsers send credentials: Cross-Site WebSocket Hijacking).
+     * Allows handshakes from this origin ({@code https://app.example.com}) besides the hub's
+     * {@link Hub.Builder#originPolicy origin policy}; {@code *} allows any (do not, if browsers send
+     * credentials: Cross-Site WebSocket Hijacking).
+     *
+     * @deprecated set the origins once for every transport with
+     *     {@code Hub.builder().originPolicy(OriginPolicy.builder().allowOrigin(origin).build())}
+     * @throws IllegalArgumentException when it is not {@code scheme://host[:port]} or {@code *}
      */
+    @Deprecated
     public Builder allowOrigin(String origin) {
-      allowedOrigins.add(WirePaths.requireOrigin(origin));
+      OriginPolicy.builder().allowOrigin(origin); // fails fast on a malformed origin
+      allowedOrigins.add(origin);
       return this;
     }
 

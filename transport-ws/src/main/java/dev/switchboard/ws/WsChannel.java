@@ -119,9 +119,17 @@ final class WsChannel implements Channel {
 
   private SwitchboardException handshakeFailure(Throwable t) {
     if (t instanceof WebSocketHandshakeException) {
-      int code = ((WebSocketHandshakeException) t).getResponse().statusCode();
-      return new SwitchboardException(Status.fromHttpStatus(code), "websocket_refused",
-          "WebSocket handshake to " + uri + " refused with HTTP " + code, null, t);
+      // The hub's handshake filter answers refusals with its JSON error body (403 forbidden_origin,
+      // 401 unauthenticated, 503 with Retry-After); a proxy's page keeps the status's own code.
+      java.net.http.HttpResponse<?> r = ((WebSocketHandshakeException) t).getResponse();
+      int code = r.statusCode();
+      Object body = r.body();
+      byte[] bytes = body instanceof String ? ((String) body).getBytes(java.nio.charset.StandardCharsets.UTF_8)
+          : body instanceof byte[] ? (byte[]) body : new byte[0];
+      Duration hint = dev.switchboard.transport.internal.HttpChannel.retryAfter(r.headers());
+      SwitchboardException server = MessageJson.readError(code, bytes, hint);
+      return new SwitchboardException(server.status(), server.errorCode(), "WebSocket handshake to " + uri
+          + " refused with HTTP " + code + ": " + server.getMessage(), hint, t);
     }
     return new SwitchboardException(Status.UNAVAILABLE, "cannot connect to " + uri + ": " + t, t);
   }

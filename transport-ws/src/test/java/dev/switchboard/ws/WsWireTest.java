@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.switchboard.hub.Authenticator;
 import dev.switchboard.hub.Hub;
 import dev.switchboard.hub.InMemoryBroker;
+import dev.switchboard.hub.OriginPolicy;
 import dev.switchboard.testkit.EmbeddedJetty;
 import dev.switchboard.transport.Channel;
 import dev.switchboard.transport.Message;
@@ -42,7 +43,11 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
-/** The WebSocket wire protocol of DESIGN.md §3, frame by frame, with the JDK WebSocket client. */
+/**
+ * The WebSocket wire protocol of DESIGN.md §3, frame by frame, with the JDK WebSocket client. The
+ * endpoint is registered without its handshake filter, so refused handshakes are the configurator's
+ * second line (closed with 1008); {@link WsHandshakeRefusalTest} covers the filter's HTTP answers.
+ */
 @Timeout(120)
 class WsWireTest {
   private Hub hub;
@@ -375,9 +380,9 @@ class WsWireTest {
   }
 
   @Test
-  void crossOriginHandshake_isRefusedWith1008_unlessAllowed() throws Exception {
-    Hub h = Hub.builder().build();
-    start(h, WebSocketTransport.builder(h).allowOrigin("https://app.example"));
+  void crossOriginHandshake_withoutTheHandshakeFilter_isClosedWith1008_unlessAllowed() throws Exception {
+    Hub h = Hub.builder().originPolicy(OriginPolicy.builder().allowOrigin("https://app.example").build()).build();
+    start(h, WebSocketTransport.builder(h));
     Raw evil = new Raw().open("Origin", "https://evil.example");
     assertTrue(evil.closeReason().startsWith("1008 forbidden_origin"), evil.closed.get());
     Raw allowed = new Raw().open("Origin", "https://app.example");
@@ -386,13 +391,15 @@ class WsWireTest {
     Raw same = new Raw().open("Origin", "http://127.0.0.1:" + jetty.port());
     same.send("{\"op\":\"subscribe\",\"topic\":\"o2\"}");
     assertTrue(same.next().contains("subscribed"));
+    Raw otherScheme = new Raw().open("Origin", "https://127.0.0.1:" + jetty.port());
+    assertTrue(otherScheme.closeReason().startsWith("1008 forbidden_origin"), otherScheme.closed.get());
     Raw noOrigin = new Raw().open(); // not a browser: no Origin header, nothing to hijack
     noOrigin.send("{\"op\":\"subscribe\",\"topic\":\"o3\"}");
     assertTrue(noOrigin.next().contains("subscribed"));
   }
 
   @Test
-  void unauthenticatedHandshake_isClosedWith1008_andTheAuthenticatorSeesHeadersAndQuery() throws Exception {
+  void unauthenticatedHandshake_withoutTheHandshakeFilter_isClosedWith1008_andTheAuthenticatorSeesHeadersAndQuery() throws Exception {
     Principal bob = () -> "bob";
     Hub h = Hub.builder().authenticator(Authenticator.bearer(t -> t.equals("tok") ? bob : null)).build();
     start(h, WebSocketTransport.builder(h));

@@ -3,6 +3,7 @@ package dev.switchboard.transport.internal;
 import dev.switchboard.transport.Status;
 import dev.switchboard.transport.SwitchboardException;
 import dev.switchboard.hub.Handshake;
+import dev.switchboard.hub.OriginPolicy;
 import java.io.ByteArrayOutputStream;
 import java.net.InetSocketAddress;
 import java.nio.charset.CharacterCodingException;
@@ -98,16 +99,45 @@ public final class WirePaths {
   }
 
   /**
-   * Returns {@code origin} if it can be an allowed-origin entry: {@code scheme://host[:port]} or
-   * {@code *}, no whitespace or control characters.
-   *
-   * @throws IllegalArgumentException otherwise
+   * Whether {@code method} is safe (RFC 9110 §9.2.1: GET, HEAD, OPTIONS, TRACE). Browsers send any
+   * other method cross-origin as well (some without a CORS preflight), so the origin policy decides
+   * those before they act.
    */
-  public static String requireOrigin(String origin) {
-    if (origin == null || origin.isBlank() || origin.chars().anyMatch(c -> c < 0x21)) {
-      throw new IllegalArgumentException("origin must be a scheme://host[:port] or *: " + origin);
+  public static boolean isSafeMethod(String method) {
+    return method.equals("GET") || method.equals("HEAD") || method.equals("OPTIONS") || method.equals("TRACE");
+  }
+
+  /**
+   * The origin policy's checks for one request of a servlet transport, before anything else: the
+   * host always, the {@code Origin} on an unsafe method (and on every WebSocket handshake, which
+   * browsers send from any page).
+   *
+   * @param scheme the request's scheme ({@code getScheme()})
+   * @param serverName the host it was sent to ({@code getServerName()}, from {@code Host})
+   * @param serverPort the port it was sent to ({@code getServerPort()})
+   * @throws SwitchboardException PERMISSION_DENIED ({@code forbidden_host} or {@code forbidden_origin})
+   */
+  public static void checkOrigin(OriginPolicy policy, String method, boolean handshake, String scheme,
+      String serverName, int serverPort, String origin) {
+    policy.checkHost(serverName, serverPort);
+    if (handshake || !isSafeMethod(method)) {
+      policy.checkOrigin(origin, scheme, serverName, serverPort);
     }
-    return origin;
+  }
+
+  /**
+   * The policy of a transport whose builder was given origins of its own (the deprecated
+   * {@code allowOrigin} of the filter builders): the hub's, with those origins added.
+   *
+   * @throws IllegalArgumentException for a malformed origin
+   */
+  public static OriginPolicy withOrigins(OriginPolicy policy, List<String> origins) {
+    if (origins.isEmpty()) {
+      return policy;
+    }
+    OriginPolicy.Builder b = policy.toBuilder();
+    origins.forEach(b::allowOrigin);
+    return b.build();
   }
 
   /**
