@@ -6,6 +6,7 @@ import dev.switchboard.transport.SwitchboardException;
 import jakarta.websocket.HandshakeResponse;
 import jakarta.websocket.server.HandshakeRequest;
 import jakarta.websocket.server.ServerEndpointConfig;
+import java.net.InetSocketAddress;
 import java.net.URI;
 import java.security.Principal;
 import java.util.List;
@@ -20,6 +21,9 @@ import java.util.Map;
 final class HubConfigurator extends ServerEndpointConfig.Configurator {
   static final String PRINCIPAL = "switchboard.principal";
   static final String REFUSED = "switchboard.refused";
+  static final String REMOTE = "switchboard.remote";
+  /** Where Jetty puts the client's address in the handshake's user properties. */
+  private static final String JAKARTA_REMOTE = "jakarta.websocket.endpoint.remoteAddress";
 
   private final WebSocketTransport transport;
 
@@ -48,9 +52,14 @@ final class HubConfigurator extends ServerEndpointConfig.Configurator {
           "cross-origin handshake from " + origin + " refused", null, null));
       return;
     }
+    InetSocketAddress remote = props.get(JAKARTA_REMOTE) instanceof InetSocketAddress a ? a
+        : HandshakeFilter.remoteAddressOfCurrentHandshake();
     try {
-      Principal p = transport.hub.authenticate(new Handshake("ws", null, headers, request.getParameterMap()));
+      Principal p = transport.hub.authenticate(new Handshake("ws", remote, headers, request.getParameterMap()));
       props.put(PRINCIPAL, p);
+      if (remote != null) {
+        props.put(REMOTE, remote);
+      }
     } catch (SwitchboardException e) {
       props.put(REFUSED, e);
     }

@@ -269,6 +269,9 @@ final class WsProtocol {
       g.writeNumberField("status", e.status().httpStatus());
       g.writeStringField("error", e.errorCode());
       g.writeStringField("message", e.getMessage() == null ? "" : e.getMessage());
+      if (e.retryAfter().isPresent()) {
+        g.writeNumberField("retryAfter", MessageJson.retryAfterSeconds(e));
+      }
       g.writeEndObject();
     });
   }
