@@ -47,7 +47,8 @@ import java.util.concurrent.TimeUnit;
  * reset by the client within 10 s (HTTP/2 "rapid reset", CVE-2023-44487; past it the connection gets
  * GOAWAY {@code ENHANCE_YOUR_CALM} and is closed), 1,000 concurrent calls (HTTP/2
  * {@code MAX_CONCURRENT_STREAMS}: a client queues further calls until one ends), 8 KiB of request
- * metadata (headers) per call (more fails the call). Thread-safe.
+ * metadata (headers) per call (more fails the call). Client keepalive pings are permitted every
+ * 10 s; more often gets GOAWAY. Thread-safe.
  */
 public final class GrpcHubServer implements AutoCloseable {
   private final Server server;
@@ -258,9 +259,11 @@ public final class GrpcHubServer implements AutoCloseable {
     }
 
     /**
-     * Most bytes of request metadata (headers, HPACK-decoded, as HTTP/2 counts them) per call;
-     * a call with more fails with RESOURCE_EXHAUSTED before any of the service's code runs.
-     * Default 8 KiB (as grpc-java's default, made explicit), room for a long bearer token.
+     * Most bytes of request metadata (headers, HPACK-decoded, as HTTP/2 counts them) per call,
+     * announced in SETTINGS ({@code MAX_HEADER_LIST_SIZE}); a call with more fails before any of the
+     * service's code runs (a grpc-java client refuses to send it and fails the call with INTERNAL;
+     * the server resets it otherwise). Default 8 KiB (grpc-java's own default, made explicit), room
+     * for a long bearer token.
      */
     public Builder maxInboundMetadataBytes(int bytes) {
       if (bytes < 1024 || bytes > (1 << 20)) {
