@@ -7,7 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.switchboard.hub.Authenticator;
 import dev.switchboard.hub.Hub;
 import dev.switchboard.hub.RateLimit;
+import dev.switchboard.testkit.EmbeddedContainer;
 import dev.switchboard.testkit.EmbeddedJetty;
+import dev.switchboard.testkit.TransportContractTest;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.WebSocket;
@@ -21,6 +23,8 @@ import org.eclipse.jetty.ee10.websocket.jakarta.server.config.JakartaWebSocketSe
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * WebSocket publishes over a rate limit get an {@code error} frame with status 429 and the
@@ -32,26 +36,35 @@ class WsRateLimitTest {
   private static final RateLimit BURST_5_THEN_HOURLY = RateLimit.of(1, Duration.ofHours(1)).withBurst(5);
 
   private Hub hub;
-  private EmbeddedJetty jetty;
+  private TransportContractTest.Server server;
   private final HttpClient http = HttpClient.newHttpClient();
   private final List<WebSocket> sockets = new ArrayList<>();
 
   private void start(RateLimit perConnection, RateLimit perPrincipal) throws Exception {
+    start(EmbeddedContainer.JETTY, perConnection, perPrincipal);
+  }
+
+  /** The hub and a server with the WebSocket endpoint behind its handshake filter. */
+  private void start(EmbeddedContainer container, RateLimit perConnection, RateLimit perPrincipal) throws Exception {
     hub = Hub.builder()
         .authenticator(h -> h.bearerToken() == null ? Authenticator.ANONYMOUS : h::bearerToken)
         .publishRatePerConnection(perConnection)
         .publishRatePerPrincipal(perPrincipal)
         .build();
     WebSocketTransport ws = WebSocketTransport.builder(hub).build();
-    jetty = EmbeddedJetty.start(0, List.of(), context ->
-        JakartaWebSocketServletContainerInitializer.configure(context, (sc, container) -> ws.register(sc, container)));
+    if (container == EmbeddedContainer.JETTY) {
+      server = EmbeddedJetty.start(0, List.of(), context ->
+          JakartaWebSocketServletContainerInitializer.configure(context, (sc, c) -> ws.register(sc, c)));
+    } else {
+      server = container.start(0, List.of(ws.handshakeFilter()), ws::register);
+    }
   }
 
   @AfterEach
   void stop() throws Exception {
     sockets.forEach(WebSocket::abort);
-    if (jetty != null) {
-      jetty.close();
+    if (server != null) {
+      server.close();
     }
     if (hub != null) {
       hub.shutdown();
@@ -69,7 +82,7 @@ class WsRateLimitTest {
       if (token != null) {
         b.header("Authorization", "Bearer " + token);
       }
-      ws = b.buildAsync(URI.create("ws://127.0.0.1:" + jetty.port() + "/v1/ws"), this).join();
+      ws = b.buildAsync(URI.create("ws://127.0.0.1:" + server.port() + "/v1/ws"), this).join();
       sockets.add(ws);
     }
 
@@ -146,9 +159,10 @@ class WsRateLimitTest {
     }
   }
 
-  @Test
-  void anonymousConnectionsFromOneAddress_shareTheAddressBucket() throws Exception {
-    start(RateLimit.unlimited(), BURST_5_THEN_HOURLY);
+  @ParameterizedTest
+  @EnumSource(EmbeddedContainer.class)
+  void anonymousConnectionsFromOneAddress_shareTheAddressBucket(EmbeddedContainer container) throws Exception {
+    start(container, RateLimit.unlimited(), BURST_5_THEN_HOURLY);
     Client first = new Client(null);
     Client second = new Client(null);
     for (int i = 0; i < 3; i++) {
