@@ -119,7 +119,7 @@ public final class RateLimit {
     return Objects.hash(permits, period, burst);
   }
 
-  /** E.g. {@code 1000 per second (burst 2000)}, {@code 1 per 3600 s (burst 5)} or {@code unlimited}. */
+  /** E.g. {@code 1000 per second, burst 2000}, {@code 1 per 3600 s, burst 5} or {@code unlimited}. */
   @Override
   public String toString() {
     if (isUnlimited()) {
@@ -127,6 +127,6 @@ public final class RateLimit {
     }
     String per = period.equals(Duration.ofSeconds(1)) ? "second"
         : period.toNanos() % 1_000_000_000L == 0 ? period.toSeconds() + " s" : period.toMillis() + " ms";
-    return permits + " per " + per + " (burst " + burst + ")";
+    return permits + " per " + per + ", burst " + burst;
   }
 }

@@ -127,7 +127,7 @@ class RateLimiterTest {
     assertThrows(IllegalArgumentException.class, () -> RateLimit.perSecond(1).withBurst(0));
     assertThrows(IllegalArgumentException.class, () -> RateLimit.of(1, Duration.ofDays(365)).withBurst(Long.MAX_VALUE / 2));
     assertThrows(IllegalStateException.class, () -> RateLimit.unlimited().withBurst(5));
-    assertEquals("1000 per second (burst 2000)", Hub.DEFAULT_PUBLISH_RATE_PER_CONNECTION.toString());
+    assertEquals("1000 per second, burst 2000", Hub.DEFAULT_PUBLISH_RATE_PER_CONNECTION.toString());
   }
 
   /** Through the hub: connections, principals, the refusal's fields, and the hub's own publishes. */

@@ -16,6 +16,11 @@ import dev.switchboard.grpc.v1.SubscribeRequest;
 import dev.switchboard.hub.Authenticator;
 import dev.switchboard.hub.Hub;
 import dev.switchboard.hub.RateLimit;
+import dev.switchboard.transport.Channel;
+import dev.switchboard.transport.Message;
+import dev.switchboard.transport.SwitchboardException;
+import dev.switchboard.transport.TransportConfig;
+import dev.switchboard.transport.Transports;
 import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
@@ -26,6 +31,7 @@ import io.grpc.stub.MetadataUtils;
 import io.grpc.stub.StreamObserver;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
@@ -147,6 +153,23 @@ class GrpcRateLimitTest {
     assertEquals(3, s.getFailed(), s.toString());
     assertEquals(5, s.getFailures(0).getIndex());
     s.getFailuresList().forEach(f -> assertTooManyRequests(f.getError()));
+  }
+
+  @Test
+  void grpcClientSend_overTheLimit_failsWithTooManyRequestsAndTheRetryHint() throws Exception {
+    start(BURST_5_THEN_HOURLY, RateLimit.unlimited());
+    try (Channel c = Transports.open(TransportConfig.builder().transport("grpc")
+        .url("grpc://127.0.0.1:" + server.port()).build())) {
+      for (int i = 0; i < 5; i++) {
+        c.send(Message.text("t", "m" + i)).toCompletableFuture().get(20, TimeUnit.SECONDS);
+      }
+      ExecutionException e = assertThrows(ExecutionException.class,
+          () -> c.send(Message.text("t", "over")).toCompletableFuture().get(20, TimeUnit.SECONDS));
+      SwitchboardException s = SwitchboardException.from(e);
+      assertEquals(dev.switchboard.transport.Status.TOO_MANY_REQUESTS, s.status());
+      assertEquals("too_many_requests", s.errorCode());
+      assertTrue(s.retryAfter().orElseThrow().toSeconds() > 3000, s.toString());
+    }
   }
 
   /** A Connect session recording every server frame. */

@@ -2,6 +2,7 @@ package dev.switchboard.ws;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.switchboard.hub.Authenticator;
@@ -10,6 +11,12 @@ import dev.switchboard.hub.RateLimit;
 import dev.switchboard.testkit.EmbeddedContainer;
 import dev.switchboard.testkit.EmbeddedJetty;
 import dev.switchboard.testkit.TransportContractTest;
+import dev.switchboard.transport.Channel;
+import dev.switchboard.transport.Message;
+import dev.switchboard.transport.Status;
+import dev.switchboard.transport.SwitchboardException;
+import dev.switchboard.transport.TransportConfig;
+import dev.switchboard.transport.Transports;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.WebSocket;
@@ -17,6 +24,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import org.eclipse.jetty.ee10.websocket.jakarta.server.config.JakartaWebSocketServletContainerInitializer;
@@ -156,6 +164,23 @@ class WsRateLimitTest {
     assertTooManyRequests(alice1.publish("a1-3"), "a1-3");
     for (int i = 0; i < 5; i++) {
       assertAck(bob.publish("b" + i), "b" + i);
+    }
+  }
+
+  @Test
+  void wsClientSend_overTheLimit_failsWithTooManyRequestsAndTheRetryHint() throws Exception {
+    start(BURST_5_THEN_HOURLY, RateLimit.unlimited());
+    try (Channel channel = Transports.open(TransportConfig.builder().transport("ws").url(server.url().toString())
+        .build())) {
+      for (int i = 0; i < 5; i++) {
+        channel.send(Message.text("t", "m" + i)).toCompletableFuture().get(20, TimeUnit.SECONDS);
+      }
+      ExecutionException e = assertThrows(ExecutionException.class,
+          () -> channel.send(Message.text("t", "over")).toCompletableFuture().get(20, TimeUnit.SECONDS));
+      SwitchboardException s = SwitchboardException.from(e);
+      assertEquals(Status.TOO_MANY_REQUESTS, s.status());
+      assertEquals("too_many_requests", s.errorCode());
+      assertTrue(s.retryAfter().orElseThrow().toSeconds() > 3000, s.toString());
     }
   }
 
