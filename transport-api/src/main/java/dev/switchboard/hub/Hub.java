@@ -758,7 +758,7 @@ public final class Hub implements Publisher, AutoCloseable {
 
     /**
      * Most principals (and anonymous addresses) whose publish rate is tracked at once (default
-     * 100,000, about 15 MB at most). A principal quiet long enough to have a full bucket again is
+     * 100,000; about 14 MB when full, with 25-character names). A principal quiet long enough to have a full bucket again is
      * forgotten (nothing is lost); past the bound, the least active eighth are forgotten and start
      * with a full bucket again.
      */
