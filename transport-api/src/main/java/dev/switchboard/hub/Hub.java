@@ -256,8 +256,8 @@ public final class Hub implements Publisher, AutoCloseable {
         if (connection != null) {
           rateLimiter.refund(connection);
         }
-        throw rateLimited(principalKey instanceof String ? "this principal" : "this address", rateLimiter.perPrincipal(),
-            wait);
+        String scope = principalKey instanceof String ? "this principal" : "this address";
+        throw rateLimited(scope, rateLimiter.perPrincipal(), wait);
       }
     }
   }
@@ -758,9 +758,9 @@ public final class Hub implements Publisher, AutoCloseable {
 
     /**
      * Most principals (and anonymous addresses) whose publish rate is tracked at once (default
-     * 100,000; about 14 MB when full, with 25-character names). A principal quiet long enough to have a full bucket again is
-     * forgotten (nothing is lost); past the bound, the least active eighth are forgotten and start
-     * with a full bucket again.
+     * 100,000; about 14 MB when full, with 25-character names). A principal quiet long enough to
+     * have a full bucket again is forgotten (nothing is lost); past the bound, the least active
+     * eighth are forgotten and start with a full bucket again.
      */
     public Builder maxRateLimitedPrincipals(int principals) {
       if (principals < 1 || principals > 10_000_000) {
