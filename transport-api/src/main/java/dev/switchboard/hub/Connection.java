@@ -96,6 +96,8 @@ public final class Connection {
   private final int maxMessages;
   private final long maxBytes;
   private final int maxSubscriptions;
+  private final RateLimiter.Bucket publishBucket; // null when connections are not rate limited
+  private final Object principalKey; // the principal's rate-limit bucket key, or null for none
   private final MpscQueue<Event> queue = new MpscQueue<>(); // many publishers offer, the one writer polls
   /**
    * Queued messages (high 24 bits) and bytes (low 40 bits) in one word, so the publishing thread and
@@ -112,7 +114,7 @@ public final class Connection {
   private volatile String closeReason;
 
   Connection(Hub hub, Principal principal, String transport, Sink sink, int maxMessages, long maxBytes,
-      int maxSubscriptions) {
+      int maxSubscriptions, RateLimiter.Bucket publishBucket, Object principalKey) {
     this.hub = hub;
     this.id = transport + "-" + IDS.incrementAndGet();
     this.principal = principal;
@@ -121,6 +123,8 @@ public final class Connection {
     this.maxMessages = maxMessages;
     this.maxBytes = maxBytes;
     this.maxSubscriptions = maxSubscriptions;
+    this.publishBucket = publishBucket;
+    this.principalKey = principalKey;
   }
 
   /** A process-unique id, e.g. {@code sse-42}. */
@@ -176,6 +180,19 @@ public final class Connection {
     } catch (SwitchboardException e) {
       return CompletableFuture.failedFuture(e);
     }
+  }
+
+  /**
+   * Publishes on behalf of this connection's client: the connection's publish rate limit
+   * ({@link Hub.Builder#publishRatePerConnection}) and its principal's
+   * ({@link Hub.Builder#publishRatePerPrincipal}) apply, then the {@link Authorizer}, then the
+   * hub's {@link Hub#publish(Message) publishing rules}. A refusal leaves the connection open.
+   *
+   * @return the stored message, or failed with a SwitchboardException: TOO_MANY_REQUESTS (with a
+   *     retry hint) over a rate limit, PERMISSION_DENIED, or as {@link Hub#publish(Message)}
+   */
+  public CompletionStage<Message> publish(Message draft) {
+    return hub.publish(this, publishBucket, principalKey, draft);
   }
 
   /** Removes a subscription; returns whether there was one. */

@@ -5,6 +5,7 @@ import dev.switchboard.transport.Publisher;
 import dev.switchboard.transport.Status;
 import dev.switchboard.transport.SwitchboardException;
 import dev.switchboard.transport.Topics;
+import java.net.InetSocketAddress;
 import java.security.Principal;
 import java.time.Duration;
 import java.util.List;
@@ -62,6 +63,7 @@ public final class Hub implements Publisher, AutoCloseable {
   private final int maxConnections;
   private final int maxSubscriptionsPerConnection;
   private final Duration maxPollWait;
+  private final RateLimiter rateLimiter;
   private final ScheduledExecutorService scheduler;
   private final ConcurrentHashMap<String, TopicGroup> groups = new ConcurrentHashMap<>();
   private final Set<Connection> connections = ConcurrentHashMap.newKeySet();
@@ -69,6 +71,7 @@ public final class Hub implements Publisher, AutoCloseable {
   private final AtomicInteger subscribers = new AtomicInteger();
   private final AtomicLong slowConsumerCloses = new AtomicLong();
   private final AtomicLong deliveryFailures = new AtomicLong();
+  private final AtomicLong rateLimited = new AtomicLong();
   private final AtomicBoolean running = new AtomicBoolean(true);
 
   private Hub(Builder b) {
@@ -85,6 +88,8 @@ public final class Hub implements Publisher, AutoCloseable {
     this.maxConnections = b.maxConnections;
     this.maxSubscriptionsPerConnection = b.maxSubscriptionsPerConnection;
     this.maxPollWait = b.maxPollWait;
+    this.rateLimiter = new RateLimiter(b.publishRatePerConnection, b.publishRatePerPrincipal,
+        b.maxRateLimitedPrincipals, System::nanoTime);
     ScheduledThreadPoolExecutor timer = new ScheduledThreadPoolExecutor(1, r -> {
       Thread t = new Thread(r, "switchboard-hub-timer");
       t.setDaemon(true);
@@ -94,7 +99,16 @@ public final class Hub implements Publisher, AutoCloseable {
     // keeping thousands of dead tasks until they expire.
     timer.setRemoveOnCancelPolicy(true);
     this.scheduler = timer;
+    if (!b.publishRatePerPrincipal.isUnlimited()) {
+      // Buckets of quiet principals are full again: drop them, so the map holds only recent ones.
+      timer.scheduleWithFixedDelay(rateLimiter::sweepIdle, 1, 1, TimeUnit.MINUTES);
+    }
   }
+
+  /** Default of {@link Builder#publishRatePerConnection}: 1,000 per second, burst 2,000. */
+  public static final RateLimit DEFAULT_PUBLISH_RATE_PER_CONNECTION = RateLimit.perSecond(1_000).withBurst(2_000);
+  /** Default of {@link Builder#publishRatePerPrincipal}: 5,000 per second, burst 10,000. */
+  public static final RateLimit DEFAULT_PUBLISH_RATE_PER_PRINCIPAL = RateLimit.perSecond(5_000).withBurst(10_000);
 
   public static Builder builder() {
     return new Builder();
@@ -176,8 +190,48 @@ public final class Hub implements Publisher, AutoCloseable {
     }
   }
 
-  /** Publishes on behalf of a client, after checking it may publish on the topic. */
+  /**
+   * Publishes on behalf of a client whose address is unknown; see
+   * {@link #publish(Principal, InetSocketAddress, Message)}.
+   */
   public CompletionStage<Message> publish(Principal principal, Message draft) {
+    return publish(principal, null, draft);
+  }
+
+  /**
+   * Publishes on behalf of a client's request that belongs to no {@link Connection} (a REST
+   * request, a gRPC {@code Publish} or {@code PublishStream}): the principal's publish rate limit
+   * ({@link Builder#publishRatePerPrincipal}) applies, then the {@link Authorizer}, then the
+   * {@link #publish(Message) publishing rules}. Publishes over a connection go through
+   * {@link Connection#publish}, which also applies the connection's own limit.
+   *
+   * @param remoteAddress the client's address, which keys the rate limit of
+   *     {@link Authenticator#ANONYMOUS} clients; null when unknown (anonymous clients are then not
+   *     limited per principal)
+   * @return the stored message, or failed with a SwitchboardException: TOO_MANY_REQUESTS (with a
+   *     retry hint) over the rate limit, PERMISSION_DENIED, or as {@link #publish(Message)}
+   */
+  public CompletionStage<Message> publish(Principal principal, InetSocketAddress remoteAddress, Message draft) {
+    try {
+      checkPublishRate(null, rateLimiter.principalKey(principal, remoteAddress));
+    } catch (SwitchboardException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+    return publishAuthorized(principal, draft);
+  }
+
+  /** A connection's publish: its own bucket and its principal's (see {@link Connection#publish}). */
+  CompletionStage<Message> publish(Connection connection, RateLimiter.Bucket bucket, Object principalKey,
+      Message draft) {
+    try {
+      checkPublishRate(bucket, principalKey);
+    } catch (SwitchboardException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+    return publishAuthorized(connection.principal(), draft);
+  }
+
+  private CompletionStage<Message> publishAuthorized(Principal principal, Message draft) {
     try {
       authorize(principal, draft.topic(), Authorizer.Action.PUBLISH);
     } catch (SwitchboardException e) {
@@ -187,16 +241,72 @@ public final class Hub implements Publisher, AutoCloseable {
   }
 
   /**
+   * Takes a permit from the connection's bucket (if any) and the principal's (if any); a permit
+   * taken from the first is given back when the second refuses.
+   *
+   * @throws SwitchboardException TOO_MANY_REQUESTS, from {@link #rateLimited}
+   */
+  private void checkPublishRate(RateLimiter.Bucket connection, Object principalKey) {
+    if (connection == null && principalKey == null) {
+      return;
+    }
+    long now = rateLimiter.now();
+    if (connection != null) {
+      long wait = rateLimiter.acquire(connection, now);
+      if (wait > 0) {
+        throw rateLimited("this connection", rateLimiter.perConnection(), wait);
+      }
+    }
+    if (principalKey != null) {
+      long wait = rateLimiter.acquire(principalKey, now);
+      if (wait > 0) {
+        if (connection != null) {
+          rateLimiter.refund(connection);
+        }
+        String scope = principalKey instanceof String ? "this principal" : "this address";
+        throw rateLimited(scope, rateLimiter.perPrincipal(), wait);
+      }
+    }
+  }
+
+  /**
+   * Every rate-limit refusal goes through here (one place to count them): TOO_MANY_REQUESTS
+   * ({@code too_many_requests}) with the wait rounded up to whole seconds as the retry hint.
+   */
+  private SwitchboardException rateLimited(String scope, RateLimit limit, long waitNanos) {
+    rateLimited.incrementAndGet();
+    long seconds = Math.max(1, (waitNanos + 999_999_999L) / 1_000_000_000L);
+    return new SwitchboardException(Status.TOO_MANY_REQUESTS, Status.TOO_MANY_REQUESTS.code(),
+        "publish rate limit of " + scope + " (" + limit + ") reached; retry in " + seconds + " s",
+        Duration.ofSeconds(seconds), null);
+  }
+
+  /**
    * Registers a connected client.
    *
    * @throws SwitchboardException UNAVAILABLE (with a retry hint) when shut down or at the connection
    *     limit
    */
   public Connection connect(Principal principal, String transport, Connection.Sink sink) {
+    return connect(principal, null, transport, sink);
+  }
+
+  /**
+   * Registers a connected client whose address is known (it keys the publish rate limit of
+   * {@link Authenticator#ANONYMOUS} clients; see {@link Connection#publish}).
+   *
+   * @param remoteAddress the client's address, or null when unknown
+   * @throws SwitchboardException UNAVAILABLE (with a retry hint) when shut down or at the connection
+   *     limit
+   */
+  public Connection connect(Principal principal, InetSocketAddress remoteAddress, String transport,
+      Connection.Sink sink) {
     requireRunning();
     requireCapacity();
-    Connection c = new Connection(this, Objects.requireNonNull(principal, "principal"), transport,
-        Objects.requireNonNull(sink, "sink"), maxQueuedMessages, maxQueuedBytes, maxSubscriptionsPerConnection);
+    Objects.requireNonNull(principal, "principal");
+    Connection c = new Connection(this, principal, transport, Objects.requireNonNull(sink, "sink"),
+        maxQueuedMessages, maxQueuedBytes, maxSubscriptionsPerConnection, rateLimiter.newConnectionBucket(),
+        rateLimiter.principalKey(principal, remoteAddress));
     connections.add(c);
     if (!running.get()) {
       // Shutdown raced with us: do not leave a connection it did not see.
@@ -274,6 +384,16 @@ public final class Hub implements Publisher, AutoCloseable {
    */
   public long deliveryFailures() {
     return deliveryFailures.get();
+  }
+
+  /** How many publishes were refused since start because a publish rate limit was reached. */
+  public long rateLimitedPublishes() {
+    return rateLimited.get();
+  }
+
+  /** Principals (and anonymous addresses) whose publish rate is being tracked now. */
+  int rateLimitedPrincipalsTracked() {
+    return rateLimiter.trackedPrincipals();
   }
 
   /** Closes every connection with the given status (clients reconnect and resume). */
@@ -517,6 +637,9 @@ public final class Hub implements Publisher, AutoCloseable {
     private int maxConnections = DescriptorLimit.defaultMaxConnections();
     private int maxSubscriptionsPerConnection = 1000;
     private Duration maxPollWait = Duration.ofSeconds(60);
+    private RateLimit publishRatePerConnection = DEFAULT_PUBLISH_RATE_PER_CONNECTION;
+    private RateLimit publishRatePerPrincipal = DEFAULT_PUBLISH_RATE_PER_PRINCIPAL;
+    private int maxRateLimitedPrincipals = 100_000;
 
     private Builder() {}
 
@@ -625,6 +748,44 @@ public final class Hub implements Publisher, AutoCloseable {
         throw new IllegalArgumentException("maxPollWait must be in (0, 60s]: " + wait);
       }
       this.maxPollWait = wait;
+      return this;
+    }
+
+    /**
+     * Publishes one connection (a WebSocket session, a gRPC {@code Connect} stream) may make; over it
+     * a publish is refused with TOO_MANY_REQUESTS (429, {@code too_many_requests}, with a retry hint)
+     * and the connection stays open. Default 1,000 per second with a burst of 2,000;
+     * {@link RateLimit#unlimited()} turns it off.
+     */
+    public Builder publishRatePerConnection(RateLimit limit) {
+      this.publishRatePerConnection = Objects.requireNonNull(limit, "limit");
+      return this;
+    }
+
+    /**
+     * Publishes one principal may make over all its connections and requests together (REST, gRPC
+     * {@code Publish} and {@code PublishStream}, WebSocket, gRPC {@code Connect}). The principal is
+     * the {@link Authenticator}'s, by name; {@link Authenticator#ANONYMOUS} clients are counted by IP
+     * address (IPv6: by /64 prefix), so they do not share one budget (an anonymous client whose
+     * address the transport does not know is limited per connection only). Default 5,000 per second
+     * with a burst of 10,000; {@link RateLimit#unlimited()} turns it off.
+     */
+    public Builder publishRatePerPrincipal(RateLimit limit) {
+      this.publishRatePerPrincipal = Objects.requireNonNull(limit, "limit");
+      return this;
+    }
+
+    /**
+     * Most principals (and anonymous addresses) whose publish rate is tracked at once (default
+     * 100,000; about 14 MB when full, with 25-character names). A principal quiet long enough to
+     * have a full bucket again is forgotten (nothing is lost); past the bound, the least active
+     * eighth are forgotten and start with a full bucket again.
+     */
+    public Builder maxRateLimitedPrincipals(int principals) {
+      if (principals < 1 || principals > 10_000_000) {
+        throw new IllegalArgumentException("maxRateLimitedPrincipals must be from 1 to 10,000,000: " + principals);
+      }
+      this.maxRateLimitedPrincipals = principals;
       return this;
     }
 

@@ -135,7 +135,18 @@ public abstract class OutboundWriter<F> implements Connection.Sink {
    * @throws SwitchboardException as {@link Hub#connect} does
    */
   public final Connection connect(Hub hub, Principal principal, String transport) {
-    Connection c = hub.connect(principal, transport, this);
+    return connect(hub, principal, null, transport);
+  }
+
+  /**
+   * As {@link #connect(Hub, Principal, String)} for a client whose address is known (see
+   * {@link Hub#connect(Principal, java.net.InetSocketAddress, String, Connection.Sink)}).
+   *
+   * @param remoteAddress the client's address, or null when unknown
+   */
+  public final Connection connect(Hub hub, Principal principal, java.net.InetSocketAddress remoteAddress,
+      String transport) {
+    Connection c = hub.connect(principal, remoteAddress, transport, this);
     connection = c;
     return c;
   }

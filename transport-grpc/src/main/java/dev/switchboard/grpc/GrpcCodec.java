@@ -108,18 +108,23 @@ final class GrpcCodec {
   }
 
   static Error error(SwitchboardException e) {
-    return Error.newBuilder()
+    Error.Builder b = Error.newBuilder()
         .setCode(e.status().grpcCode())
         .setError(e.errorCode())
         .setMessage(String.valueOf(e.getMessage()))
-        .setStatus(e.status().httpStatus())
-        .build();
+        .setStatus(e.status().httpStatus());
+    e.retryAfter().ifPresent(d -> b.setRetryAfter(retryAfterSeconds(d)));
+    return b.build();
+  }
+
+  private static long retryAfterSeconds(Duration d) {
+    return Math.max(1, (d.toMillis() + 999) / 1000);
   }
 
   static SwitchboardException fromError(Error e) {
     Status status = e.getStatus() != 0 ? Status.fromHttpStatus(e.getStatus()) : fromGrpcCode(e.getCode());
     return new SwitchboardException(status, e.getError().isEmpty() ? status.code() : e.getError(),
-        e.getMessage(), null, null);
+        e.getMessage(), e.getRetryAfter() > 0 ? Duration.ofSeconds(e.getRetryAfter()) : null, null);
   }
 
   /** The call status for a failure, with Switchboard's error code, HTTP status and retry hint as trailers. */
@@ -128,8 +133,7 @@ final class GrpcCodec {
     Metadata trailers = new Metadata();
     trailers.put(ERROR_KEY, e.errorCode());
     trailers.put(STATUS_KEY, Integer.toString(e.status().httpStatus()));
-    e.retryAfter().ifPresent(d -> trailers.put(RETRY_AFTER_KEY,
-        Long.toString(Math.max(1, (d.toMillis() + 999) / 1000))));
+    e.retryAfter().ifPresent(d -> trailers.put(RETRY_AFTER_KEY, Long.toString(retryAfterSeconds(d))));
     return io.grpc.Status.fromCodeValue(e.status().grpcCode())
         .withDescription(e.errorCode() + ": " + e.getMessage())
         .asRuntimeException(trailers);

@@ -41,7 +41,14 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>Defaults: host 127.0.0.1, largest inbound message the hub's payload limit plus 64 KiB for the
  * envelope, server keepalive pings every 30 s (a peer that does not answer within 10 s is dropped),
- * client keepalive pings permitted every 10 s, 5 s grace on close. Thread-safe.
+ * client keepalive pings permitted every 10 s, 5 s grace on close.
+ *
+ * <p>HTTP/2 limits per connection, each with a setting on the {@link Builder}: at most 500 streams
+ * reset by the client within 10 s (HTTP/2 "rapid reset", CVE-2023-44487; past it the connection gets
+ * GOAWAY {@code ENHANCE_YOUR_CALM} and is closed), 1,000 concurrent calls (HTTP/2
+ * {@code MAX_CONCURRENT_STREAMS}: a client queues further calls until one ends), 8 KiB of request
+ * metadata (headers) per call (more fails the call). Client keepalive pings are permitted every
+ * 10 s; more often gets GOAWAY. Thread-safe.
  */
 public final class GrpcHubServer implements AutoCloseable {
   private final Server server;
@@ -60,12 +67,17 @@ public final class GrpcHubServer implements AutoCloseable {
         .maxInboundMessageSize(maxInbound)
         .keepAliveTime(b.keepAliveTime.toMillis(), TimeUnit.MILLISECONDS)
         .keepAliveTimeout(b.keepAliveTimeout.toMillis(), TimeUnit.MILLISECONDS)
-        .permitKeepAliveTime(10, TimeUnit.SECONDS)
+        .permitKeepAliveTime(b.permitKeepAliveTime.toMillis(), TimeUnit.MILLISECONDS)
         .permitKeepAliveWithoutCalls(true)
+        .maxConcurrentCallsPerConnection(b.maxConcurrentCallsPerConnection)
+        .maxInboundMetadataSize(b.maxInboundMetadataBytes)
         .addService(service)
         .addService(health.getHealthService())
         .addService(ProtoReflectionServiceV1.newInstance())
         .addService(legacyReflection());
+    if (b.maxResetsPerWindow > 0) { // grpc-java takes only positive values; unset means no limit
+      nb.maxRstFramesPerWindow(b.maxResetsPerWindow, (int) b.resetWindow.toSeconds());
+    }
     b.services.forEach(nb::addService);
     this.server = nb.build();
   }
@@ -134,6 +146,11 @@ public final class GrpcHubServer implements AutoCloseable {
     private Duration keepAliveTime = Duration.ofSeconds(30);
     private Duration keepAliveTimeout = Duration.ofSeconds(10);
     private Duration shutdownGrace = Duration.ofSeconds(5);
+    private Duration permitKeepAliveTime = Duration.ofSeconds(10);
+    private int maxResetsPerWindow = 500;
+    private Duration resetWindow = Duration.ofSeconds(10);
+    private int maxConcurrentCallsPerConnection = 1_000;
+    private int maxInboundMetadataBytes = 8 * 1024;
     private ServerCredentials credentials = InsecureServerCredentials.create();
 
     private Builder(Hub hub) {
@@ -190,6 +207,69 @@ public final class GrpcHubServer implements AutoCloseable {
       }
       this.keepAliveTime = time;
       this.keepAliveTimeout = timeout;
+      return this;
+    }
+
+    /**
+     * The shortest interval at which a client may send keepalive pings (default 10 s); a client
+     * pinging more often is sent GOAWAY {@code ENHANCE_YOUR_CALM} ("too_many_pings") and dropped.
+     */
+    public Builder permitKeepAliveTime(Duration time) {
+      if (time.isNegative() || time.compareTo(Duration.ofDays(1)) > 0) {
+        throw new IllegalArgumentException("permitKeepAliveTime must be from 0 to 1 day: " + time);
+      }
+      this.permitKeepAliveTime = time;
+      return this;
+    }
+
+    /**
+     * HTTP/2 rapid-reset protection (CVE-2023-44487): a connection whose client resets more than
+     * {@code resets} streams (RST_STREAM frames) within {@code window} gets GOAWAY
+     * {@code ENHANCE_YOUR_CALM} and is closed; its other calls fail and the client reconnects.
+     * Default 500 within 10 s, far above what cancelling clients send; {@code resets} 0 turns the
+     * protection off.
+     *
+     * @throws IllegalArgumentException if {@code resets} is negative or the window is not 1 s to 1 h
+     *     in whole seconds
+     */
+    public Builder maxResetsPerWindow(int resets, Duration window) {
+      if (resets < 0) {
+        throw new IllegalArgumentException("resets must be >= 0: " + resets);
+      }
+      if (window.compareTo(Duration.ofSeconds(1)) < 0 || window.compareTo(Duration.ofHours(1)) > 0
+          || window.toMillis() % 1000 != 0) {
+        throw new IllegalArgumentException("window must be 1 s to 1 h in whole seconds: " + window);
+      }
+      this.maxResetsPerWindow = resets;
+      this.resetWindow = window;
+      return this;
+    }
+
+    /**
+     * Most calls one connection may have open at once (HTTP/2 {@code MAX_CONCURRENT_STREAMS}); a
+     * client queues further calls until one ends. Default 1,000. Each {@code Subscribe} is a call;
+     * the Switchboard client multiplexes every subscription over one {@code Connect} call.
+     */
+    public Builder maxConcurrentCallsPerConnection(int calls) {
+      if (calls < 1) {
+        throw new IllegalArgumentException("maxConcurrentCallsPerConnection must be >= 1: " + calls);
+      }
+      this.maxConcurrentCallsPerConnection = calls;
+      return this;
+    }
+
+    /**
+     * Most bytes of request metadata (headers, HPACK-decoded, as HTTP/2 counts them) per call,
+     * announced in SETTINGS ({@code MAX_HEADER_LIST_SIZE}); a call with more fails before any of the
+     * service's code runs (a grpc-java client refuses to send it and fails the call with INTERNAL;
+     * the server resets it otherwise). Default 8 KiB (grpc-java's own default, made explicit), room
+     * for a long bearer token.
+     */
+    public Builder maxInboundMetadataBytes(int bytes) {
+      if (bytes < 1024 || bytes > (1 << 20)) {
+        throw new IllegalArgumentException("maxInboundMetadataBytes must be from 1 KiB to 1 MiB: " + bytes);
+      }
+      this.maxInboundMetadataBytes = bytes;
       return this;
     }
 

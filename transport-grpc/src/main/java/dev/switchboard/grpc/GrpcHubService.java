@@ -48,6 +48,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.CompletionStage;
+import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -70,6 +71,7 @@ import org.slf4j.LoggerFactory;
 public final class GrpcHubService implements BindableService {
   private static final Logger log = LoggerFactory.getLogger(GrpcHubService.class);
   private static final Context.Key<Principal> PRINCIPAL = Context.key("switchboard-principal");
+  private static final Context.Key<InetSocketAddress> REMOTE = Context.key("switchboard-remote");
   /** Most per-message failures listed in a {@code PublishSummary} (all are counted). */
   static final int MAX_LISTED_FAILURES = 1000;
 
@@ -117,12 +119,18 @@ public final class GrpcHubService implements BindableService {
    * Publishes a client's request; with an {@code idempotency_key}, a retry gets the first result
    * (same id) instead of a second message.
    */
-  private CompletionStage<Message> publish(Principal principal, PublishRequest request) {
+  private CompletionStage<Message> publish(Principal principal, PublishRequest request,
+      Function<Message, CompletionStage<Message>> publisher) {
     Message draft = GrpcCodec.draft(request);
     if (request.getIdempotencyKey().isEmpty()) {
-      return hub.publish(principal, draft);
+      return publisher.apply(draft);
     }
-    return idempotency.publish(principal, draft, request.getIdempotencyKey(), d -> hub.publish(principal, d)).stored();
+    return idempotency.publish(principal, draft, request.getIdempotencyKey(), publisher).stored();
+  }
+
+  /** A publish outside any hub connection ({@code Publish}, {@code PublishStream}): the principal's rate limit. */
+  private CompletionStage<Message> publish(Principal principal, InetSocketAddress remote, PublishRequest request) {
+    return publish(principal, request, d -> hub.publish(principal, remote, d));
   }
 
   /**
@@ -149,8 +157,9 @@ public final class GrpcHubService implements BindableService {
     public <Q, R> ServerCall.Listener<Q> interceptCall(
         ServerCall<Q, R> call, Metadata headers, ServerCallHandler<Q, R> next) {
       Principal principal;
+      Handshake handshake = handshake(call, headers);
       try {
-        principal = hub.authenticate(handshake(call, headers));
+        principal = hub.authenticate(handshake);
       } catch (RuntimeException e) {
         StatusRuntimeExceptionParts s = StatusRuntimeExceptionParts.of(GrpcCodec.toStatus(e));
         call.close(s.status, s.trailers);
@@ -166,7 +175,8 @@ public final class GrpcHubService implements BindableService {
           }
         };
       }
-      return Contexts.interceptCall(Context.current().withValue(PRINCIPAL, principal), call, headers, next);
+      return Contexts.interceptCall(Context.current().withValues(PRINCIPAL, principal,
+          REMOTE, handshake.remoteAddress()), call, headers, next);
     }
   }
 
@@ -201,7 +211,7 @@ public final class GrpcHubService implements BindableService {
     public void publish(PublishRequest request, StreamObserver<PublishResponse> responses) {
       CompletionStage<Message> stage;
       try {
-        stage = GrpcHubService.this.publish(principal(), request);
+        stage = GrpcHubService.this.publish(principal(), REMOTE.get(), request);
       } catch (RuntimeException e) {
         responses.onError(GrpcCodec.toStatus(e));
         return;
@@ -257,7 +267,7 @@ public final class GrpcHubService implements BindableService {
 
     @Override
     public StreamObserver<PublishRequest> publishStream(StreamObserver<PublishSummary> responses) {
-      return new Ingest((ServerCallStreamObserver<PublishSummary>) responses, principal());
+      return new Ingest((ServerCallStreamObserver<PublishSummary>) responses, principal(), REMOTE.get());
     }
 
     @Override
@@ -283,6 +293,7 @@ public final class GrpcHubService implements BindableService {
   private abstract class Stream<T> extends OutboundWriter<T> {
     final ServerCallStreamObserver<T> out;
     private final Principal principal = PRINCIPAL.get();
+    private final InetSocketAddress remote = REMOTE.get();
 
     Stream(ServerCallStreamObserver<T> out) {
       super(false);
@@ -298,7 +309,7 @@ public final class GrpcHubService implements BindableService {
       out.setOnReadyHandler(this::drain);
       streams.add(this);
       try {
-        connect(hub, principal, "grpc");
+        connect(hub, principal, remote, "grpc");
       } catch (RuntimeException e) {
         streams.remove(this);
         out.onError(GrpcCodec.toStatus(e));
@@ -384,7 +395,7 @@ public final class GrpcHubService implements BindableService {
             break;
           }
           case PUBLISH: {
-            GrpcHubService.this.publish(principal(), frame.getPublish()).whenComplete((stored, err) -> {
+            GrpcHubService.this.publish(principal(), frame.getPublish(), c::publish).whenComplete((stored, err) -> {
               if (err != null) {
                 replyError(ref, err);
               } else {
@@ -431,6 +442,7 @@ public final class GrpcHubService implements BindableService {
   private final class Ingest implements StreamObserver<PublishRequest> {
     private final ServerCallStreamObserver<PublishSummary> out;
     private final Principal principal;
+    private final InetSocketAddress remote;
     private final List<PublishFailure> failures = new ArrayList<>();
     private long index;
     private long accepted;
@@ -440,9 +452,10 @@ public final class GrpcHubService implements BindableService {
     private boolean completed;
     private boolean pending;
 
-    Ingest(ServerCallStreamObserver<PublishSummary> out, Principal principal) {
+    Ingest(ServerCallStreamObserver<PublishSummary> out, Principal principal, InetSocketAddress remote) {
       this.out = out;
       this.principal = principal;
+      this.remote = remote;
       out.setOnCancelHandler(() -> { });
       out.disableAutoRequest();
       out.request(1);
@@ -456,7 +469,7 @@ public final class GrpcHubService implements BindableService {
         pending = true;
       }
       try {
-        GrpcHubService.this.publish(principal, request).whenComplete((stored, err) -> done(i, stored, err));
+        GrpcHubService.this.publish(principal, remote, request).whenComplete((stored, err) -> done(i, stored, err));
       } catch (RuntimeException e) {
         done(i, null, e);
       }

@@ -25,6 +25,7 @@ import jakarta.servlet.http.HttpServletResponse;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.net.InetSocketAddress;
 import java.security.Principal;
 import java.time.Clock;
 import java.time.Duration;
@@ -164,13 +165,14 @@ public final class HttpTransportFilter implements Filter {
     String contentType = header == null || header.isBlank() ? Message.DEFAULT_CONTENT_TYPE : header;
     Message.Builder builder = Message.builder(topic).event(event).contentType(contentType);
     Message draft = builder.payload(readBody(req)).build();
+    InetSocketAddress remote = ServletIo.remoteAddress(req);
     String key = req.getHeader("Idempotency-Key");
     if (key == null) {
-      respondWhenDone(req, res, hub.publish(principal, draft).toCompletableFuture(),
+      respondWhenDone(req, res, hub.publish(principal, remote, draft).toCompletableFuture(),
           stored -> created(stored, locationOf(req, stored)));
       return;
     }
-    IdempotentPublishes.Outcome outcome = idempotency.publish(principal, draft, key, d -> hub.publish(principal, d));
+    IdempotentPublishes.Outcome outcome = idempotency.publish(principal, draft, key, d -> hub.publish(principal, remote, d));
     if (outcome.replayed()) {
       res.setHeader("Idempotent-Replayed", "true");
     }

@@ -8,6 +8,7 @@ import dev.switchboard.transport.internal.WirePaths;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
+import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -75,6 +76,12 @@ final class ServletIo {
     query.forEach((k, v) -> parameters.put(k, v.toArray(String[]::new)));
     return WirePaths.handshake(transport, req.getRemoteAddr(), req.getRemotePort(), req.getHeaderNames(),
         req::getHeaders, parameters);
+  }
+
+  /** The client's address as the container reports it (a literal, never looked up). */
+  static InetSocketAddress remoteAddress(HttpServletRequest req) {
+    String addr = req.getRemoteAddr();
+    return addr == null ? null : InetSocketAddress.createUnresolved(addr, req.getRemotePort());
   }
 
   /** The request path inside the context, still percent-encoded. */

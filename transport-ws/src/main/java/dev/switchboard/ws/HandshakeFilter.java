@@ -11,6 +11,7 @@ import jakarta.servlet.ServletResponse;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
+import java.net.InetSocketAddress;
 import java.security.Principal;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -31,6 +32,13 @@ import org.slf4j.LoggerFactory;
  */
 final class HandshakeFilter implements Filter {
   private static final Logger log = LoggerFactory.getLogger(HandshakeFilter.class);
+
+  /**
+   * The address of the client whose handshake this thread is passing on to the container: the
+   * containers call {@link HubConfigurator#modifyHandshake} on this thread inside
+   * {@code chain.doFilter}, and Jakarta WebSocket does not tell the configurator the address.
+   */
+  private static final ThreadLocal<InetSocketAddress> REMOTE = new ThreadLocal<>();
 
   private final WebSocketTransport transport;
   private final ThreadLocal<Principal> decided = new ThreadLocal<>();
@@ -53,14 +61,22 @@ final class HandshakeFilter implements Filter {
         return;
       }
       decided.set(principal);
+      REMOTE.set(req.getRemoteAddr() == null ? null
+          : InetSocketAddress.createUnresolved(req.getRemoteAddr(), req.getRemotePort()));
       try {
         chain.doFilter(request, response);
       } finally {
         decided.remove();
+        REMOTE.remove();
       }
       return;
     }
     chain.doFilter(request, response);
+  }
+
+  /** The address of the client whose handshake is being upgraded on this thread, or null. */
+  static InetSocketAddress remoteAddressOfCurrentHandshake() {
+    return REMOTE.get();
   }
 
   /**

@@ -6,6 +6,7 @@ import dev.switchboard.transport.internal.WirePaths;
 import jakarta.websocket.HandshakeResponse;
 import jakarta.websocket.server.HandshakeRequest;
 import jakarta.websocket.server.ServerEndpointConfig;
+import java.net.InetSocketAddress;
 import java.net.URI;
 import java.security.Principal;
 import java.util.List;
@@ -23,6 +24,9 @@ import java.util.Map;
 final class HubConfigurator extends ServerEndpointConfig.Configurator {
   static final String PRINCIPAL = "switchboard.principal";
   static final String REFUSED = "switchboard.refused";
+  static final String REMOTE = "switchboard.remote";
+  /** Where Jetty puts the client's address in the handshake's user properties. */
+  private static final String JAKARTA_REMOTE = "jakarta.websocket.endpoint.remoteAddress";
 
   private final WebSocketTransport transport;
 
@@ -43,6 +47,11 @@ final class HubConfigurator extends ServerEndpointConfig.Configurator {
   @Override
   public void modifyHandshake(ServerEndpointConfig sec, HandshakeRequest request, HandshakeResponse response) {
     Map<String, Object> props = sec.getUserProperties();
+    InetSocketAddress remote = props.get(JAKARTA_REMOTE) instanceof InetSocketAddress a ? a
+        : HandshakeFilter.remoteAddressOfCurrentHandshake();
+    if (remote != null) {
+      props.put(REMOTE, remote);
+    }
     Principal decided = transport.handshakeFilter.decidedPrincipal();
     if (decided != null) {
       props.put(PRINCIPAL, decided);
@@ -51,7 +60,7 @@ final class HubConfigurator extends ServerEndpointConfig.Configurator {
     Map<String, List<String>> headers = request.getHeaders();
     try {
       checkOrigin(request, headers);
-      Principal p = transport.hub.authenticate(new Handshake("ws", null, headers, request.getParameterMap()));
+      Principal p = transport.hub.authenticate(new Handshake("ws", remote, headers, request.getParameterMap()));
       props.put(PRINCIPAL, p);
     } catch (SwitchboardException e) {
       props.put(REFUSED, e);

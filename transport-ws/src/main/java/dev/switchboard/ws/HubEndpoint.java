@@ -15,6 +15,7 @@ import jakarta.websocket.SendHandler;
 import jakarta.websocket.SendResult;
 import jakarta.websocket.Session;
 import java.io.IOException;
+import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.security.Principal;
@@ -67,7 +68,8 @@ public final class HubEndpoint extends Endpoint {
     s.setMaxBinaryMessageBufferSize(64 * 1024);
     s.setMaxIdleTimeout(transport.idleTimeout.toMillis());
     try {
-      connection = out.connect(transport.hub, principal, "ws");
+      connection = out.connect(transport.hub, principal,
+          (InetSocketAddress) config.getUserProperties().get(HubConfigurator.REMOTE), "ws");
     } catch (SwitchboardException e) {
       close(e.status().webSocketCloseCode(), e.errorCode() + ": " + e.getMessage());
       return;
@@ -131,7 +133,7 @@ public final class HubEndpoint extends Endpoint {
     String topic = requireTopic(f);
     Message draft = WsProtocol.payload(Message.builder(topic).event(Topics.requireValidEvent(f.event())), f).build();
     String ref = f.ref();
-    transport.hub.publish(principal, draft).whenComplete((stored, err) -> out.reply(err == null
+    connection.publish(draft).whenComplete((stored, err) -> out.reply(err == null
         ? WsProtocol.ack(ref, stored.id(), stored.time()) : WsProtocol.error(ref, SwitchboardException.from(err))));
   }
 

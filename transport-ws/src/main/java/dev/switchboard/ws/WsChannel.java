@@ -348,7 +348,8 @@ final class WsChannel implements Channel {
       case "error": {
         SwitchboardException e = new SwitchboardException(
             Status.fromHttpStatus(f.status() == null ? 500 : f.status()),
-            f.error() == null ? "error" : f.error(), f.message(), null, null);
+            f.error() == null ? "error" : f.error(), f.message(),
+            f.retryAfter() == null || f.retryAfter() < 1 ? null : Duration.ofSeconds(f.retryAfter()), null);
         if (f.ref() == null) {
           log.warn("server reported an error: {}", e.getMessage());
           break;

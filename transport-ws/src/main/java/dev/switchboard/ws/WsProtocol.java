@@ -25,7 +25,8 @@ final class WsProtocol {
   /** A parsed client or server frame; absent fields are null. */
   record Frame(String op, String topic, String after, String event, String ref, String contentType,
       String encoding, byte[] raw, int dataStart, int dataEnd, JsonToken dataToken, String dataString,
-      Boolean recovered, String id, String reason, Integer status, String error, String message) {
+      Boolean recovered, String id, String reason, Integer status, String error, String message,
+      Long retryAfter) {
     boolean hasData() {
       return dataStart >= 0;
     }
@@ -55,6 +56,7 @@ final class WsProtocol {
     String encoding = null, dataString = null, id = null, reason = null, error = null, message = null;
     Boolean recovered = null;
     Integer status = null;
+    Long retryAfter = null;
     int dataStart = -1;
     int dataEnd = -1;
     JsonToken dataToken = null;
@@ -81,6 +83,12 @@ final class WsProtocol {
             recovered = p.getBooleanValue();
           } else {
             badField = f;
+          }
+          continue;
+        }
+        if (f.equals("retryAfter")) {
+          if (t == JsonToken.VALUE_NUMBER_INT) {
+            retryAfter = p.getLongValue();
           }
           continue;
         }
@@ -139,7 +147,7 @@ final class WsProtocol {
       throw bad("missing_field", "frame has no 'op'", ref);
     }
     return new Frame(op, topic, after, event, ref, contentType, encoding, raw, dataStart, dataEnd, dataToken,
-        dataString, recovered, id, reason, status, error, message);
+        dataString, recovered, id, reason, status, error, message, retryAfter);
   }
 
   private static boolean isKnownString(String f) {
@@ -273,6 +281,9 @@ final class WsProtocol {
       g.writeNumberField("status", e.status().httpStatus());
       g.writeStringField("error", e.errorCode());
       g.writeStringField("message", e.getMessage() == null ? "" : e.getMessage());
+      if (e.retryAfter().isPresent()) {
+        g.writeNumberField("retryAfter", MessageJson.retryAfterSeconds(e));
+      }
       g.writeEndObject();
     });
   }
