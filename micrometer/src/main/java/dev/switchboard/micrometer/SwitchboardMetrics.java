@@ -3,7 +3,6 @@ package dev.switchboard.micrometer;
 import dev.switchboard.hub.Hub;
 import dev.switchboard.hub.HubListener;
 import dev.switchboard.transport.Status;
-import dev.switchboard.webhook.WebhookSender;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
@@ -13,21 +12,17 @@ import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.binder.BaseUnits;
 import io.micrometer.core.instrument.binder.MeterBinder;
-import java.time.Duration;
 import java.util.List;
-import java.util.Locale;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Binds a {@link Hub}, and optionally a {@link WebhookSender}, to a Micrometer {@link MeterRegistry}:
+ * Binds a {@link Hub} to a Micrometer {@link MeterRegistry} ({@link WebhookMetrics} does the same for
+ * a webhook sender; they are two classes so that this one needs no webhook module):
  *
  * <pre>{@code
- * SwitchboardMetrics metrics = new SwitchboardMetrics(hub);
- * WebhookSender sender = WebhookSender.builder().listener(metrics.webhookListener()).build();
- * metrics.webhookSender(sender).bindTo(registry);
+ * new SwitchboardMetrics(hub).bindTo(registry);
  * }</pre>
  *
  * <p>Meters (Micrometer names; Prometheus shows {@code switchboard_connections},
@@ -50,6 +45,7 @@ import java.util.concurrent.TimeUnit;
  *   <tr><td>switchboard.resumes</td><td>counter</td><td>transport, outcome (recovered, history_gap)</td><td>subscriptions resumed after an id</td></tr>
  *   <tr><td>switchboard.refusals</td><td>counter</td><td>transport, status (unauthenticated, permission_denied, unavailable, too_many_requests)</td>
  *       <td>clients refused: authentication, authorisation, connection limit, shutdown, rate limits</td></tr>
+ *   <tr><td colspan="4">and from {@link WebhookMetrics}:</td></tr>
  *   <tr><td>switchboard.webhook.attempts</td><td>timer</td><td>outcome (delivered, retry, dead_letter)</td><td>webhook attempts and their latency</td></tr>
  *   <tr><td>switchboard.webhook.pending</td><td>gauge</td><td></td><td>deliveries waiting for an attempt</td></tr>
  *   <tr><td>switchboard.webhook.dead.letters</td><td>gauge</td><td></td><td>dead letters held</td></tr>
@@ -68,9 +64,6 @@ public final class SwitchboardMetrics implements MeterBinder {
 
   private final Hub hub;
   private final Tags tags;
-  private volatile Object sender; // a WebhookSender (the webhook module is optional)
-  private final List<Recorder> recorders = new CopyOnWriteArrayList<>();
-  private Object webhookListener; // a WebhookSender.Listener, made on demand (webhook is optional)
 
   /** Metrics for a hub, with no common tags. */
   public SwitchboardMetrics(Hub hub) {
@@ -81,28 +74,6 @@ public final class SwitchboardMetrics implements MeterBinder {
   public SwitchboardMetrics(Hub hub, Iterable<Tag> tags) {
     this.hub = Objects.requireNonNull(hub, "hub");
     this.tags = Tags.of(tags);
-  }
-
-  /**
-   * Also reports this sender's pending deliveries, dead letters and disabled endpoints. Attempts are
-   * counted only if the sender was built with {@link #webhookListener()}.
-   *
-   * @return this
-   */
-  public SwitchboardMetrics webhookSender(WebhookSender sender) {
-    this.sender = Objects.requireNonNull(sender, "sender");
-    return this;
-  }
-
-  /**
-   * The listener to give {@link WebhookSender.Builder#listener} so attempts are counted (by outcome,
-   * with their latency). Attempts before {@link #bindTo} are not counted.
-   */
-  public synchronized WebhookSender.Listener webhookListener() {
-    if (webhookListener == null) {
-      webhookListener = new WebhookRecorder();
-    }
-    return (WebhookSender.Listener) webhookListener;
   }
 
   @Override
@@ -125,13 +96,7 @@ public final class SwitchboardMetrics implements MeterBinder {
         .description("Connections closed because they could not keep up").tags(tags).register(registry);
     FunctionCounter.builder("switchboard.delivery.failures", hub, Hub::deliveryFailures)
         .description("Connections closed because delivering to them threw").tags(tags).register(registry);
-    Object s = sender;
-    if (s != null) {
-      WebhookGauges.register((WebhookSender) s, registry, tags);
-    }
-    Recorder r = new Recorder(registry);
-    recorders.add(r);
-    hub.addListener(r);
+    hub.addListener(new Recorder(registry));
   }
 
   /** The meters of one registry that the listeners record into. */
@@ -146,7 +111,6 @@ public final class SwitchboardMetrics implements MeterBinder {
     private final Counter[] errorsByStatus = new Counter[Status.values().length];
     private final ConcurrentHashMap<String, Counter[]> refusals = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, Counter[]> resumes = new ConcurrentHashMap<>();
-    private final Timer[] webhookAttempts = new Timer[WebhookOutcome.values().length];
 
     Recorder(MeterRegistry registry) {
       this.registry = registry;
@@ -159,11 +123,6 @@ public final class SwitchboardMetrics implements MeterBinder {
       for (Status st : Status.values()) {
         errorsByStatus[st.ordinal()] = Counter.builder("switchboard.publish.errors")
             .description("Publishes that failed, by status").tags(tags).tag("status", st.code()).register(registry);
-      }
-      for (WebhookOutcome o : WebhookOutcome.values()) {
-        webhookAttempts[o.ordinal()] = Timer.builder("switchboard.webhook.attempts")
-            .description("Webhook delivery attempts and their latency").tags(tags).tag("outcome", o.tag)
-            .register(registry);
       }
     }
 
@@ -215,39 +174,6 @@ public final class SwitchboardMetrics implements MeterBinder {
           .tags(tags).tag("transport", transport).tag("outcome", outcome).register(registry);
     }
 
-    void attempt(WebhookOutcome outcome, Duration latency) {
-      webhookAttempts[outcome.ordinal()].record(latency);
-    }
   }
 
-  /** The {@code outcome} tag of {@code switchboard.webhook.attempts}. */
-  enum WebhookOutcome {
-    DELIVERED, RETRY, DEAD_LETTER;
-
-    final String tag = name().toLowerCase(Locale.ROOT);
-  }
-
-  /** The sender's gauges; in its own class so the webhook module stays optional at run time. */
-  private static final class WebhookGauges {
-    static void register(WebhookSender s, MeterRegistry registry, Tags tags) {
-      Gauge.builder("switchboard.webhook.pending", s, WebhookSender::pendingCount)
-          .description("Webhook deliveries waiting for an attempt").tags(tags).register(registry);
-      Gauge.builder("switchboard.webhook.dead.letters", s, x -> x.deadLetters().size())
-          .description("Webhook dead letters held").tags(tags).register(registry);
-      Gauge.builder("switchboard.webhook.endpoints.disabled", s, WebhookSender::disabledEndpointCount)
-          .description("Disabled webhook endpoints").tags(tags).register(registry);
-    }
-  }
-
-  /** Kept in its own class so the webhook module stays optional at run time. */
-  private final class WebhookRecorder implements WebhookSender.Listener {
-    @Override
-    public void onAttempt(WebhookSender.Attempt attempt) {
-      WebhookOutcome o = WebhookOutcome.valueOf(attempt.outcome().name());
-      Duration latency = attempt.latency() == null ? Duration.ZERO : attempt.latency();
-      for (Recorder r : recorders) {
-        r.attempt(o, latency);
-      }
-    }
-  }
 }

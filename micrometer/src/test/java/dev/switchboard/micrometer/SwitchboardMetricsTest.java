@@ -107,10 +107,10 @@ class SwitchboardMetricsTest {
 
   @Test
   void webhookMeters_reportPendingDisabledAndAttempts() throws Exception {
-    SwitchboardMetrics metrics = new SwitchboardMetrics(hub);
-    try (WebhookSender sender = WebhookSender.builder().listener(metrics.webhookListener())
+    WebhookMetrics metrics = new WebhookMetrics();
+    try (WebhookSender sender = WebhookSender.builder().listener(metrics.listener())
         .schedule(List.of(Duration.ZERO)).timeout(Duration.ofSeconds(2)).allowPrivateTargets(true).build()) {
-      metrics.webhookSender(sender).bindTo(registry);
+      metrics.sender(sender).bindTo(registry);
       // Nothing listens on port 9 (discard) on loopback: the one attempt fails and dead-letters.
       sender.register("ep", URI.create("http://127.0.0.1:9/hook"), WebhookSigner.github("s3cret"));
       sender.send("ep", "{}".getBytes(), "application/json");

@@ -1,0 +1,21 @@
+package dev.switchboard.examples.boot;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+
+import org.junit.jupiter.api.Test;
+
+/**
+ * This application imports switchboard-bom under Boot's parent: the versions on its class path must
+ * be Boot's (the BOM lists only Switchboard's own artifacts), so jackson-core matches Boot's
+ * jackson-databind. The expected version comes from Boot's dependency management, via the pom.
+ */
+class BomKeepsBootVersionsTest {
+  @Test
+  void jacksonOnTheClassPath_isBootsManagedVersion() {
+    String expected = System.getProperty("expected.jackson.version");
+    assertNotNull(expected, "run by Maven: the pom passes Boot's jackson-bom.version");
+    assertEquals(expected, com.fasterxml.jackson.core.json.PackageVersion.VERSION.toString(), "jackson-core");
+    assertEquals(expected, com.fasterxml.jackson.databind.cfg.PackageVersion.VERSION.toString(), "jackson-databind");
+  }
+}
