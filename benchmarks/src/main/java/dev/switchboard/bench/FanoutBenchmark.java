@@ -30,7 +30,9 @@ import org.HdrHistogram.Histogram;
  * <p>Targets: Switchboard ({@code switchboard-sse}, {@code -longpoll}, {@code -ws}, {@code -grpc});
  * the containers' own limits ({@code raw-jetty-sse}, {@code raw-jakarta-ws}, {@code raw-grpc}); what
  * users would pick instead ({@code spring-sse}, {@code spring-ws}: {@link SpringPeer};
- * {@code atmosphere-sse}, {@code atmosphere-ws}: {@link AtmospherePeer}). Each is compared with the
+ * {@code atmosphere-sse}, {@code atmosphere-ws}: {@link AtmospherePeer}); on request only,
+ * {@code switchboard-metrics-sse} and {@code -ws}: the same hub with {@code SwitchboardMetrics} bound,
+ * to compare with {@code switchboard-sse} and {@code -ws}. Each is compared with the
  * raw baseline of its protocol ({@link #baselineOf}).
  *
  * <p>Usage: {@code FanoutBenchmark [--quick] [--subscribers 1000,10000] [--step-seconds 3]
@@ -75,6 +77,8 @@ public final class FanoutBenchmark {
   static final List<Target> TARGETS = List.of(
       new Target("raw-jetty-sse", "raw", "/raw/events", LoadClient.Mode.SSE),
       new Target("switchboard-sse", "switchboard", "/v1/topics/bench/events", LoadClient.Mode.SSE),
+      new Target("switchboard-metrics-sse", "switchboard-metrics", "/v1/topics/bench/events", LoadClient.Mode.SSE),
+      new Target("switchboard-metrics-ws", "switchboard-metrics", "/v1/ws", LoadClient.Mode.WS),
       new Target("switchboard-longpoll", "switchboard", "/v1/topics/bench/messages", LoadClient.Mode.LONGPOLL),
       new Target("raw-jakarta-ws", "raw-ws", "/raw/ws", LoadClient.Mode.WS),
       new Target("switchboard-ws", "switchboard", "/v1/ws", LoadClient.Mode.WS),
@@ -213,7 +217,8 @@ public final class FanoutBenchmark {
     List<Result> results = new ArrayList<>();
     for (int n : ns) {
       for (Target t : TARGETS) {
-        if (only != null && !only.contains(t.name())) {
+        // The metrics-bound hubs run only when asked for (--targets), beside switchboard-sse/-ws.
+        if (only == null ? t.serverKind().equals("switchboard-metrics") : !only.contains(t.name())) {
           continue;
         }
         results.add(runOne(t, n, stepSeconds, quick));
