@@ -74,11 +74,14 @@ public final class FanoutBenchmark {
   /** A step whose p99 exceeds this is the last of the ladder: higher rates only grow the backlog. */
   static final long OVERLOAD_MICROS = 1_000_000;
 
+  /** Run only when named in {@code --targets}: the same hub with its Micrometer meters bound. */
+  static final List<Target> ON_REQUEST_TARGETS = List.of(
+      new Target("switchboard-metrics-sse", "switchboard-metrics", "/v1/topics/bench/events", LoadClient.Mode.SSE),
+      new Target("switchboard-metrics-ws", "switchboard-metrics", "/v1/ws", LoadClient.Mode.WS));
+
   static final List<Target> TARGETS = List.of(
       new Target("raw-jetty-sse", "raw", "/raw/events", LoadClient.Mode.SSE),
       new Target("switchboard-sse", "switchboard", "/v1/topics/bench/events", LoadClient.Mode.SSE),
-      new Target("switchboard-metrics-sse", "switchboard-metrics", "/v1/topics/bench/events", LoadClient.Mode.SSE),
-      new Target("switchboard-metrics-ws", "switchboard-metrics", "/v1/ws", LoadClient.Mode.WS),
       new Target("switchboard-longpoll", "switchboard", "/v1/topics/bench/messages", LoadClient.Mode.LONGPOLL),
       new Target("raw-jakarta-ws", "raw-ws", "/raw/ws", LoadClient.Mode.WS),
       new Target("switchboard-ws", "switchboard", "/v1/ws", LoadClient.Mode.WS),
@@ -216,9 +219,12 @@ public final class FanoutBenchmark {
   static List<Result> run(List<Integer> ns, double stepSeconds, boolean quick, List<String> only) throws Exception {
     List<Result> results = new ArrayList<>();
     for (int n : ns) {
-      for (Target t : TARGETS) {
-        // The metrics-bound hubs run only when asked for (--targets), beside switchboard-sse/-ws.
-        if (only == null ? t.serverKind().equals("switchboard-metrics") : !only.contains(t.name())) {
+      List<Target> candidates = new ArrayList<>(TARGETS);
+      if (only != null) {
+        candidates.addAll(ON_REQUEST_TARGETS);
+      }
+      for (Target t : candidates) {
+        if (only != null && !only.contains(t.name())) {
           continue;
         }
         results.add(runOne(t, n, stepSeconds, quick));
