@@ -97,8 +97,13 @@ public final class BenchServer {
       // The same frame bytes Switchboard sends for such a message.
       publish = payload -> RawWsEndpoint.broadcast(wsFrame(payload, "raw-" + seq.incrementAndGet()));
       subscribers = RawWsEndpoint.SESSIONS::size;
-    } else if (kind.equals("switchboard")) {
+    } else if (kind.equals("switchboard") || kind.equals("switchboard-metrics")) {
       Hub hub = Hub.builder().broker(new InMemoryBroker(10_000)).maxConnections(200_000).build();
+      if (kind.equals("switchboard-metrics")) {
+        // The same hub with its meters bound, to measure what metrics cost fan-out.
+        new dev.switchboard.micrometer.SwitchboardMetrics(hub)
+            .bindTo(new io.micrometer.core.instrument.simple.SimpleMeterRegistry());
+      }
       FilterHolder sse = new FilterHolder(new SseTransportFilter(hub));
       sse.setAsyncSupported(true);
       FilterHolder rest = new FilterHolder(new HttpTransportFilter(hub));

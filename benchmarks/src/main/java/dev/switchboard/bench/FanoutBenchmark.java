@@ -30,7 +30,9 @@ import org.HdrHistogram.Histogram;
  * <p>Targets: Switchboard ({@code switchboard-sse}, {@code -longpoll}, {@code -ws}, {@code -grpc});
  * the containers' own limits ({@code raw-jetty-sse}, {@code raw-jakarta-ws}, {@code raw-grpc}); what
  * users would pick instead ({@code spring-sse}, {@code spring-ws}: {@link SpringPeer};
- * {@code atmosphere-sse}, {@code atmosphere-ws}: {@link AtmospherePeer}). Each is compared with the
+ * {@code atmosphere-sse}, {@code atmosphere-ws}: {@link AtmospherePeer}); on request only,
+ * {@code switchboard-metrics-sse} and {@code -ws}: the same hub with {@code SwitchboardMetrics} bound,
+ * to compare with {@code switchboard-sse} and {@code -ws}. Each is compared with the
  * raw baseline of its protocol ({@link #baselineOf}).
  *
  * <p>Usage: {@code FanoutBenchmark [--quick] [--subscribers 1000,10000] [--step-seconds 3]
@@ -71,6 +73,11 @@ public final class FanoutBenchmark {
 
   /** A step whose p99 exceeds this is the last of the ladder: higher rates only grow the backlog. */
   static final long OVERLOAD_MICROS = 1_000_000;
+
+  /** Run only when named in {@code --targets}: the same hub with its Micrometer meters bound. */
+  static final List<Target> ON_REQUEST_TARGETS = List.of(
+      new Target("switchboard-metrics-sse", "switchboard-metrics", "/v1/topics/bench/events", LoadClient.Mode.SSE),
+      new Target("switchboard-metrics-ws", "switchboard-metrics", "/v1/ws", LoadClient.Mode.WS));
 
   static final List<Target> TARGETS = List.of(
       new Target("raw-jetty-sse", "raw", "/raw/events", LoadClient.Mode.SSE),
@@ -212,7 +219,11 @@ public final class FanoutBenchmark {
   static List<Result> run(List<Integer> ns, double stepSeconds, boolean quick, List<String> only) throws Exception {
     List<Result> results = new ArrayList<>();
     for (int n : ns) {
-      for (Target t : TARGETS) {
+      List<Target> candidates = new ArrayList<>(TARGETS);
+      if (only != null) {
+        candidates.addAll(ON_REQUEST_TARGETS);
+      }
+      for (Target t : candidates) {
         if (only != null && !only.contains(t.name())) {
           continue;
         }

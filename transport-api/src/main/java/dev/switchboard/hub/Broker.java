@@ -29,7 +29,7 @@ public interface Broker extends AutoCloseable {
    * remotely waits for the subscription to be in place).
    *
    * @return a handle whose {@code close()} removes the listener
-   * @throws SwitchboardException UNAVAILABLE when the subscription cannot be made
+   * @throws dev.switchboard.transport.SwitchboardException UNAVAILABLE when the subscription cannot be made
    */
   AutoCloseable subscribe(String topic, Listener listener);
 

@@ -217,6 +217,9 @@ public final class Connection {
   public Event poll() {
     Event e = queue.poll();
     if (e != null) {
+      if (e instanceof Delivery d) {
+        hub.delivered(d.message().payloadSize());
+      }
       queued.addAndGet(-((1L << BYTE_BITS) + e.size()));
       if (replaying.get() > 0 && hasRoomForReplay()) {
         for (TopicSubscription sub : subscriptions.values()) {
@@ -411,6 +414,7 @@ public final class Connection {
           return;
         }
         if (first) {
+          hub.resumed(transport, h.recovered());
           enqueue(new Subscribed(topic, h.recovered()), false);
           if (!h.recovered()) {
             enqueue(new Reset(topic, HISTORY_GAP), false);

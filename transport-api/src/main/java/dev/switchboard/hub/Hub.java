@@ -23,6 +23,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -73,6 +74,10 @@ public final class Hub implements Publisher, AutoCloseable {
   private final AtomicLong deliveryFailures = new AtomicLong();
   private final AtomicLong rateLimited = new AtomicLong();
   private final AtomicBoolean running = new AtomicBoolean(true);
+  // Counted where the writer takes a delivery: one uncontended cell add per delivery, no allocation.
+  private final LongAdder deliveries = new LongAdder();
+  private final LongAdder deliveredBytes = new LongAdder();
+  private volatile HubListener[] listeners = new HubListener[0];
 
   private Hub(Builder b) {
     this.broker = b.broker != null ? b.broker : new InMemoryBroker();
@@ -155,12 +160,15 @@ public final class Hub implements Publisher, AutoCloseable {
     try {
       p = authenticator.authenticate(handshake);
     } catch (SwitchboardException e) {
+      refused(handshake.transport(), e.status());
       throw e;
     } catch (RuntimeException e) {
       log.warn("authenticator threw for {}", handshake, e);
+      refused(handshake.transport(), Status.UNAUTHENTICATED);
       throw new SwitchboardException(Status.UNAUTHENTICATED, "authentication failed", e);
     }
     if (p == null) {
+      refused(handshake.transport(), Status.UNAUTHENTICATED);
       throw new SwitchboardException(Status.UNAUTHENTICATED, "authentication failed");
     }
     return p;
@@ -173,6 +181,7 @@ public final class Hub implements Publisher, AutoCloseable {
    */
   public void authorize(Principal principal, String topic, Authorizer.Action action) {
     if (!authorizer.isAllowed(principal, topic, action)) {
+      refused(UNKNOWN_TRANSPORT, Status.PERMISSION_DENIED);
       throw new SwitchboardException(Status.PERMISSION_DENIED, principal.getName() + " may not "
           + action.name().toLowerCase(java.util.Locale.ROOT) + " on topic " + topic);
     }
@@ -181,13 +190,7 @@ public final class Hub implements Publisher, AutoCloseable {
   /** Publishes as the server itself (no authorisation). See {@link Publisher#publish}. */
   @Override
   public CompletionStage<Message> publish(Message draft) {
-    try {
-      requireRunning();
-      PublishRules.check(draft, maxPayloadBytes, maxHeaders, maxHeaderBytes);
-      return broker.publish(draft);
-    } catch (SwitchboardException e) {
-      return CompletableFuture.failedFuture(e);
-    }
+    return publish(draft, HubListener.ORIGIN_SERVER);
   }
 
   /**
@@ -213,7 +216,7 @@ public final class Hub implements Publisher, AutoCloseable {
    */
   public CompletionStage<Message> publish(Principal principal, InetSocketAddress remoteAddress, Message draft) {
     try {
-      checkPublishRate(null, rateLimiter.principalKey(principal, remoteAddress));
+      checkPublishRate(UNKNOWN_TRANSPORT, null, rateLimiter.principalKey(principal, remoteAddress));
     } catch (SwitchboardException e) {
       return CompletableFuture.failedFuture(e);
     }
@@ -224,7 +227,7 @@ public final class Hub implements Publisher, AutoCloseable {
   CompletionStage<Message> publish(Connection connection, RateLimiter.Bucket bucket, Object principalKey,
       Message draft) {
     try {
-      checkPublishRate(bucket, principalKey);
+      checkPublishRate(connection.transport(), bucket, principalKey);
     } catch (SwitchboardException e) {
       return CompletableFuture.failedFuture(e);
     }
@@ -235,9 +238,26 @@ public final class Hub implements Publisher, AutoCloseable {
     try {
       authorize(principal, draft.topic(), Authorizer.Action.PUBLISH);
     } catch (SwitchboardException e) {
+      published(HubListener.ORIGIN_CLIENT, e.status(), -1);
       return CompletableFuture.failedFuture(e);
     }
-    return publish(draft);
+    return publish(draft, HubListener.ORIGIN_CLIENT);
+  }
+
+  private CompletionStage<Message> publish(Message draft, String origin) {
+    try {
+      requireRunning();
+      PublishRules.check(draft, maxPayloadBytes, maxHeaders, maxHeaderBytes);
+    } catch (SwitchboardException e) {
+      published(origin, e.status(), -1);
+      return CompletableFuture.failedFuture(e);
+    }
+    if (listeners.length == 0) {
+      return broker.publish(draft);
+    }
+    long start = System.nanoTime();
+    return broker.publish(draft).whenComplete((m, err) -> published(origin,
+        err == null ? null : SwitchboardException.from(err).status(), System.nanoTime() - start));
   }
 
   /**
@@ -246,7 +266,7 @@ public final class Hub implements Publisher, AutoCloseable {
    *
    * @throws SwitchboardException TOO_MANY_REQUESTS, from {@link #rateLimited}
    */
-  private void checkPublishRate(RateLimiter.Bucket connection, Object principalKey) {
+  private void checkPublishRate(String transport, RateLimiter.Bucket connection, Object principalKey) {
     if (connection == null && principalKey == null) {
       return;
     }
@@ -254,7 +274,7 @@ public final class Hub implements Publisher, AutoCloseable {
     if (connection != null) {
       long wait = rateLimiter.acquire(connection, now);
       if (wait > 0) {
-        throw rateLimited("this connection", rateLimiter.perConnection(), wait);
+        throw rateLimited(transport, "this connection", rateLimiter.perConnection(), wait);
       }
     }
     if (principalKey != null) {
@@ -264,7 +284,7 @@ public final class Hub implements Publisher, AutoCloseable {
           rateLimiter.refund(connection);
         }
         String scope = principalKey instanceof String ? "this principal" : "this address";
-        throw rateLimited(scope, rateLimiter.perPrincipal(), wait);
+        throw rateLimited(transport, scope, rateLimiter.perPrincipal(), wait);
       }
     }
   }
@@ -273,8 +293,9 @@ public final class Hub implements Publisher, AutoCloseable {
    * Every rate-limit refusal goes through here (one place to count them): TOO_MANY_REQUESTS
    * ({@code too_many_requests}) with the wait rounded up to whole seconds as the retry hint.
    */
-  private SwitchboardException rateLimited(String scope, RateLimit limit, long waitNanos) {
+  private SwitchboardException rateLimited(String transport, String scope, RateLimit limit, long waitNanos) {
     rateLimited.incrementAndGet();
+    refused(transport, Status.TOO_MANY_REQUESTS);
     long seconds = Math.max(1, (waitNanos + 999_999_999L) / 1_000_000_000L);
     return new SwitchboardException(Status.TOO_MANY_REQUESTS, Status.TOO_MANY_REQUESTS.code(),
         "publish rate limit of " + scope + " (" + limit + ") reached; retry in " + seconds + " s",
@@ -301,8 +322,13 @@ public final class Hub implements Publisher, AutoCloseable {
    */
   public Connection connect(Principal principal, InetSocketAddress remoteAddress, String transport,
       Connection.Sink sink) {
-    requireRunning();
-    requireCapacity();
+    try {
+      requireRunning();
+      requireCapacity();
+    } catch (SwitchboardException e) {
+      refused(transport, e.status());
+      throw e;
+    }
     Objects.requireNonNull(principal, "principal");
     Connection c = new Connection(this, principal, transport, Objects.requireNonNull(sink, "sink"),
         maxQueuedMessages, maxQueuedBytes, maxSubscriptionsPerConnection, rateLimiter.newConnectionBucket(),
@@ -336,7 +362,12 @@ public final class Hub implements Publisher, AutoCloseable {
       if (wait.isZero() || limit == 0) {
         return broker.history(topic, afterId, limit);
       }
-      requireCapacity();
+      try {
+        requireCapacity();
+      } catch (SwitchboardException e) {
+        refused("longpoll", e.status());
+        throw e;
+      }
     } catch (SwitchboardException e) {
       return CompletableFuture.failedFuture(e);
     }
@@ -370,6 +401,57 @@ public final class Hub implements Publisher, AutoCloseable {
   /** Connected clients (SSE streams, WebSocket sessions, …) on this node. */
   public int connectionCount() {
     return connections.size();
+  }
+
+  /** Topics with at least one local subscriber or waiting poll, on this node. */
+  public int topicCount() {
+    return groups.size();
+  }
+
+  /** Connected clients of one transport ({@code sse}, {@code ws}, {@code grpc}, …) on this node. */
+  public int connectionCount(String transport) {
+    int n = 0;
+    for (Connection c : connections) {
+      if (c.transport().equals(transport)) {
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** Long polls waiting for a message on this node. */
+  public int waitingPollCount() {
+    return waiters.size();
+  }
+
+  /** Messages handed to connections' writers since start (one per subscriber a message reached). */
+  public long deliveries() {
+    return deliveries.sum();
+  }
+
+  /** Payload bytes of {@link #deliveries()} since start. */
+  public long deliveredBytes() {
+    return deliveredBytes.sum();
+  }
+
+  /**
+   * Adds a listener for publishes, refusals and resumes (see {@link HubListener}). Thread-safe;
+   * meant to be called once at start-up.
+   */
+  public synchronized void addListener(HubListener listener) {
+    Objects.requireNonNull(listener, "listener");
+    HubListener[] now = listeners;
+    HubListener[] next = java.util.Arrays.copyOf(now, now.length + 1);
+    next[now.length] = listener;
+    listeners = next;
+  }
+
+  /** Removes a listener added with {@link #addListener}; returns whether it was there. */
+  public synchronized boolean removeListener(HubListener listener) {
+    List<HubListener> now = new java.util.ArrayList<>(List.of(listeners));
+    boolean removed = now.remove(listener);
+    listeners = now.toArray(new HubListener[0]);
+    return removed;
   }
 
   /** How many connections were closed as slow consumers since start. */
@@ -485,6 +567,45 @@ public final class Hub implements Publisher, AutoCloseable {
     deliveryFailures.incrementAndGet();
   }
 
+  void delivered(int bytes) {
+    deliveries.increment();
+    deliveredBytes.add(bytes);
+  }
+
+  /** Transport name for refusals whose caller does not say which transport it serves. */
+  static final String UNKNOWN_TRANSPORT = "unknown";
+
+  /** Tells the listeners the hub refused a client; every refusal goes through here. */
+  void refused(String transport, Status status) {
+    for (HubListener l : listeners) {
+      try {
+        l.onRefused(transport, status);
+      } catch (RuntimeException e) {
+        log.debug("hub listener threw", e);
+      }
+    }
+  }
+
+  void resumed(String transport, boolean recovered) {
+    for (HubListener l : listeners) {
+      try {
+        l.onResumed(transport, recovered);
+      } catch (RuntimeException e) {
+        log.debug("hub listener threw", e);
+      }
+    }
+  }
+
+  private void published(String origin, Status status, long brokerNanos) {
+    for (HubListener l : listeners) {
+      try {
+        l.onPublished(origin, status, brokerNanos);
+      } catch (RuntimeException e) {
+        log.debug("hub listener threw", e);
+      }
+    }
+  }
+
   void connectionClosed(Connection c) {
     connections.remove(c);
   }
@@ -504,8 +625,13 @@ public final class Hub implements Publisher, AutoCloseable {
    *     with a retry hint
    */
   public void checkAdmission() {
-    requireRunning();
-    requireCapacity();
+    try {
+      requireRunning();
+      requireCapacity();
+    } catch (SwitchboardException e) {
+      refused(UNKNOWN_TRANSPORT, e.status());
+      throw e;
+    }
   }
 
   /** Connections plus waiting long polls this hub accepts at once. */

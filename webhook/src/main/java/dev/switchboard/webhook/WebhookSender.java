@@ -273,6 +273,16 @@ public final class WebhookSender implements AutoCloseable {
         contentType, now, 0, now, null);
   }
 
+  /** Deliveries waiting for an attempt or a retry (asks the store: a query for a durable one). */
+  public int pendingCount() {
+    return store.pendingCount();
+  }
+
+  /** Endpoints disabled (410, or failing for longer than {@link Builder#disableAfter}). */
+  public int disabledEndpointCount() {
+    return disabled.size();
+  }
+
   /** Dead letters, oldest first. */
   public List<Delivery> deadLetters() {
     return store.deadLetters();

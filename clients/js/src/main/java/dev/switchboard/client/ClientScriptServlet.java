@@ -18,9 +18,8 @@ import java.util.HexFormat;
  * hash of the file) and {@code Cache-Control: no-cache}, so browsers revalidate and get a
  * {@code 304} until the file changes.
  *
- * <p>Thread-safe; the files are read from the class path once.
- *
- * @throws UncheckedIOException from the constructor if the files are missing from the class path
+ * <p>Thread-safe; the files are read from the class path once, when the class is first used, which
+ * fails with an {@link java.io.UncheckedIOException} if they are missing from the class path.
  */
 public final class ClientScriptServlet extends HttpServlet {
   private static final long serialVersionUID = 1L;

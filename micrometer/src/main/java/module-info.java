@@ -1,0 +1,8 @@
+/** Micrometer metrics for a Switchboard hub and webhook sender. */
+module dev.switchboard.micrometer {
+  requires transitive dev.switchboard.transport;
+  requires transitive micrometer.core;
+  requires static dev.switchboard.webhook;
+
+  exports dev.switchboard.micrometer;
+}
