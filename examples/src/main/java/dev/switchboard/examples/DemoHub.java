@@ -221,7 +221,7 @@ public final class DemoHub implements AutoCloseable {
     // Same-origin handshakes only (the default): pages the hub serves itself may connect.
     WebSocketTransport ws = WebSocketTransport.builder(hub).build();
     JakartaWebSocketServletContainerInitializer.configure(context, (sc, container) -> ws.register(sc, container));
-    server.setHandler(context);
+    server.setHandler(JsonErrorHandler.install(server, context)); // JSON errors, no TRACE
     server.setStopAtShutdown(false);
     server.start();
     GrpcHubServer grpc;
@@ -311,6 +311,11 @@ public final class DemoHub implements AutoCloseable {
         res.setHeader("Cache-Control", "no-cache");
         in.transferTo(res.getOutputStream());
       }
+    }
+
+    @Override
+    protected void doOptions(HttpServletRequest req, HttpServletResponse res) {
+      res.setHeader("Allow", "GET, HEAD, OPTIONS"); // not TRACE, which the server refuses
     }
   }
 }

@@ -109,6 +109,15 @@ class TopicsFuzzTest {
     assertNull(WirePaths.topicPath("/v1/topicsX/a", ""));
   }
 
+  /** Fuzzing found it: the 400 for a broken escape echoed the raw segment, a newline included. */
+  @Test
+  void brokenEscape_isRefused_withControlCharactersEscapedInTheMessage() {
+    SwitchboardException e = assertThrows(SwitchboardException.class,
+        () -> WirePaths.topicPath("/v1/topics/f%\n", ""));
+    assertEquals("invalid_path", e.errorCode());
+    assertEquals("path segment is not valid percent-encoded UTF-8: 'f%\\u000a'", e.getMessage());
+  }
+
   private static String encodeAll(String s) {
     StringBuilder b = new StringBuilder();
     for (byte x : s.getBytes(StandardCharsets.UTF_8)) {

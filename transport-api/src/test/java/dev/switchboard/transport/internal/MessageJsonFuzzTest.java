@@ -3,6 +3,8 @@ package dev.switchboard.transport.internal;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import com.code_intelligence.jazzer.junit.FuzzTest;
@@ -15,6 +17,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.Arrays;
 import java.util.List;
+import org.junit.jupiter.api.Test;
 
 /**
  * Fuzz tests of the JSON envelope ({@link MessageJson}): what a client reads from a server (history
@@ -86,6 +89,24 @@ class MessageJsonFuzzTest {
     assertArrayEquals(m.payload(), back.payload());
     MessageJson.Page page = MessageJson.readPage(MessageJson.historyPage(List.of(m, m), "n", false));
     assertEquals(List.of(back, back), page.messages());
+  }
+
+  /** Found by a seed of the fuzz corpus: a page with base64 data that is not base64 threw IllegalArgumentException. */
+  @Test
+  void readPage_badBase64_isAMalformedResponse() {
+    SwitchboardException e = assertThrows(SwitchboardException.class, () -> MessageJson.readPage(
+        "{\"messages\":[{\"topic\":\"t\",\"data\":\"!!\",\"encoding\":\"base64\"}]}".getBytes(StandardCharsets.UTF_8)));
+    assertEquals(Status.INTERNAL, e.status());
+    assertTrue(e.getMessage().contains("not base64"), e.getMessage());
+  }
+
+  /** Found by a seed of the fuzz corpus: a page with an empty message id threw IllegalArgumentException. */
+  @Test
+  void readPage_emptyId_isAMalformedResponse() {
+    SwitchboardException e = assertThrows(SwitchboardException.class, () -> MessageJson.readPage(
+        "{\"messages\":[{\"topic\":\"t\",\"id\":\"\"}]}".getBytes(StandardCharsets.UTF_8)));
+    assertEquals(Status.INTERNAL, e.status());
+    assertTrue(e.getMessage().contains("empty id"), e.getMessage());
   }
 
   /**
