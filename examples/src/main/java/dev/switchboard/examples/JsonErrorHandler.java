@@ -63,13 +63,13 @@ public class JsonErrorHandler extends ErrorHandler {
   @Override
   protected void generateResponse(Request request, Response response, int code, String message, Throwable cause,
       Callback callback) {
-    write(response, code, callback);
+    writeJson(response, code, callback);
   }
 
   @Override
   protected boolean generateAcceptableResponse(Request request, Response response, Callback callback,
       String contentType, List<Charset> charsets, int code, String message, Throwable cause) {
-    write(response, code, callback);
+    writeJson(response, code, callback);
     return true;
   }
 
@@ -80,7 +80,7 @@ public class JsonErrorHandler extends ErrorHandler {
     return ByteBuffer.wrap(body(status));
   }
 
-  private static void write(Response response, int code, Callback callback) {
+  private static void writeJson(Response response, int code, Callback callback) {
     byte[] body = body(code);
     response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/json");
     response.getHeaders().put(HttpHeader.CONTENT_LENGTH, body.length);
@@ -100,13 +100,13 @@ public class JsonErrorHandler extends ErrorHandler {
     @Override
     protected void generateResponse(Request request, Response response, int code, String message, Throwable cause,
         Callback callback) {
-      write(response, code, callback);
+      writeJson(response, code, callback);
     }
 
     @Override
     protected boolean generateAcceptableResponse(Request request, Response response, Callback callback,
         String contentType, List<Charset> charsets, int code, String message, Throwable cause) {
-      write(response, code, callback);
+      writeJson(response, code, callback);
       return true;
     }
   }
