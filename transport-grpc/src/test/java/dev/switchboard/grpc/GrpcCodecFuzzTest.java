@@ -2,6 +2,7 @@ package dev.switchboard.grpc;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.code_intelligence.jazzer.api.FuzzedDataProvider;
@@ -12,6 +13,7 @@ import dev.switchboard.grpc.v1.PublishRequest;
 import dev.switchboard.transport.Message;
 import dev.switchboard.transport.SwitchboardException;
 import java.time.Instant;
+import org.junit.jupiter.api.Test;
 
 /**
  * Fuzz tests of {@link GrpcCodec}: publish requests a server decodes, messages and errors a client
@@ -97,5 +99,15 @@ class GrpcCodecFuzzTest {
     Message m = b.payload(data.consumeRemainingAsBytes()).build();
     byte[] wire = GrpcCodec.toProto(m).toByteArray();
     assertEquals(m, GrpcCodec.fromProto(dev.switchboard.grpc.v1.Message.parseFrom(wire)));
+  }
+
+  /** Found by a seed of the fuzz corpus: a time past Instant's range threw DateTimeException. */
+  @Test
+  void messageTimeOutOfRange_isAMalformedMessage() {
+    dev.switchboard.grpc.v1.Message p = dev.switchboard.grpc.v1.Message.newBuilder().setTopic("t")
+        .setTime(com.google.protobuf.Timestamp.newBuilder().setSeconds(Long.MAX_VALUE)).build();
+    SwitchboardException e = assertThrows(SwitchboardException.class, () -> GrpcCodec.fromProto(p));
+    assertEquals(dev.switchboard.transport.Status.INTERNAL, e.status());
+    assertTrue(e.getMessage().contains("out of range"), e.getMessage());
   }
 }
