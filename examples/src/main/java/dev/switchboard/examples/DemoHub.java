@@ -254,7 +254,7 @@ public final class DemoHub implements AutoCloseable {
     } else {
       DemoClient.refuseWebSocket(context);
     }
-    server.setHandler(context);
+    server.setHandler(JsonErrorHandler.install(server, context)); // JSON errors, no TRACE
     server.setStopAtShutdown(false);
     server.start();
     GrpcHubServer grpc;
@@ -374,6 +374,11 @@ public final class DemoHub implements AutoCloseable {
         res.setHeader("Cache-Control", "no-cache");
         in.transferTo(res.getOutputStream());
       }
+    }
+
+    @Override
+    protected void doOptions(HttpServletRequest req, HttpServletResponse res) {
+      res.setHeader("Allow", "GET, HEAD, OPTIONS"); // not TRACE, which the server refuses
     }
   }
 }

@@ -3,7 +3,10 @@ package dev.switchboard.transport;
 import dev.switchboard.transport.internal.Printable;
 
 /**
- * Validation of topic names and event names: 1–200 characters of {@code A–Z a–z 0–9 . _ - :}.
+ * Validation of topic names and event names: 1–200 characters of {@code A–Z a–z 0–9 . _ - :}, but
+ * not {@code .} or {@code ..} (as path segments, which topics are in every URL, clients and proxies
+ * normalise those away: {@code /v1/topics/../messages} would reach another resource). The one check
+ * every transport uses; a percent-encoded {@code %2e} decodes to the same refused name.
  *
  * <p>Thread-safe (stateless).
  */
@@ -13,9 +16,9 @@ public final class Topics {
 
   private Topics() {}
 
-  /** Whether {@code name} is a valid topic (or event) name. */
+  /** Whether {@code name} is a valid topic (or event) name; {@code .} and {@code ..} are not. */
   public static boolean isValid(String name) {
-    if (name == null || name.isEmpty() || name.length() > MAX_LENGTH) {
+    if (name == null || name.isEmpty() || name.length() > MAX_LENGTH || name.equals(".") || name.equals("..")) {
       return false;
     }
     for (int i = 0; i < name.length(); i++) {
@@ -38,7 +41,7 @@ public final class Topics {
     if (!isValid(topic)) {
       throw new SwitchboardException(Status.INVALID_ARGUMENT, "invalid_topic",
           "invalid topic " + Printable.quote(topic) + ": use 1-" + MAX_LENGTH
-              + " characters of A-Z a-z 0-9 . _ - :", null, null);
+              + " characters of A-Z a-z 0-9 . _ - : (not '.' or '..')", null, null);
     }
     return topic;
   }
@@ -52,7 +55,7 @@ public final class Topics {
     if (event != null && !isValid(event)) {
       throw new SwitchboardException(Status.INVALID_ARGUMENT, "invalid_event",
           "invalid event name " + Printable.quote(event) + ": use 1-" + MAX_LENGTH
-              + " characters of A-Z a-z 0-9 . _ - :", null, null);
+              + " characters of A-Z a-z 0-9 . _ - : (not '.' or '..')", null, null);
     }
     return event;
   }

@@ -103,8 +103,19 @@ final class GrpcCodec {
     return Timestamp.newBuilder().setSeconds(t.getEpochSecond()).setNanos(t.getNano()).build();
   }
 
+  /**
+   * The instant of a timestamp off the wire.
+   *
+   * @throws SwitchboardException INTERNAL for one outside {@link Instant}'s range (a malformed
+   *     message: the client skips it)
+   */
   static Instant instant(Timestamp t) {
-    return Instant.ofEpochSecond(t.getSeconds(), t.getNanos());
+    try {
+      return Instant.ofEpochSecond(t.getSeconds(), t.getNanos());
+    } catch (java.time.DateTimeException | ArithmeticException e) {
+      throw new SwitchboardException(Status.INTERNAL, "message time out of range: " + t.getSeconds() + " s, "
+          + t.getNanos() + " ns");
+    }
   }
 
   static Error error(SwitchboardException e) {

@@ -4,6 +4,7 @@ import dev.switchboard.hub.Handshake;
 import dev.switchboard.transport.Status;
 import dev.switchboard.transport.SwitchboardException;
 import dev.switchboard.transport.internal.MessageJson;
+import dev.switchboard.transport.internal.Printable;
 import dev.switchboard.transport.internal.WirePaths;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
@@ -66,8 +67,7 @@ final class ServletIo {
       return WirePaths.percentDecode(s.replace("+", "%20"));
     } catch (SwitchboardException e) {
       throw new SwitchboardException(Status.INVALID_ARGUMENT, "invalid_query",
-          "query string is not valid percent-encoded UTF-8 near "
-              + (s.length() > 60 ? s.substring(0, 60) + "..." : s), null, null);
+          "query string is not valid percent-encoded UTF-8 near " + Printable.quote(s), null, null);
     }
   }
 

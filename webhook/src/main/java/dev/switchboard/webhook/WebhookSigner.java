@@ -59,6 +59,8 @@ public final class WebhookSigner {
    * The headers to send with {@code rawBody}.
    *
    * @param id the delivery id (Standard Webhooks {@code webhook-id}, GitHub {@code X-GitHub-Delivery}); may be null for others
+   * @throws IllegalArgumentException for a Standard Webhooks id that is empty or has a '.', a control
+   *     character or white space around it (a verifier could not read it back as signed)
    */
   public Map<String, String> sign(String id, Instant timestamp, byte[] rawBody) {
     Objects.requireNonNull(timestamp, "timestamp");
@@ -68,8 +70,11 @@ public final class WebhookSigner {
     List<String> sigs = new ArrayList<>();
     switch (scheme) {
       case STANDARD_WEBHOOKS: {
-        if (id == null || id.isEmpty() || id.contains(".")) {
-          throw new IllegalArgumentException("webhook-id must be non-empty and contain no '.'");
+        // The id is signed as sent; a verifier reads it back trimmed, and HTTP cannot carry controls.
+        if (id == null || id.isEmpty() || id.contains(".") || !id.equals(id.strip())
+            || id.chars().anyMatch(c -> c < 0x20 || c == 0x7f)) {
+          throw new IllegalArgumentException("webhook-id must be non-empty, without '.', control characters"
+              + " or surrounding white space");
         }
         byte[] signed = (id + "." + ts + ".").getBytes(StandardCharsets.UTF_8);
         for (Scheme.Secret s : secrets) {

@@ -266,8 +266,8 @@ public final class WebhookVerifier {
     if (!v.startsWith(prefix)) {
       int eq = v.indexOf('=');
       if (eq > 0 && !prefix.isEmpty()) {
-        throw new WebhookVerificationException(Reason.UNKNOWN_VERSION, header + " uses '" + v.substring(0, eq + 1)
-            + "'; expected '" + prefix + "'");
+        throw new WebhookVerificationException(Reason.UNKNOWN_VERSION, header + " uses " + shown(v.substring(0, eq + 1))
+            + "; expected '" + prefix + "'");
       }
       throw new WebhookVerificationException(Reason.MALFORMED_HEADER, header + " must be '" + prefix + "<hex>'");
     }
@@ -276,6 +276,19 @@ public final class WebhookVerifier {
       throw new WebhookVerificationException(Reason.MALFORMED_HEADER, header + " is not '" + prefix + "<hex>'");
     }
     return b;
+  }
+
+  /**
+   * Part of a sender's header for a message: quoted, at most 20 characters, control characters
+   * escaped (the value is the sender's, and it may be anything: a log line must stay one line).
+   */
+  private static String shown(String value) {
+    StringBuilder b = new StringBuilder("'");
+    for (int i = 0; i < Math.min(value.length(), 20); i++) {
+      char c = value.charAt(i);
+      b.append(c < 0x20 || c == 0x7f ? String.format("\\u%04x", (int) c) : String.valueOf(c));
+    }
+    return b.append(value.length() > 20 ? "...'" : "'").toString();
   }
 
   private static String required(Function<String, String> header, String name) {

@@ -243,7 +243,13 @@ public final class MessageJson {
     return new Page(messages, next, recovered);
   }
 
-  /** Parses one {@code <msg>} object from {@code body}, the parser on its START_OBJECT. */
+  /**
+   * Parses one {@code <msg>} object from {@code body}, the parser on its START_OBJECT.
+   *
+   * @throws IOException for malformed JSON and for values no message can hold (an empty id, data
+   *     that is not base64 under {@code "encoding":"base64"})
+   * @throws SwitchboardException for a missing or invalid topic, an invalid event or content type
+   */
   public static Message readMessage(JsonParser p, byte[] body) throws IOException {
     String id = null;
     String topic = null;
@@ -279,11 +285,18 @@ public final class MessageJson {
     if (topic == null) {
       throw new SwitchboardException(Status.INTERNAL, "message without topic in response");
     }
+    if (id != null && id.isEmpty()) {
+      throw new IOException("message has an empty id");
+    }
     Message.Builder b = Message.builder(topic).id(id).event(event).contentType(contentType)
         .time(time == null ? null : parseTime(time));
     byte[] payload;
     if ("base64".equals(encoding)) {
-      payload = Base64.getDecoder().decode(dataString == null ? "" : dataString);
+      try {
+        payload = Base64.getDecoder().decode(dataString == null ? "" : dataString);
+      } catch (IllegalArgumentException e) {
+        throw new IOException("data is not base64: " + e.getMessage());
+      }
     } else if (dataStart < 0) {
       payload = new byte[0];
     } else if (Message.builder(topic).contentType(contentType).build().isJson()) {
