@@ -140,7 +140,10 @@ public class SwitchboardAutoConfiguration {
       return b.build();
     }
 
-    /** Answers handshakes refused before any session (connection limit, shutdown) with HTTP 503. */
+    /**
+     * Decides handshakes before the upgrade: 403 (host, origin), 401 (the Authenticator), 503
+     * (connection limit, shutdown), each with the JSON error body; never a 101 then a close.
+     */
     @Bean
     FilterRegistrationBean<jakarta.servlet.Filter> switchboardWebSocketHandshakeFilter(WebSocketTransport ws,
         SwitchboardProperties p) {
