@@ -144,7 +144,8 @@ public final class Connection {
    * Subscribes this connection to a topic. With {@code afterId}, every message still in history
    * after it is queued first (preceded by a {@link Reset} if history no longer reaches back), then
    * live messages follow with no duplicate and no gap at the seam. A {@link Subscribed} event is
-   * queued before the first message.
+   * queued before the first message, and only once the subscription is in place: a client that has
+   * read it gets every message published after it.
    *
    * @param afterId resume point, or null for live messages only
    * @return a stage that completes when the subscription is in place, or fails with a
@@ -169,10 +170,13 @@ public final class Connection {
         throw new SwitchboardException(Status.CONFLICT, "already subscribed to topic " + topic);
       }
       if (afterId == null) {
-        enqueue(new Subscribed(topic, true), false);
-        sub.goLive(null);
-        // Counted once it is in the live group: a publish after the count rises reaches it.
-        hub.subscriberAdded();
+        try {
+          sub.joinLive();
+        } finally {
+          // Counted once it is in the live group: a publish after the count rises reaches it. A
+          // failed join is counted too: its cancel() took it off again.
+          hub.subscriberAdded();
+        }
         return CompletableFuture.completedFuture(null);
       }
       hub.subscriberAdded(); // a resuming subscription misses nothing: history covers until it joins
@@ -459,29 +463,45 @@ public final class Connection {
     }
 
     /**
-     * Joins the live group. With a non-null {@code from} ("" meaning from the oldest retained),
-     * buffers live messages while reading history after it, then merges.
+     * Joins the live group of a subscription without resume, and only then queues {@link Subscribed}:
+     * a client that has read it gets every message published after it. Live messages that arrive
+     * between the join and the {@code Subscribed} are held and queued right after it.
+     *
+     * @throws SwitchboardException when the hub cannot join (the subscription is then gone)
+     */
+    void joinLive() {
+      try {
+        if (!holdAndJoin()) {
+          return;
+        }
+      } catch (RuntimeException e) {
+        if (subscriptions.remove(topic, this)) {
+          cancel();
+        }
+        throw SwitchboardException.from(e);
+      }
+      synchronized (this) {
+        enqueue(new Subscribed(topic, true), false);
+        // By index: a live message re-entering from the sink (this thread, this lock) is appended.
+        for (int i = 0; i < buffer.size(); i++) {
+          enqueue(new Delivery(buffer.get(i)), true);
+        }
+        buffer = null;
+        buffering = false;
+      }
+    }
+
+    /**
+     * Joins the live group after a replay: buffers live messages while reading history after
+     * {@code from} ("" meaning from the oldest retained), then merges.
      */
     void goLive(String from) {
-      if (from != null) {
-        synchronized (this) {
-          buffer = new ArrayList<>();
-          buffering = true;
-        }
-      }
       try {
-        hub.join(topic, this);
+        if (!holdAndJoin()) {
+          return;
+        }
       } catch (RuntimeException e) {
         failReplay(SwitchboardException.from(e));
-        return;
-      }
-      joined = true;
-      if (cancelled) {
-        // cancel() may have run before joined was set; leaving twice is harmless.
-        hub.leave(topic, this);
-        return;
-      }
-      if (from == null) {
         return;
       }
       hub.broker().history(topic, from.isEmpty() ? null : from, Integer.MAX_VALUE)
@@ -509,6 +529,25 @@ public final class Connection {
               filtering = mayRepeat();
             }
           });
+    }
+
+    /**
+     * Starts holding live messages back, then joins the topic's live group; false when the
+     * subscription was cancelled meanwhile (it has left again). Throws as {@link Hub#join} does.
+     */
+    private boolean holdAndJoin() {
+      synchronized (this) {
+        buffer = new ArrayList<>();
+        buffering = true;
+      }
+      hub.join(topic, this);
+      joined = true;
+      if (cancelled) {
+        // cancel() may have run before joined was set; leaving twice is harmless.
+        hub.leave(topic, this);
+        return false;
+      }
+      return true;
     }
 
     @Override

@@ -167,6 +167,47 @@ class HubTest {
   }
 
   @Test
+  void subscribed_isQueuedOnlyOnceLive_soAPublishTheMomentItIsReadIsDelivered() {
+    // The writer here reads inside onReady and answers Subscribed at once with a publish, as fast as
+    // any client could: a Subscribed queued before the subscription joins the topic loses it.
+    Hub hub = Hub.builder().build();
+    List<String> got = new ArrayList<>();
+    AtomicReference<Connection> connection = new AtomicReference<>();
+    Connection c = hub.connect(Authenticator.ANONYMOUS, "test", new Connection.Sink() {
+      boolean reading; // onReady re-enters from the publish below; the outer loop reads on
+
+      @Override
+      public void onReady() {
+        if (reading) {
+          return;
+        }
+        reading = true;
+        try {
+          for (Connection.Event e; (e = connection.get().poll()) != null; ) {
+            if (e instanceof Connection.Subscribed s) {
+              got.add("subscribed");
+              hub.publish(s.topic(), "right after subscribed").toCompletableFuture().join();
+            } else if (e instanceof Connection.Delivery d) {
+              got.add(d.message().text());
+            }
+          }
+        } finally {
+          reading = false;
+        }
+      }
+
+      @Override
+      public void onClose(Status status, String reason) {}
+    });
+    connection.set(c);
+    c.subscribe("t", null).toCompletableFuture().join();
+    hub.publish("t", "later").toCompletableFuture().join();
+    assertEquals(List.of("subscribed", "right after subscribed", "later"), got);
+    assertEquals(1, hub.subscriberCount());
+    hub.shutdown();
+  }
+
+  @Test
   void resume_replaysHistoryPageByPageWithoutOverflowing_thenGoesLive() {
     Hub hub = Hub.builder().broker(new InMemoryBroker(5000)).maxQueuedMessages(8).build();
     String from = hub.publish("t", "start").toCompletableFuture().join().id();

@@ -112,6 +112,8 @@ class TomcatClosedSessionRaceTest {
         first = sse.pollData(Duration.ofMillis(50));
       }
       assertEquals("marker", first, "the SSE stream gets a marker within " + WAIT);
+      // A session's "subscribed" means its subscription is live (HubTest checks it without a
+      // container), so the first marker already reached every session.
       for (RawWebSocket s : sessions) {
         assertTrue(s.next().contains("\"marker\""), "each session gets the markers");
       }
