@@ -4,6 +4,7 @@ import dev.switchboard.hub.Broker;
 import dev.switchboard.transport.Message;
 import dev.switchboard.transport.Status;
 import dev.switchboard.transport.SwitchboardException;
+import dev.switchboard.transport.internal.StoredEnvelope;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
@@ -287,7 +288,7 @@ public final class KafkaBroker implements Broker {
     }
     Instant time = clock.instant();
     int p = partitionOf(draft.topic());
-    byte[] value = KafkaCodecs.encode(draft, time);
+    byte[] value = StoredEnvelope.encode(draft, time);
     CompletableFuture<Message> result = new CompletableFuture<>();
     try {
       producer.send(new ProducerRecord<>(kafkaTopic, p, draft.topic().getBytes(StandardCharsets.UTF_8), value), (md, err) -> {
@@ -368,7 +369,7 @@ public final class KafkaBroker implements Broker {
     String topic = new String(r.key(), StandardCharsets.UTF_8);
     Message m;
     try {
-      m = KafkaCodecs.decode(topic, id(r.partition(), r.offset()), r.value());
+      m = StoredEnvelope.decode(topic, id(r.partition(), r.offset()), r.value());
     } catch (RuntimeException e) {
       log.warn("ignoring an unreadable record at {}-{}@{}: {}", kafkaTopic, r.partition(), r.offset(), e.toString());
       return;
@@ -542,7 +543,7 @@ public final class KafkaBroker implements Broker {
     }
     try {
       return LogScan.scan(c, tps.get(p), from, to, anchor, topic, limit, keepOffsets, timeout,
-          (partition, offset, value) -> KafkaCodecs.decode(topic, id(partition, offset), value));
+          (partition, offset, value) -> StoredEnvelope.decode(topic, id(partition, offset), value));
     } catch (KafkaException e) {
       throw unavailable("cannot read Kafka topic " + kafkaTopic, e);
     }

@@ -4,6 +4,7 @@ import dev.switchboard.hub.Broker;
 import dev.switchboard.transport.Message;
 import dev.switchboard.transport.Status;
 import dev.switchboard.transport.SwitchboardException;
+import dev.switchboard.transport.internal.StoredEnvelope;
 import io.lettuce.core.ClientOptions;
 import io.lettuce.core.RedisChannelHandler;
 import io.lettuce.core.RedisConnectionStateListener;
@@ -228,7 +229,7 @@ public final class RedisBroker implements Broker {
       return CompletableFuture.failedFuture(new SwitchboardException(Status.UNAVAILABLE, "broker is closed"));
     }
     Instant time = clock.instant();
-    byte[] envelope = RedisCodecs.encode(draft, time);
+    byte[] envelope = StoredEnvelope.encode(draft, time);
     byte[][] args = {
         bytes(channel(draft.topic())), bytes(Long.toString(maxLength)), bytes(exactTrimming ? "1" : "0"),
         bytes(Long.toString(maxAge.toMillis())), envelope};
@@ -283,7 +284,7 @@ public final class RedisBroker implements Broker {
     List<?> fields = (List<?>) entry.get(1);
     for (int i = 0; i + 1 < fields.size(); i += 2) {
       if ("m".equals(new String((byte[]) fields.get(i), StandardCharsets.US_ASCII))) {
-        return RedisCodecs.decode(topic, id, (byte[]) fields.get(i + 1));
+        return StoredEnvelope.decode(topic, id, (byte[]) fields.get(i + 1));
       }
     }
     throw new IllegalStateException("stream entry " + id + " of " + topic + " has no message field");
@@ -296,7 +297,7 @@ public final class RedisBroker implements Broker {
     }
     return unavailableOnFailure(commands.xrange(streamKey(topic), io.lettuce.core.Range.create(id, id)))
         .thenApplyAsync(list -> list.isEmpty() ? Optional.<Message>empty()
-            : Optional.of(RedisCodecs.decode(topic, id, list.get(0).getBody().get("m"))), callbacks);
+            : Optional.of(StoredEnvelope.decode(topic, id, list.get(0).getBody().get("m"))), callbacks);
   }
 
   @Override
@@ -354,7 +355,7 @@ public final class RedisBroker implements Broker {
     try {
       String id = new String(message, 0, nl, StandardCharsets.US_ASCII);
       byte[] envelope = java.util.Arrays.copyOfRange(message, Math.min(nl + 1, message.length), message.length);
-      m = RedisCodecs.decode(topic, id, envelope);
+      m = StoredEnvelope.decode(topic, id, envelope);
     } catch (RuntimeException e) {
       log.warn("ignoring an unreadable message on {}: {}", channel, e.toString());
       return;

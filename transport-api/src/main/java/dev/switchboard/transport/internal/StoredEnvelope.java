@@ -1,4 +1,4 @@
-package dev.switchboard.kafka;
+package dev.switchboard.transport.internal;
 
 import dev.switchboard.transport.Message;
 import java.io.ByteArrayInputStream;
@@ -12,16 +12,18 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * The value of a Kafka record: a small versioned binary envelope (event, content type, time,
- * headers, payload), the same layout as the Redis broker's. The Switchboard topic is the record's
- * key, the id comes from the record's partition and offset.
+ * The stored form of a message in a distributed broker (a Redis stream entry and Pub/Sub
+ * notification, a Kafka record's value): a small versioned binary envelope (event, content type,
+ * time, headers, payload). The topic and the id are the broker's (the stream key and entry id; the
+ * record key, partition and offset), so they are not in the envelope. One layout for every broker.
+ * Stateless and thread-safe.
  */
-final class KafkaCodecs {
+public final class StoredEnvelope {
   private static final int VERSION = 1;
 
-  private KafkaCodecs() {}
+  private StoredEnvelope() {}
 
-  static byte[] encode(Message m, Instant time) {
+  public static byte[] encode(Message m, Instant time) {
     ByteArrayOutputStream buf = new ByteArrayOutputStream(m.payloadSize() + 96);
     try (DataOutputStream out = new DataOutputStream(buf)) {
       out.writeByte(VERSION);
@@ -45,7 +47,7 @@ final class KafkaCodecs {
   /**
    * @throws IllegalArgumentException when the bytes are not an envelope this version can read
    */
-  static Message decode(String topic, String id, byte[] envelope) {
+  public static Message decode(String topic, String id, byte[] envelope) {
     try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(envelope))) {
       int version = in.readUnsignedByte();
       if (version != VERSION) {
