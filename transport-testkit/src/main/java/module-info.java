@@ -9,6 +9,7 @@
  */
 module dev.switchboard.testkit {
   requires transitive dev.switchboard.transport;
+  requires transitive dev.switchboard.hub;
   requires transitive org.junit.jupiter.api;
   requires transitive jakarta.servlet;
   requires transitive jakarta.websocket;

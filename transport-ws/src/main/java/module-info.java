@@ -1,6 +1,7 @@
 /** Switchboard's WebSocket transport: Jakarta WebSocket 2.1 server endpoint and JDK WebSocket client. */
 module dev.switchboard.ws {
   requires transitive dev.switchboard.transport;
+  requires transitive dev.switchboard.hub;
   requires static jakarta.websocket;
   requires static jakarta.servlet;
   requires java.net.http;

@@ -107,7 +107,7 @@ final class AutoChannel implements Channel {
 
   @Override
   public String transport() {
-    Channel c = chosen.getNow(null);
+    Channel c = chosen.isCompletedExceptionally() ? null : chosen.getNow(null);
     return c == null ? "auto" : c.transport();
   }
 
@@ -146,7 +146,7 @@ final class AutoChannel implements Channel {
         return d;
       }
     }
-    Channel c = chosen.getNow(null);
+    Channel c = chosen.isCompletedExceptionally() ? null : chosen.getNow(null);
     if (c == null) {
       throw new IllegalStateException("no transport could connect");
     }

@@ -1,6 +1,5 @@
 package dev.switchboard.transport;
 
-import dev.switchboard.transport.internal.Printable;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.Arrays;

@@ -1,6 +1,5 @@
 package dev.switchboard.transport;
 
-import dev.switchboard.transport.internal.Printable;
 
 /**
  * Validation of topic names and event names: 1–200 characters of {@code A–Z a–z 0–9 . _ - :}, but

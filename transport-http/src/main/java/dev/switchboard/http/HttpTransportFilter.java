@@ -9,6 +9,7 @@ import dev.switchboard.transport.SwitchboardException;
 import dev.switchboard.transport.Topics;
 import dev.switchboard.transport.internal.IdempotentPublishes;
 import dev.switchboard.transport.internal.MessageJson;
+import dev.switchboard.transport.internal.ServletIo;
 import dev.switchboard.transport.internal.WirePaths;
 import jakarta.servlet.AsyncContext;
 import jakarta.servlet.AsyncEvent;
@@ -39,7 +40,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The REST and long-polling endpoints of DESIGN.md §3 as a Servlet {@link Filter}:
+ * The REST and long-polling endpoints of docs/protocol.md §2 as a Servlet {@link Filter}:
  * {@code POST /v1/topics/{topic}/messages}, {@code GET /v1/topics/{topic}/messages?after&limit&wait}
  * and {@code GET /v1/topics/{topic}/messages/{id}}. Other paths pass down the filter chain, so this
  * filter and the SSE filter can both be mapped to {@code /*} (or {@code <basePath>/*}) of one

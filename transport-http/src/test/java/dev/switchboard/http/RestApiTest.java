@@ -32,7 +32,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
-/** The REST and long-polling wire protocol of DESIGN.md §3, byte for byte, with the JDK client. */
+/** The REST and long-polling wire protocol of docs/protocol.md §2, byte for byte, with the JDK client. */
 @org.junit.jupiter.api.Timeout(120)
 class RestApiTest {
   private Hub hub;

@@ -1,14 +1,14 @@
 package dev.switchboard.sse;
 
 import dev.switchboard.hub.Connection;
-import dev.switchboard.hub.Handshake;
 import dev.switchboard.hub.Hub;
 import dev.switchboard.hub.OriginPolicy;
 import dev.switchboard.hub.OutboundWriter;
 import dev.switchboard.transport.Status;
 import dev.switchboard.transport.SwitchboardException;
 import dev.switchboard.transport.Topics;
-import dev.switchboard.transport.internal.MessageJson;
+import dev.switchboard.transport.internal.HubAccess;
+import dev.switchboard.transport.internal.ServletIo;
 import dev.switchboard.transport.internal.WirePaths;
 import jakarta.servlet.AsyncContext;
 import jakarta.servlet.AsyncEvent;
@@ -27,6 +27,7 @@ import java.io.IOException;
 import java.security.Principal;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -101,9 +102,9 @@ public final class SseTransportFilter implements Filter {
     HttpServletResponse res = (HttpServletResponse) response;
     List<String> seg;
     try {
-      seg = WirePaths.topicPath(rawPath(req), basePath);
+      seg = WirePaths.topicPath(ServletIo.rawPath(req), basePath);
     } catch (SwitchboardException e) {
-      error(res, e);
+      ServletIo.error(res, e);
       return;
     }
     if (seg == null || seg.size() != 2 || !seg.get(1).equals("events")) {
@@ -126,7 +127,7 @@ public final class SseTransportFilter implements Filter {
       }
       open(req, res, seg.get(0));
     } catch (SwitchboardException e) {
-      error(res, e);
+      ServletIo.error(res, e);
     }
   }
 
@@ -153,11 +154,12 @@ public final class SseTransportFilter implements Filter {
 
   private void open(HttpServletRequest req, HttpServletResponse res, String topic) throws IOException {
     Topics.requireValid(topic);
-    Principal principal = hub.authenticate(handshake(req));
+    Map<String, List<String>> query = ServletIo.query(req);
+    Principal principal = hub.authenticate(ServletIo.handshake("sse", req, query));
     hub.authorize(principal, topic, dev.switchboard.hub.Authorizer.Action.SUBSCRIBE);
     String resume = req.getHeader("Last-Event-ID");
     if (resume == null || resume.isEmpty()) {
-      resume = req.getParameter("lastEventId");
+      resume = ServletIo.single(query, "lastEventId");
     }
     if (resume != null && resume.isEmpty()) {
       resume = null;
@@ -205,7 +207,7 @@ public final class SseTransportFilter implements Filter {
         // every half interval for streams silent that long, so none is silent longer than the interval.
         long half = heartbeat.toMillis() / 2;
         long idleNanos = TimeUnit.MILLISECONDS.toNanos(half);
-        heartbeatTask = hub.scheduler().scheduleAtFixedRate(() -> {
+        heartbeatTask = HubAccess.scheduler(hub).scheduleAtFixedRate(() -> {
           long now = System.nanoTime();
           for (SseStream s : streams) {
             if (now - s.lastWriteNanos >= idleNanos && !s.heartbeatQueued) {
@@ -347,30 +349,6 @@ public final class SseTransportFilter implements Filter {
 
     @Override
     public void onStartAsync(AsyncEvent event) {}
-  }
-
-  private static Handshake handshake(HttpServletRequest req) {
-    return WirePaths.handshake("sse", req.getRemoteAddr(), req.getRemotePort(), req.getHeaderNames(),
-        req::getHeaders, req.getParameterMap());
-  }
-
-  private static String rawPath(HttpServletRequest req) {
-    return WirePaths.pathInContext(req.getRequestURI(), req.getContextPath());
-  }
-
-  private static void error(HttpServletResponse res, SwitchboardException e) throws IOException {
-    if (res.isCommitted()) {
-      return;
-    }
-    int status = e.status().httpStatus();
-    if (status == 429 || status == 503) {
-      res.setHeader("Retry-After", Long.toString(MessageJson.retryAfterSeconds(e)));
-    }
-    byte[] body = MessageJson.error(e);
-    res.setStatus(status);
-    res.setContentType("application/json");
-    res.setContentLength(body.length);
-    res.getOutputStream().write(body);
   }
 
   /** Builds an {@link SseTransportFilter}. Not thread-safe. */

@@ -30,7 +30,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
-/** The SSE wire format of DESIGN.md §3 as bytes on the wire, read with the JDK client. */
+/** The SSE wire format of docs/protocol.md §3 as bytes on the wire, read with the JDK client. */
 @org.junit.jupiter.api.Timeout(60)
 class SseWireTest {
   private Hub hub;

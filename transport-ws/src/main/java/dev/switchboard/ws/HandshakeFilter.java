@@ -1,7 +1,7 @@
 package dev.switchboard.ws;
 
 import dev.switchboard.transport.SwitchboardException;
-import dev.switchboard.transport.internal.MessageJson;
+import dev.switchboard.transport.internal.ServletIo;
 import dev.switchboard.transport.internal.WirePaths;
 import jakarta.servlet.Filter;
 import jakarta.servlet.FilterChain;
@@ -51,7 +51,7 @@ final class HandshakeFilter implements Filter {
   public void doFilter(ServletRequest request, ServletResponse response, FilterChain chain)
       throws IOException, ServletException {
     if (request instanceof HttpServletRequest req && response instanceof HttpServletResponse res
-        && WirePaths.pathInContext(req.getRequestURI(), req.getContextPath()).equals(transport.path)) {
+        && ServletIo.rawPath(req).equals(transport.path)) {
       Principal principal;
       try {
         principal = check(req);
@@ -61,8 +61,7 @@ final class HandshakeFilter implements Filter {
         return;
       }
       decided.set(principal);
-      REMOTE.set(req.getRemoteAddr() == null ? null
-          : InetSocketAddress.createUnresolved(req.getRemoteAddr(), req.getRemotePort()));
+      REMOTE.set(ServletIo.remoteAddress(req));
       try {
         chain.doFilter(request, response);
       } finally {
@@ -96,8 +95,7 @@ final class HandshakeFilter implements Filter {
   private Principal check(HttpServletRequest req) {
     WirePaths.checkOrigin(transport.originPolicy, req.getMethod(), true, req.getScheme(), req.getServerName(),
         req.getServerPort(), req.getHeader("Origin"));
-    Principal principal = transport.hub.authenticate(WirePaths.handshake("ws", req.getRemoteAddr(),
-        req.getRemotePort(), req.getHeaderNames(), req::getHeaders, req.getParameterMap()));
+    Principal principal = transport.hub.authenticate(ServletIo.handshake("ws", req, ServletIo.query(req)));
     transport.hub.checkAdmission();
     return principal;
   }
@@ -107,20 +105,11 @@ final class HandshakeFilter implements Filter {
     if (res.isCommitted()) {
       return;
     }
-    res.resetBuffer();
-    int status = e.status().httpStatus();
-    res.setStatus(status);
-    if (status == 429 || status == 503) {
-      res.setHeader("Retry-After", Long.toString(MessageJson.retryAfterSeconds(e)));
-    }
-    if (status == 503 && req.getProtocol().startsWith("HTTP/1")) {
+    if (e.status().httpStatus() == 503 && req.getProtocol().startsWith("HTTP/1")) {
       // A client turned away while the server is full should not keep a descriptor on an idle
       // keep-alive connection.
       res.setHeader("Connection", "close");
     }
-    byte[] body = MessageJson.error(e);
-    res.setContentType("application/json");
-    res.setContentLength(body.length);
-    res.getOutputStream().write(body);
+    ServletIo.error(res, e);
   }
 }

@@ -2,6 +2,7 @@ package dev.switchboard.ws;
 
 import dev.switchboard.hub.Hub;
 import dev.switchboard.hub.OriginPolicy;
+import dev.switchboard.transport.internal.HubAccess;
 import dev.switchboard.transport.internal.WirePaths;
 import jakarta.servlet.DispatcherType;
 import jakarta.servlet.Filter;
@@ -40,7 +41,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * the upgrade: the session is closed at once with 1008 (1001 for capacity) and a reason naming why.
  *
  * <p>Frames are answered per
- * DESIGN.md §3; a bad frame gets an {@code error} frame and the connection stays usable. Outbound
+ * docs/protocol.md §4; a bad frame gets an {@code error} frame and the connection stays usable. Outbound
  * frames go through the hub's bounded per-connection queue and the async remote, one send in
  * flight per session; a client that cannot keep up is closed with 4000 and resumes from history.
  * Server pings keep idle connections alive and close peers that stop answering.
@@ -148,7 +149,7 @@ public final class WebSocketTransport {
             // every session at once stalled fan-out at 1,000 busy sessions (as SSE heartbeats did).
             long ms = Math.max(1, pingInterval.toMillis() / PING_SLICES);
             AtomicLong tick = new AtomicLong();
-            pinger = hub.scheduler().scheduleAtFixedRate(() -> {
+            pinger = HubAccess.scheduler(hub).scheduleAtFixedRate(() -> {
               int slice = (int) (tick.getAndIncrement() % PING_SLICES);
               for (HubEndpoint s : sessions) {
                 if (s.pingSlice == slice) {

@@ -13,7 +13,7 @@ import java.util.Arrays;
 import java.util.Base64;
 
 /**
- * The {@code switchboard.v1.json} frames of DESIGN.md §3: one JSON object per text frame, read and
+ * The {@code switchboard.v1.json} frames of docs/protocol.md §4: one JSON object per text frame, read and
  * written with jackson-core streaming. Thread-safe (stateless but for a small encode cache).
  */
 final class WsProtocol {

@@ -45,7 +45,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /**
- * The WebSocket wire protocol of DESIGN.md §3, frame by frame, with the JDK WebSocket client. The
+ * The WebSocket wire protocol of docs/protocol.md §4, frame by frame, with the JDK WebSocket client. The
  * endpoint is registered without its handshake filter, so refused handshakes are the configurator's
  * second line (closed with 1008); {@link WsHandshakeRefusalTest} covers the filter's HTTP answers.
  */

@@ -1,9 +1,10 @@
-package dev.switchboard.transport.internal;
+package dev.switchboard.transport;
 
 /**
  * Untrusted values rendered for error messages: quoted, at most 60 characters, control characters
- * escaped, so a client's input can neither flood a message nor forge a line of a log. Stateless and
- * thread-safe.
+ * escaped, so a client's input can neither flood a message nor forge a line of a log. Use it when a
+ * {@link SwitchboardException}'s message (from an authenticator, say) names a value a client sent.
+ * Stateless and thread-safe.
  */
 public final class Printable {
   private Printable() {}

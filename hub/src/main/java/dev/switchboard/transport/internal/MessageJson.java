@@ -21,7 +21,7 @@ import java.util.Base64;
 import java.util.List;
 
 /**
- * The JSON envelope of DESIGN.md §3 ({@code <msg>}, history pages, publish responses, error bodies),
+ * The JSON envelope of docs/protocol.md ({@code <msg>}, history pages, publish responses, error bodies),
  * written and read with jackson-core streaming. Internal: for Switchboard's transport modules.
  *
  * <p>Thread-safe (stateless apart from the shared, thread-safe {@link JsonFactory}).

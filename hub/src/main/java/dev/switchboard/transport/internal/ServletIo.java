@@ -1,11 +1,9 @@
-package dev.switchboard.http;
+package dev.switchboard.transport.internal;
 
 import dev.switchboard.hub.Handshake;
+import dev.switchboard.transport.Printable;
 import dev.switchboard.transport.Status;
 import dev.switchboard.transport.SwitchboardException;
-import dev.switchboard.transport.internal.MessageJson;
-import dev.switchboard.transport.internal.Printable;
-import dev.switchboard.transport.internal.WirePaths;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
@@ -15,8 +13,12 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-/** Servlet plumbing of this module: query strings, handshakes from requests, JSON responses and errors. */
-final class ServletIo {
+/**
+ * Servlet plumbing of the HTTP and SSE filters: query strings, handshakes from requests, JSON
+ * responses and errors. Only for Switchboard's own modules (the Servlet API is an optional
+ * dependency: nothing here loads unless a filter runs). Stateless and thread-safe.
+ */
+public final class ServletIo {
   private ServletIo() {}
 
   /**
@@ -27,7 +29,7 @@ final class ServletIo {
    * @throws SwitchboardException INVALID_ARGUMENT ({@code invalid_query}) for a broken escape or
    *     invalid UTF-8
    */
-  static Map<String, List<String>> query(HttpServletRequest req) {
+  public static Map<String, List<String>> query(HttpServletRequest req) {
     Map<String, List<String>> out = new LinkedHashMap<>();
     String q = req.getQueryString();
     if (q == null || q.isEmpty()) {
@@ -50,7 +52,7 @@ final class ServletIo {
    *
    * @throws SwitchboardException INVALID_ARGUMENT ({@code invalid_<name>}) when it is given twice
    */
-  static String single(Map<String, List<String>> query, String name) {
+  public static String single(Map<String, List<String>> query, String name) {
     List<String> values = query.get(name);
     if (values == null) {
       return null;
@@ -71,7 +73,7 @@ final class ServletIo {
     }
   }
 
-  static Handshake handshake(String transport, HttpServletRequest req, Map<String, List<String>> query) {
+  public static Handshake handshake(String transport, HttpServletRequest req, Map<String, List<String>> query) {
     Map<String, String[]> parameters = new LinkedHashMap<>();
     query.forEach((k, v) -> parameters.put(k, v.toArray(String[]::new)));
     return WirePaths.handshake(transport, req.getRemoteAddr(), req.getRemotePort(), req.getHeaderNames(),
@@ -79,41 +81,41 @@ final class ServletIo {
   }
 
   /** The client's address as the container reports it (a literal, never looked up). */
-  static InetSocketAddress remoteAddress(HttpServletRequest req) {
+  public static InetSocketAddress remoteAddress(HttpServletRequest req) {
     String addr = req.getRemoteAddr();
     return addr == null ? null : InetSocketAddress.createUnresolved(addr, req.getRemotePort());
   }
 
   /** The request path inside the context, still percent-encoded. */
-  static String rawPath(HttpServletRequest req) {
+  public static String rawPath(HttpServletRequest req) {
     return WirePaths.pathInContext(req.getRequestURI(), req.getContextPath());
   }
 
   /** A response to send: status, headers, and a JSON body (empty for none). Immutable. */
-  record Reply(int status, byte[] body, Map<String, String> headers) {
-    static Reply json(int status, byte[] body) {
+  public record Reply(int status, byte[] body, Map<String, String> headers) {
+    public static Reply json(int status, byte[] body) {
       return new Reply(status, body, Map.of("Content-Type", "application/json"));
     }
 
-    static Reply empty(int status) {
+    public static Reply empty(int status) {
       return new Reply(status, new byte[0], Map.of());
     }
 
     /** The JSON error body with its status (and {@code Retry-After} on 429/503). */
-    static Reply error(SwitchboardException e) {
+    public static Reply error(SwitchboardException e) {
       Reply r = json(e.status().httpStatus(), MessageJson.error(e));
       int status = e.status().httpStatus();
       return status == 429 || status == 503 ? r.with("Retry-After", Long.toString(MessageJson.retryAfterSeconds(e))) : r;
     }
 
-    Reply with(String name, String value) {
+    public Reply with(String name, String value) {
       Map<String, String> h = new LinkedHashMap<>(headers);
       h.put(name, value);
       return new Reply(status, body, h);
     }
 
     /** Sets the status, the headers and the content length; the body is the caller's to write. */
-    void head(HttpServletResponse res) {
+    public void head(HttpServletResponse res) {
       res.setStatus(status);
       headers.forEach(res::setHeader);
       if (body.length > 0) {
@@ -123,7 +125,7 @@ final class ServletIo {
   }
 
   /** Sends {@code reply} with a blocking write (for a container thread). */
-  static void send(HttpServletResponse res, Reply reply) throws IOException {
+  public static void send(HttpServletResponse res, Reply reply) throws IOException {
     reply.head(res);
     if (reply.body().length > 0) {
       res.getOutputStream().write(reply.body());
@@ -131,7 +133,7 @@ final class ServletIo {
   }
 
   /** Writes the JSON error body with its status (and {@code Retry-After} on 429/503), unless committed. */
-  static void error(HttpServletResponse res, SwitchboardException e) throws IOException {
+  public static void error(HttpServletResponse res, SwitchboardException e) throws IOException {
     if (res.isCommitted()) {
       return;
     }

@@ -5,6 +5,7 @@ import dev.switchboard.transport.Publisher;
 import dev.switchboard.transport.Status;
 import dev.switchboard.transport.SwitchboardException;
 import dev.switchboard.transport.Topics;
+import dev.switchboard.transport.internal.HubAccess;
 import java.net.InetSocketAddress;
 import java.security.Principal;
 import java.time.Duration;
@@ -139,8 +140,15 @@ public final class Hub implements Publisher, AutoCloseable {
     return maxPollWait;
   }
 
-  /** A shared timer thread for heartbeats and timeouts; tasks must be short and non-blocking. */
-  public ScheduledExecutorService scheduler() {
+  static {
+    HubAccess.lend(Hub::scheduler);
+  }
+
+  /**
+   * A shared timer thread for heartbeats and timeouts; tasks must be short and non-blocking. Not
+   * public: the transports reach it through {@link HubAccess}.
+   */
+  ScheduledExecutorService scheduler() {
     return scheduler;
   }
 

@@ -1,8 +1,8 @@
 package dev.switchboard.hub;
 
+import dev.switchboard.transport.Printable;
 import dev.switchboard.transport.Status;
 import dev.switchboard.transport.SwitchboardException;
-import dev.switchboard.transport.internal.Printable;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.util.Collections;

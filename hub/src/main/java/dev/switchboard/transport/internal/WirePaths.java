@@ -1,5 +1,6 @@
 package dev.switchboard.transport.internal;
 
+import dev.switchboard.transport.Printable;
 import dev.switchboard.transport.Status;
 import dev.switchboard.transport.SwitchboardException;
 import dev.switchboard.hub.Handshake;

@@ -1,10 +1,10 @@
 package dev.switchboard.hub;
 
 import dev.switchboard.transport.Message;
+import dev.switchboard.transport.Printable;
 import dev.switchboard.transport.Status;
 import dev.switchboard.transport.SwitchboardException;
 import dev.switchboard.transport.internal.MessageJson;
-import dev.switchboard.transport.internal.Printable;
 import java.nio.charset.StandardCharsets;
 import java.util.Locale;
 import java.util.Map;
