@@ -184,6 +184,22 @@ class SseWireTest {
     assertEquals(0, hub.connectionCount());
   }
 
+  /** The query string is read as REST reads it: once per name, valid escapes only. */
+  @Test
+  void ambiguousOrBrokenQuery_isAJson400_beforeTheStreamStarts() throws Exception {
+    HttpResponse<String> twice = http.send(HttpRequest.newBuilder(
+        URI.create(jetty.url() + "/v1/topics/g/events?lastEventId=a-1&lastEventId=a-2")).build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertEquals(400, twice.statusCode());
+    assertTrue(twice.body().contains("\"error\":\"invalid_lastEventId\""), twice.body());
+    assertTrue(twice.body().contains("query parameter lastEventId is given 2 times; give it once"), twice.body());
+    HttpResponse<String> broken = http.send(HttpRequest.newBuilder(
+        URI.create(jetty.url() + "/v1/topics/g/events?token=%e9")).build(), HttpResponse.BodyHandlers.ofString());
+    assertEquals(400, broken.statusCode());
+    assertTrue(broken.body().contains("\"error\":\"invalid_query\""), broken.body());
+    assertEquals(0, hub.connectionCount());
+  }
+
   @Test
   void heartbeats_areCommentLines() throws Exception {
     RawStream s = new RawStream(events("hb"));

@@ -32,6 +32,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -178,6 +179,19 @@ class WsHandshakeRefusalTest {
     authentications.set(0);
     openAndClose(wsUrl() + "?access_token=s3cret");
     assertEquals(1, authentications.get());
+  }
+
+  /** The handshake's query string is read as REST reads it: a broken escape is refused, not guessed at. */
+  @Test
+  void brokenQueryEscape_is400BeforeTheUpgrade() throws Exception {
+    start(EmbeddedContainer.JETTY, b -> b.authenticator(countingBearer("s3cret")));
+    String self = "127.0.0.1:" + server.port();
+    RawHttp.Response r = RawHttp.exchange(server.port(),
+        RawHttp.upgradeHead("/v1/ws?access_token=s3cret&x=%e9", self, ""), null);
+    assertEquals(400, r.status(), r.statusLine() + " " + r.body());
+    assertTrue(r.body().startsWith("{\"status\":400,\"error\":\"invalid_query\""), r.body());
+    assertEquals(0, authentications.get(), "refused before the Authenticator runs");
+    assertEquals(0, ws.sessionCount());
   }
 
   @ParameterizedTest
