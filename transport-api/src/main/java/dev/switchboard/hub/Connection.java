@@ -156,7 +156,7 @@ public final class Connection {
     try {
       Topics.requireValid(topic);
       Topics.requireValidId(afterId);
-      hub.authorize(principal, topic, Authorizer.Action.SUBSCRIBE);
+      hub.authorize(transport, principal, topic, Authorizer.Action.SUBSCRIBE);
       if (closed.get()) {
         throw new SwitchboardException(Status.UNAVAILABLE, "connection is closed");
       }

@@ -154,7 +154,7 @@ public final class SseTransportFilter implements Filter {
   private void open(HttpServletRequest req, HttpServletResponse res, String topic) throws IOException {
     Topics.requireValid(topic);
     Principal principal = hub.authenticate(handshake(req));
-    hub.authorize(principal, topic, dev.switchboard.hub.Authorizer.Action.SUBSCRIBE);
+    hub.authorize("sse", principal, topic, dev.switchboard.hub.Authorizer.Action.SUBSCRIBE);
     String resume = req.getHeader("Last-Event-ID");
     if (resume == null || resume.isEmpty()) {
       resume = req.getParameter("lastEventId");
@@ -165,7 +165,7 @@ public final class SseTransportFilter implements Filter {
     // Before the 200 is committed, so a malformed id is a JSON 400 invalid_id like on REST, not a
     // stream that ends at once.
     Topics.requireValidId(resume);
-    hub.checkAdmission();
+    hub.checkAdmission("sse");
 
     res.setStatus(200);
     res.setContentType("text/event-stream");

@@ -98,7 +98,7 @@ final class HandshakeFilter implements Filter {
         req.getServerPort(), req.getHeader("Origin"));
     Principal principal = transport.hub.authenticate(WirePaths.handshake("ws", req.getRemoteAddr(),
         req.getRemotePort(), req.getHeaderNames(), req::getHeaders, req.getParameterMap()));
-    transport.hub.checkAdmission();
+    transport.hub.checkAdmission("ws");
     return principal;
   }
 
