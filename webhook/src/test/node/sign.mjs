@@ -2,11 +2,13 @@
 // WebhookVerifier: valid ones, and tampered, stale, future and wrongly-keyed ones.
 //
 // Usage: node sign.mjs; prints {"now": <epoch seconds>, "cases": [...]} where a case is
-// { name, scheme, secrets (what the verifier holds), headers, body, expect ("ok" or a Reason code) }.
+// { name, scheme, secrets (what the verifier holds), headers, body, expect ("ok" or a Reason code) },
+// and for a published vector also its own "now" and "library" (whether the library agreed with it).
 import { createHmac } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { Webhook as StandardWebhook } from 'standardwebhooks';
 import { Webhook as SvixWebhook } from 'svix';
-import { sign as octokitSign } from '@octokit/webhooks-methods';
+import { sign as octokitSign, verify as octokitVerify } from '@octokit/webhooks-methods';
 import Stripe from 'stripe';
 
 const stripe = new Stripe('sk_test_interop_never_used_for_api_calls');
@@ -74,5 +76,31 @@ add('slack: tampered body', 'slack', ['old-secret'], slack('old-secret', now), '
 add('slack: stale', 'slack', ['old-secret'], slack('old-secret', STALE), 'timestamp_too_old');
 add('slack: future', 'slack', ['old-secret'], slack('old-secret', FUTURE), 'timestamp_too_new');
 add('slack: wrong key', 'slack', ['old-secret', 'new-secret'], slack('wrong-secret', now), 'no_matching_signature');
+
+// The published vectors (src/test/resources/webhook-vectors.json) that the libraries can check, checked
+// by them at the vector's time; the case carries that time and the library's verdict.
+const { vectors } = JSON.parse(readFileSync(new URL('../resources/webhook-vectors.json', import.meta.url), 'utf8'));
+for (const v of vectors) {
+  let verdict;
+  if (v.scheme === 'standard-webhooks' && v.headers['webhook-signature'].startsWith('v1,')) {
+    const realNow = Date.now;
+    Date.now = () => v.now * 1000; // standardwebhooks reads the clock for its tolerance
+    try {
+      new StandardWebhook(v.secret).verify(v.body, v.headers);
+      verdict = true;
+    } catch {
+      verdict = false;
+    } finally {
+      Date.now = realNow;
+    }
+  } else if (v.scheme === 'github') {
+    verdict = await octokitVerify(v.secret, v.body, v.headers['X-Hub-Signature-256']);
+  } else {
+    continue; // v1a (Ed25519): the JavaScript library verifies v1 only
+  }
+  cases.push({ name: `vector: ${v.name}`, scheme: v.scheme === 'github' ? 'github' : 'standard', secrets: [v.secret],
+    headers: v.headers, body: v.body, expect: v.valid ? 'ok' : 'no_matching_signature', now: v.now ?? now,
+    library: verdict === v.valid });
+}
 
 process.stdout.write(JSON.stringify({ now, cases }) + '\n');
