@@ -338,7 +338,6 @@ public final class Connection {
     return Math.max(1, Math.min(256, maxMessages / 2));
   }
 
-
   /**
    * Where a {@link TopicSubscription} stands. A resume runs NEW → REPLAY ⇄ FETCHING → SEAM → DEDUP
    * → LIVE, a live-only subscription NEW → SEAM → LIVE; any phase may end in CANCELLED.
@@ -369,14 +368,12 @@ public final class Connection {
 
     /** The machine's edges. */
     boolean canMoveTo(Phase next) {
-      return switch (this) {
-        case NEW -> next == REPLAY || next == SEAM || next == CANCELLED;
-        case REPLAY -> next == FETCHING || next == CANCELLED;
-        case FETCHING -> next == REPLAY || next == SEAM || next == CANCELLED;
-        case SEAM -> next == DEDUP || next == LIVE || next == CANCELLED;
-        case DEDUP -> next == LIVE || next == CANCELLED;
-        case LIVE -> next == CANCELLED;
-        case CANCELLED -> false;
+      return next == CANCELLED ? this != CANCELLED : switch (this) {
+        case NEW, FETCHING -> next == REPLAY || next == SEAM;
+        case REPLAY -> next == FETCHING;
+        case SEAM -> next == DEDUP || next == LIVE;
+        case DEDUP -> next == LIVE;
+        case LIVE, CANCELLED -> false;
       };
     }
   }
@@ -405,7 +402,7 @@ public final class Connection {
     private final String topic;
     private volatile Phase phase = Phase.NEW;
     private final CompletableFuture<Void> started = new CompletableFuture<>();
-    // Last id queued from history: written in FETCHING, read on entering it (ordered by phase).
+    // Last id queued from history: written in NEW and FETCHING, read on entering FETCHING (ordered by phase).
     private String cursor;
     private List<Message> held; // SEAM's live messages; guarded by this
     private String floor; // DEDUP: live ids up to this one the replay sent; guarded by this

@@ -18,6 +18,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.function.Supplier;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -108,7 +109,29 @@ class SubscriptionPhaseTest {
     return out;
   }
 
-  private static String publish(Hub hub, String topic, String text) {
+  private final GatedBroker broker = new GatedBroker(1000);
+  private final HubTest.Sink sink = new HubTest.Sink();
+  private Hub hub;
+  private String start;
+
+  @AfterEach
+  void shutdown() {
+    if (hub != null) {
+      hub.shutdown();
+    }
+  }
+
+  /** A hub over the gated broker with topic t holding "start", then {@code history}; a new connection. */
+  private Connection connect(int maxQueuedMessages, String... history) {
+    hub = Hub.builder().broker(broker).maxQueuedMessages(maxQueuedMessages).build();
+    start = publish("t", "start");
+    for (String text : history) {
+      publish("t", text);
+    }
+    return hub.connect(Authenticator.ANONYMOUS, "test", sink);
+  }
+
+  private String publish(String topic, String text) {
     return hub.publish(topic, text).toCompletableFuture().join().id();
   }
 
@@ -118,15 +141,11 @@ class SubscriptionPhaseTest {
 
   @Test
   void liveMessagesPublishedWhileReadsAreInFlight_areQueuedOnceInOrder() {
-    GatedBroker broker = new GatedBroker(1000);
-    Hub hub = Hub.builder().broker(broker).maxQueuedMessages(8).build(); // pages of 4
-    String start = publish(hub, "t", "start");
     List<String> expected = new ArrayList<>(List.of("subscribed:true"));
     for (int i = 0; i < 10; i++) {
       expected.add("h" + i);
-      publish(hub, "t", "h" + i);
     }
-    Connection c = hub.connect(Authenticator.ANONYMOUS, "test", new HubTest.Sink());
+    Connection c = connect(8, expected.subList(1, 11).toArray(new String[0])); // pages of 4
     CompletionStage<Void> subscribed = c.subscribe("t", start);
     assertEquals(Phase.FETCHING, c.phase("t"));
     assertFalse(subscribed.toCompletableFuture().isDone(), "complete with the first page");
@@ -136,7 +155,7 @@ class SubscriptionPhaseTest {
       assertTrue(round < 20, "stuck in " + c.phase("t"));
       phases.add(c.phase("t"));
       expected.add("live" + round);
-      publish(hub, "t", "live" + round); // stored while the page read (or the seam's) is in flight
+      publish("t", "live" + round); // stored while the page read (or the seam's) is in flight
       assertEquals(1, broker.release());
       got.addAll(drain(c)); // taking events makes room: the next page is read
     }
@@ -144,84 +163,72 @@ class SubscriptionPhaseTest {
     assertEquals(Phase.FETCHING, phases.get(0));
     assertEquals(Phase.SEAM, phases.get(phases.size() - 1), "the last read in flight was the seam's");
     assertEquals(0, c.replayingSubscriptions());
-    publish(hub, "t", "after");
+    publish("t", "after");
     expected.add("after");
     got.addAll(drain(c));
     assertEquals(Phase.LIVE, c.phase("t"));
     assertEquals(expected, got);
-    hub.shutdown();
   }
 
   @Test
   void liveMessagesHeldAtTheSeam_followItsHistoryRead() {
-    GatedBroker broker = new GatedBroker(1000);
     broker.readOnRelease = false; // the seam's read misses what is published while it is in flight
-    Hub hub = Hub.builder().broker(broker).build();
-    String start = publish(hub, "t", "start");
-    publish(hub, "t", "h0");
-    Connection c = hub.connect(Authenticator.ANONYMOUS, "test", new HubTest.Sink());
+    Connection c = connect(100, "h0");
     c.subscribe("t", start);
     broker.release(); // the only page: joins the live group, reads the seam
     assertEquals(Phase.SEAM, c.phase("t"));
     assertEquals(List.of("subscribed:true", "h0"), drain(c));
-    publish(hub, "t", "live0");
-    publish(hub, "t", "live1");
+    publish("t", "live0");
+    publish("t", "live1");
     assertEquals(List.of(), drain(c), "held until the seam's read is queued");
     broker.release();
     assertEquals(List.of("live0", "live1"), drain(c));
     assertEquals(Phase.LIVE, c.phase("t"));
-    hub.shutdown();
   }
 
   @Test
   void lateLiveCopiesOfReplayedMessages_areDroppedInDedup_untilANewerOne() {
-    HubTest.LaggingBroker broker = new HubTest.LaggingBroker();
-    Hub hub = Hub.builder().broker(broker).build();
-    String start = publish(hub, "t", "start");
+    HubTest.LaggingBroker lagging = new HubTest.LaggingBroker();
+    hub = Hub.builder().broker(lagging).build();
+    String start = publish("t", "start");
     Connection early = hub.connect(Authenticator.ANONYMOUS, "test", new HubTest.Sink());
     early.subscribe("t", null).toCompletableFuture().join();
-    broker.holding = true;
-    publish(hub, "t", "m0");
-    publish(hub, "t", "m1");
+    lagging.holding = true;
+    publish("t", "m0");
+    publish("t", "m1");
     Connection c = hub.connect(Authenticator.ANONYMOUS, "test", new HubTest.Sink());
     c.subscribe("t", start).toCompletableFuture().join();
     assertEquals(Phase.DEDUP, c.phase("t"));
-    broker.release(); // live copies of m0, m1 arrive after the replay sent them
+    lagging.release(); // live copies of m0, m1 arrive after the replay sent them
     assertEquals(Phase.DEDUP, c.phase("t"));
-    publish(hub, "t", "m2");
+    publish("t", "m2");
     assertEquals(Phase.LIVE, c.phase("t"));
     assertEquals(List.of("subscribed:true", "m0", "m1", "m2"), drain(c));
-    hub.shutdown();
   }
 
   @Test
   void resumeBeyondHistory_queuesAHistoryGapBeforeTheOldestRetained() {
-    Hub hub = Hub.builder().broker(new InMemoryBroker(3)).build();
-    String evicted = publish(hub, "t", "evicted");
+    hub = Hub.builder().broker(new InMemoryBroker(3)).build();
+    String evicted = publish("t", "evicted");
     for (int i = 0; i < 5; i++) {
-      publish(hub, "t", "m" + i);
+      publish("t", "m" + i);
     }
     Connection c = hub.connect(Authenticator.ANONYMOUS, "test", new HubTest.Sink());
     c.subscribe("t", evicted).toCompletableFuture().join();
     assertEquals(List.of("subscribed:false", "reset:history_gap", "m2", "m3", "m4"), drain(c));
-    publish(hub, "t", "m5");
+    publish("t", "m5");
     assertEquals(List.of("m5"), drain(c));
     assertEquals(Phase.LIVE, c.phase("t"));
     // A topic with nothing retained: the gap, then everything from its first message on.
     c.subscribe("empty", evicted).toCompletableFuture().join();
     assertEquals(Phase.LIVE, c.phase("empty"));
-    publish(hub, "empty", "first");
+    publish("empty", "first");
     assertEquals(List.of("subscribed:false", "reset:history_gap", "first"), drain(c));
-    hub.shutdown();
   }
 
   @Test
   void unsubscribeWhileAPageIsRead_queuesNothingMore_andStopsReplaying() {
-    GatedBroker broker = new GatedBroker(1000);
-    Hub hub = Hub.builder().broker(broker).build();
-    String start = publish(hub, "t", "start");
-    publish(hub, "t", "h0");
-    Connection c = hub.connect(Authenticator.ANONYMOUS, "test", new HubTest.Sink());
+    Connection c = connect(100, "h0");
     CompletionStage<Void> subscribed = c.subscribe("t", start);
     assertEquals(1, c.replayingSubscriptions());
     assertTrue(c.unsubscribe("t"));
@@ -230,43 +237,31 @@ class SubscriptionPhaseTest {
     assertEquals(0, hub.subscriberCount());
     assertEquals(Status.UNAVAILABLE, failure(subscribed).status());
     broker.release();
-    publish(hub, "t", "later");
+    publish("t", "later");
     assertEquals(List.of(), drain(c));
     assertFalse(c.isClosed());
     c.subscribe("t", null).toCompletableFuture().join(); // the topic is free again
     assertEquals(Phase.LIVE, c.phase("t"));
-    hub.shutdown();
   }
 
   @Test
   void unsubscribeWhileTheSeamIsRead_leavesTheLiveGroup_andQueuesNothingMore() {
-    GatedBroker broker = new GatedBroker(1000);
-    Hub hub = Hub.builder().broker(broker).build();
-    String start = publish(hub, "t", "start");
-    publish(hub, "t", "h0");
-    Connection c = hub.connect(Authenticator.ANONYMOUS, "test", new HubTest.Sink());
+    Connection c = connect(100, "h0");
     c.subscribe("t", start);
     broker.release();
     assertEquals(Phase.SEAM, c.phase("t"));
-    publish(hub, "t", "held");
+    publish("t", "held");
     assertEquals(List.of("subscribed:true", "h0"), drain(c));
     assertTrue(c.unsubscribe("t"));
     broker.release(); // the seam's read (with "held") answers after the unsubscribe
-    publish(hub, "t", "later");
+    publish("t", "later");
     assertEquals(List.of(), drain(c));
     assertEquals(0, hub.subscriberCount());
-    hub.shutdown();
   }
 
   @Test
   void failedReads_failTheSubscribeBeforeTheFirstPage_andCloseTheConnectionAfterIt() {
-    GatedBroker broker = new GatedBroker(1000);
-    Hub hub = Hub.builder().broker(broker).maxQueuedMessages(2).build(); // pages of 1
-    String start = publish(hub, "t", "start");
-    publish(hub, "t", "h0");
-    publish(hub, "t", "h1");
-    HubTest.Sink sink = new HubTest.Sink();
-    Connection c = hub.connect(Authenticator.ANONYMOUS, "test", sink);
+    Connection c = connect(2, "h0", "h1"); // pages of 1
     broker.failNext = true;
     CompletionStage<Void> first = c.subscribe("t", start);
     broker.release();
@@ -286,7 +281,6 @@ class SubscriptionPhaseTest {
     assertEquals(Status.UNAVAILABLE, sink.closed.get());
     assertTrue(c.closeReason().startsWith("resume failed: "), c.closeReason());
     assertEquals(0, hub.subscriberCount());
-    hub.shutdown();
   }
 
   @Test
