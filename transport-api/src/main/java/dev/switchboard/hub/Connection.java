@@ -402,7 +402,7 @@ public final class Connection {
     private final String topic;
     private volatile Phase phase = Phase.NEW;
     private final CompletableFuture<Void> started = new CompletableFuture<>();
-    // Last id queued from history: written in NEW and FETCHING, read on entering FETCHING (ordered by phase).
+    // Last id queued from history; written in NEW and FETCHING, read entering FETCHING (ordered by phase).
     private String cursor;
     private List<Message> held; // SEAM's live messages; guarded by this
     private String floor; // DEDUP: live ids up to this one the replay sent; guarded by this
