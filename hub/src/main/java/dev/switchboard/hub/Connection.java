@@ -16,6 +16,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReferenceFieldUpdater;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -156,7 +157,7 @@ public final class Connection {
     try {
       Topics.requireValid(topic);
       Topics.requireValidId(afterId);
-      hub.authorize(principal, topic, Authorizer.Action.SUBSCRIBE);
+      hub.authorize(transport, principal, topic, Authorizer.Action.SUBSCRIBE);
       if (closed.get()) {
         throw new SwitchboardException(Status.UNAVAILABLE, "connection is closed");
       }
@@ -227,7 +228,7 @@ public final class Connection {
       queued.addAndGet(-((1L << BYTE_BITS) + e.size()));
       if (replaying.get() > 0 && hasRoomForReplay()) {
         for (TopicSubscription sub : subscriptions.values()) {
-          sub.maybeFetchNextPage();
+          sub.fetchPage();
         }
       }
     }
@@ -338,140 +339,214 @@ public final class Connection {
   }
 
   /**
-   * One topic subscription. Replays history page by page (not yet in the topic's live group), then
-   * joins the live group and buffers live messages while reading the last bit of history, merges
-   * the two without duplicates, and goes live.
+   * Where a {@link TopicSubscription} stands. A resume runs NEW → REPLAY ⇄ FETCHING → SEAM → DEDUP
+   * → LIVE, a live-only subscription NEW → SEAM → LIVE; any phase may end in CANCELLED.
+   */
+  enum Phase {
+    /** Created; nothing queued, not in the topic's live group. */
+    NEW,
+    /** Resuming from history page by page, not in the live group; waits here for queue room. */
+    REPLAY,
+    /** One history page is being read or queued; no other page is read meanwhile, so pages keep order. */
+    FETCHING,
+    /**
+     * In (or joining) the live group: live messages are held while the last history read (after a
+     * replay) or {@link Subscribed} (without one) is queued ahead of them.
+     */
+    SEAM,
+    /** Live, but a live message may still repeat one the replay or the seam's read queued: dropped. */
+    DEDUP,
+    /** Live: each message is queued as it arrives. */
+    LIVE,
+    /** Unsubscribed, failed or closed: out of the live group, nothing more is queued. Final. */
+    CANCELLED;
+
+    /** Whether pages are still to be read: counted in {@code replaying}, so poll() offers room. */
+    boolean replaying() {
+      return this == REPLAY || this == FETCHING;
+    }
+
+    /** The machine's edges. */
+    boolean canMoveTo(Phase next) {
+      return next == CANCELLED ? this != CANCELLED : switch (this) {
+        case NEW, FETCHING -> next == REPLAY || next == SEAM;
+        case REPLAY -> next == FETCHING;
+        case SEAM -> next == DEDUP || next == LIVE;
+        case DEDUP -> next == LIVE;
+        case LIVE, CANCELLED -> false;
+      };
+    }
+  }
+
+  /** The phase of this connection's subscription to {@code topic}, or null without one. For tests. */
+  Phase phase(String topic) {
+    TopicSubscription sub = subscriptions.get(topic);
+    return sub == null ? null : sub.phase;
+  }
+
+  /** Subscriptions in REPLAY or FETCHING. For tests. */
+  int replayingSubscriptions() {
+    return replaying.get();
+  }
+
+  /**
+   * One topic subscription, a state machine over {@link Phase}. Every transition goes through
+   * {@link #advance}, a compare-and-set, so a transition that races {@link #cancel()} either
+   * happens before it or not at all; neither poll() nor cancel() takes the lock, which guards only
+   * the seam's data against concurrent {@link #deliver} calls.
    */
   private final class TopicSubscription implements Hub.Member {
+    private static final AtomicReferenceFieldUpdater<TopicSubscription, Phase> PHASE =
+        AtomicReferenceFieldUpdater.newUpdater(TopicSubscription.class, Phase.class, "phase");
+
     private final String topic;
-    private volatile boolean buffering;
-    private volatile boolean filtering; // live messages may repeat the seam's history read
-    private List<Message> buffer; // guarded by this
-    private Set<String> seen; // ids the seam's history read delivered, not yet seen live; guarded by this
-    private String floor; // last id the replay delivered before the seam; guarded by this
-    private String cursor; // last id queued from history; guarded by this
-    private boolean fetching; // guarded by this
-    private boolean replaying; // guarded by this
-    private boolean firstPage = true; // guarded by this
-    private volatile boolean cancelled;
-    private volatile boolean joined;
+    private volatile Phase phase = Phase.NEW;
     private final CompletableFuture<Void> started = new CompletableFuture<>();
+    // Last id queued from history; written in NEW and FETCHING, read entering FETCHING (ordered by phase).
+    private String cursor;
+    private List<Message> held; // SEAM's live messages; guarded by this
+    private String floor; // DEDUP: live ids up to this one the replay sent; guarded by this
+    private Set<String> seen; // DEDUP: ids the seam's read sent, not yet seen live; guarded by this
 
     TopicSubscription(String topic) {
       this.topic = topic;
     }
 
-    CompletionStage<Void> startReplay(String afterId) {
-      synchronized (this) {
-        cursor = afterId;
-        replaying = true;
+    /**
+     * Moves {@code from} → {@code to}; false when the phase is no longer {@code from} (cancelled,
+     * or another thread took this transition). Throws on an edge the machine does not have.
+     */
+    private boolean advance(Phase from, Phase to) {
+      if (!from.canMoveTo(to)) {
+        throw new IllegalStateException("subscription to " + topic + ": no transition " + from + " -> " + to);
       }
-      Connection.this.replaying.incrementAndGet();
-      fetchPage();
+      if (!PHASE.compareAndSet(this, from, to)) {
+        return false;
+      }
+      if (from.replaying() != to.replaying()) {
+        replaying.addAndGet(to.replaying() ? 1 : -1);
+      }
+      return true;
+    }
+
+    /** NEW → REPLAY: resumes after {@code afterId}; the stage completes with the first page. */
+    CompletionStage<Void> startReplay(String afterId) {
+      cursor = afterId;
+      if (advance(Phase.NEW, Phase.REPLAY)) {
+        fetchPage();
+      }
       return started;
     }
 
-    void maybeFetchNextPage() {
-      synchronized (this) {
-        if (!replaying || fetching || cancelled) {
-          return;
-        }
-      }
-      fetchPage();
-    }
-
-    private void fetchPage() {
-      String after;
-      synchronized (this) {
-        if (fetching || !replaying || cancelled || !hasRoomForReplay()) {
-          return;
-        }
-        fetching = true;
-        after = cursor;
+    /** REPLAY → FETCHING when the queue has room for a page: reads the page after the cursor. */
+    void fetchPage() {
+      if (phase != Phase.REPLAY || !hasRoomForReplay() || !advance(Phase.REPLAY, Phase.FETCHING)) {
+        return;
       }
       int page = pageSize();
       // An id the broker never issued (another epoch's, another cluster's) is not an error: the
-      // broker answers recovered=false from the oldest retained, which is queued as a gap below.
-      hub.broker().history(topic, after, page).whenComplete((h, err) -> {
+      // broker answers recovered=false from the oldest retained, which is queued as a gap.
+      hub.broker().history(topic, cursor, page).whenComplete((h, err) -> {
         if (err != null) {
           failReplay(SwitchboardException.from(err));
-          return;
-        }
-        boolean last = h.messages().size() < page;
-        boolean first;
-        synchronized (this) {
-          // 'fetching' stays set until this page is queued: queuing re-enters poll(), which must
-          // not fetch the next page ahead of this one.
-          first = firstPage;
-          firstPage = false;
-          if (!h.messages().isEmpty()) {
-            cursor = h.messages().get(h.messages().size() - 1).id();
-          } else if (!h.recovered()) {
-            // Nothing retained at all: resume from the start of whatever arrives next.
-            cursor = null;
-          }
-        }
-        if (cancelled) {
-          synchronized (this) {
-            fetching = false;
-          }
-          return;
-        }
-        if (first) {
-          hub.resumed(transport, h.recovered());
-          enqueue(new Subscribed(topic, h.recovered()), false);
-          if (!h.recovered()) {
-            enqueue(new Reset(topic, HISTORY_GAP), false);
-          }
-          started.complete(null);
-        }
-        for (Message m : h.messages()) {
-          enqueue(new Delivery(m), false);
-        }
-        String from;
-        synchronized (this) {
-          fetching = false;
-          replaying = !last;
-          from = cursor;
-        }
-        if (last) {
-          Connection.this.replaying.decrementAndGet();
-          goLive(from == null ? "" : from);
         } else {
-          fetchPage();
+          queuePage(h, h.messages().size() < page);
         }
       });
     }
 
-    private void failReplay(SwitchboardException e) {
-      boolean wasReplaying;
+    /**
+     * Queues a page read in FETCHING, then FETCHING → REPLAY to read on, or → SEAM after the last.
+     * FETCHING holds until the page is queued: queuing re-enters poll(), which must not fetch the
+     * next page ahead of this one.
+     */
+    private void queuePage(Broker.History h, boolean last) {
+      if (phase != Phase.FETCHING) {
+        return; // cancelled while reading
+      }
+      List<Message> page = h.messages();
+      if (!page.isEmpty()) {
+        cursor = page.get(page.size() - 1).id();
+      } else if (!h.recovered()) {
+        cursor = null; // nothing retained at all: the seam reads from the oldest whatever arrives
+      }
+      if (!started.isDone()) { // only the first page finds it pending
+        hub.resumed(transport, h.recovered());
+        enqueue(new Subscribed(topic, h.recovered()), false);
+        if (!h.recovered()) {
+          enqueue(new Reset(topic, HISTORY_GAP), false);
+        }
+        started.complete(null);
+      }
+      for (Message m : page) {
+        enqueue(new Delivery(m), false);
+      }
+      if (!last) {
+        if (advance(Phase.FETCHING, Phase.REPLAY)) {
+          fetchPage();
+        }
+      } else if (enterSeam(Phase.FETCHING)) {
+        goLive(cursor);
+      }
+    }
+
+    /** → SEAM: holds live messages from here on. */
+    private boolean enterSeam(Phase from) {
+      held = new ArrayList<>(); // published to deliver() by the phase's volatile write
+      return advance(from, Phase.SEAM);
+    }
+
+    /**
+     * After the replay, in SEAM: joins the live group, then reads history after {@code from} (null
+     * meaning from the oldest retained), which covers whatever was published before the join.
+     */
+    private void goLive(String from) {
+      try {
+        if (!joinGroup()) {
+          return;
+        }
+      } catch (RuntimeException e) {
+        failReplay(SwitchboardException.from(e));
+        return;
+      }
+      hub.broker().history(topic, from, Integer.MAX_VALUE).whenComplete((h, err) -> {
+        if (err != null) {
+          failReplay(SwitchboardException.from(err));
+        } else {
+          closeSeam(h.messages(), from);
+        }
+      });
+    }
+
+    /** SEAM → DEDUP or LIVE: queues the seam's read, then the held live messages it did not contain. */
+    private void closeSeam(List<Message> read, String from) {
       synchronized (this) {
-        fetching = false;
-        wasReplaying = replaying;
-        replaying = false;
-      }
-      if (wasReplaying) {
-        Connection.this.replaying.decrementAndGet();
-      }
-      boolean beforeStart = started.completeExceptionally(e);
-      if (subscriptions.remove(topic, this)) {
-        cancel();
-      }
-      if (!beforeStart) {
-        close(e.status(), "resume failed: " + e.getMessage());
+        if (phase != Phase.SEAM) {
+          return; // cancelled while reading
+        }
+        // Live messages arrive in id order but may lag behind the store (a broker that spans
+        // nodes): one may be older than the seam (the replay sent it), in this read, or newer than
+        // all of it. So skip live messages the replay or this read delivered, until the first one
+        // that neither did.
+        floor = from == null || hub.broker().idOrder() == null ? null : from;
+        seen = new HashSet<>();
+        for (Message m : read) {
+          enqueue(new Delivery(m), true);
+          seen.add(m.id());
+        }
+        releaseHeld();
       }
     }
 
     /**
-     * Joins the live group of a subscription without resume, and only then queues {@link Subscribed}:
-     * a client that has read it gets every message published after it. Live messages that arrive
-     * between the join and the {@code Subscribed} are held and queued right after it.
+     * NEW → SEAM → LIVE without resume: joins the live group, and only then queues {@link Subscribed}
+     * (a client that has read it gets every message published after it), then what was held.
      *
      * @throws SwitchboardException when the hub cannot join (the subscription is then gone)
      */
     void joinLive() {
       try {
-        if (!holdAndJoin()) {
+        if (!enterSeam(Phase.NEW) || !joinGroup()) {
           return;
         }
       } catch (RuntimeException e) {
@@ -481,97 +556,65 @@ public final class Connection {
         throw SwitchboardException.from(e);
       }
       synchronized (this) {
-        enqueue(new Subscribed(topic, true), false);
-        // By index: a live message re-entering from the sink (this thread, this lock) is appended.
-        for (int i = 0; i < buffer.size(); i++) {
-          enqueue(new Delivery(buffer.get(i)), true);
+        if (phase == Phase.SEAM) {
+          enqueue(new Subscribed(topic, true), false);
+          releaseHeld();
         }
-        buffer = null;
-        buffering = false;
       }
     }
 
     /**
-     * Joins the live group after a replay: buffers live messages while reading history after
-     * {@code from} ("" meaning from the oldest retained), then merges.
+     * Joins the topic's live group; false when cancelled meanwhile (it has left again). Throws as
+     * {@link Hub#join} does.
      */
-    void goLive(String from) {
-      try {
-        if (!holdAndJoin()) {
-          return;
-        }
-      } catch (RuntimeException e) {
-        failReplay(SwitchboardException.from(e));
-        return;
-      }
-      hub.broker().history(topic, from.isEmpty() ? null : from, Integer.MAX_VALUE)
-          .whenComplete((h, err) -> {
-            if (err != null) {
-              failReplay(SwitchboardException.from(err));
-              return;
-            }
-            synchronized (this) {
-              // Live messages arrive in id order but may lag behind the store (a broker that spans
-              // nodes): one may be older than the seam (the replay sent it), in this read, or newer
-              // than all of it. So skip live messages the replay or this read delivered, until the
-              // first one that neither did.
-              floor = from.isEmpty() || hub.broker().idOrder() == null ? null : from;
-              seen = new HashSet<>();
-              for (Message m : h.messages()) {
-                enqueue(new Delivery(m), true);
-                seen.add(m.id());
-              }
-              for (Message m : buffer) {
-                deliverAfterSeam(m);
-              }
-              buffer = null;
-              buffering = false;
-              filtering = mayRepeat();
-            }
-          });
-    }
-
-    /**
-     * Starts holding live messages back, then joins the topic's live group; false when the
-     * subscription was cancelled meanwhile (it has left again). Throws as {@link Hub#join} does.
-     */
-    private boolean holdAndJoin() {
-      synchronized (this) {
-        buffer = new ArrayList<>();
-        buffering = true;
-      }
+    private boolean joinGroup() {
       hub.join(topic, this);
-      joined = true;
-      if (cancelled) {
-        // cancel() may have run before joined was set; leaving twice is harmless.
-        hub.leave(topic, this);
+      if (phase == Phase.CANCELLED) {
+        hub.leave(topic, this); // cancel() may have left before the join; leaving twice is harmless
         return false;
       }
       return true;
     }
 
-    @Override
-    public void failed(Throwable cause) {
-      deliveryFailed(cause);
+    /** SEAM → DEDUP or LIVE: queues the held live messages but repeats. Holding this. */
+    private void releaseHeld() {
+      // By index: a live message re-entering from the sink (this thread, this lock) is appended.
+      for (int i = 0; i < held.size(); i++) {
+        deliverAfterSeam(held.get(i));
+      }
+      held = null;
+      advance(Phase.SEAM, mayRepeat() ? Phase.DEDUP : Phase.LIVE);
     }
 
     @Override
     public void deliver(Message m) {
-      if (!buffering && !filtering) {
+      if (phase == Phase.LIVE) {
         enqueue(new Delivery(m), true);
         return;
       }
       synchronized (this) {
-        if (buffering) {
-          buffer.add(m);
-          if (buffer.size() > maxMessages) {
-            close(Status.SLOW_CONSUMER, "slow consumer: too many live messages during resume");
+        switch (phase) {
+          case SEAM -> {
+            held.add(m);
+            if (held.size() > maxMessages) {
+              close(Status.SLOW_CONSUMER, "slow consumer: too many live messages during resume");
+            }
           }
-          return;
+          case DEDUP -> {
+            deliverAfterSeam(m);
+            if (!mayRepeat()) {
+              advance(Phase.DEDUP, Phase.LIVE);
+            }
+          }
+          case LIVE -> enqueue(new Delivery(m), true);
+          default -> { } // CANCELLED: a fan-out that began before it left
         }
-        deliverAfterSeam(m);
-        filtering = mayRepeat();
       }
+    }
+
+    @Override
+    public void failed(Throwable cause) {
+      deliveryFailed(cause);
     }
 
     /** Whether a live message may still be one the replay or the seam's read sent. Holding this. */
@@ -596,11 +639,31 @@ public final class Connection {
       enqueue(new Delivery(m), true);
     }
 
-    void cancel() {
-      cancelled = true;
-      if (joined) {
-        hub.leave(topic, this);
+    /**
+     * A history read or the join failed: the subscription ends. Before the first page the
+     * subscribe stage fails; after it the client has been told it is subscribed, so the connection
+     * closes and the client resumes.
+     */
+    private void failReplay(SwitchboardException e) {
+      boolean beforeStart = started.completeExceptionally(e);
+      if (subscriptions.remove(topic, this)) {
+        cancel();
       }
+      if (!beforeStart) {
+        close(e.status(), "resume failed: " + e.getMessage());
+      }
+    }
+
+    /** Any phase → CANCELLED: leaves the live group. Idempotent. */
+    void cancel() {
+      Phase from;
+      do {
+        from = phase;
+        if (from == Phase.CANCELLED) {
+          return;
+        }
+      } while (!advance(from, Phase.CANCELLED));
+      hub.leave(topic, this); // a no-op when it never joined
       hub.subscriberRemoved();
       started.completeExceptionally(
           new SwitchboardException(Status.UNAVAILABLE, "subscription cancelled"));

@@ -185,11 +185,13 @@ public final class Hub implements Publisher, AutoCloseable {
   /**
    * Runs the {@link Authorizer}.
    *
+   * @param transport the transport asking ({@code http}, {@code sse}, …), the tag of the refusal
+   *     {@link HubListener}s see
    * @throws SwitchboardException PERMISSION_DENIED naming the principal, action and topic
    */
-  public void authorize(Principal principal, String topic, Authorizer.Action action) {
+  public void authorize(String transport, Principal principal, String topic, Authorizer.Action action) {
     if (!authorizer.isAllowed(principal, topic, action)) {
-      refused(UNKNOWN_TRANSPORT, Status.PERMISSION_DENIED);
+      refused(transport, Status.PERMISSION_DENIED);
       throw new SwitchboardException(Status.PERMISSION_DENIED, principal.getName() + " may not "
           + action.name().toLowerCase(java.util.Locale.ROOT) + " on topic " + topic);
     }
@@ -198,15 +200,15 @@ public final class Hub implements Publisher, AutoCloseable {
   /** Publishes as the server itself (no authorisation). See {@link Publisher#publish}. */
   @Override
   public CompletionStage<Message> publish(Message draft) {
-    return publish(draft, HubListener.ORIGIN_SERVER);
+    return publish(draft, HubListener.SERVER);
   }
 
   /**
-   * Publishes on behalf of a client whose address is unknown; see
-   * {@link #publish(Principal, InetSocketAddress, Message)}.
+   * Publishes on behalf of a client whose transport and address are unknown; see
+   * {@link #publish(String, Principal, InetSocketAddress, Message)}.
    */
   public CompletionStage<Message> publish(Principal principal, Message draft) {
-    return publish(principal, null, draft);
+    return publish(UNKNOWN_TRANSPORT, principal, null, draft);
   }
 
   /**
@@ -216,19 +218,23 @@ public final class Hub implements Publisher, AutoCloseable {
    * {@link #publish(Message) publishing rules}. Publishes over a connection go through
    * {@link Connection#publish}, which also applies the connection's own limit.
    *
+   * @param transport the transport the request came over ({@code http}, {@code grpc}, …): the tag
+   *     {@link HubListener}s see
    * @param remoteAddress the client's address, which keys the rate limit of
    *     {@link Authenticator#ANONYMOUS} clients; null when unknown (anonymous clients are then not
    *     limited per principal)
    * @return the stored message, or failed with a SwitchboardException: TOO_MANY_REQUESTS (with a
    *     retry hint) over the rate limit, PERMISSION_DENIED, or as {@link #publish(Message)}
    */
-  public CompletionStage<Message> publish(Principal principal, InetSocketAddress remoteAddress, Message draft) {
+  public CompletionStage<Message> publish(String transport, Principal principal, InetSocketAddress remoteAddress,
+      Message draft) {
+    Objects.requireNonNull(transport, "transport");
     try {
-      checkPublishRate(UNKNOWN_TRANSPORT, null, rateLimiter.principalKey(principal, remoteAddress));
+      checkPublishRate(transport, null, rateLimiter.principalKey(principal, remoteAddress));
     } catch (SwitchboardException e) {
       return CompletableFuture.failedFuture(e);
     }
-    return publishAuthorized(principal, draft);
+    return publishAuthorized(transport, principal, draft);
   }
 
   /** A connection's publish: its own bucket and its principal's (see {@link Connection#publish}). */
@@ -239,32 +245,32 @@ public final class Hub implements Publisher, AutoCloseable {
     } catch (SwitchboardException e) {
       return CompletableFuture.failedFuture(e);
     }
-    return publishAuthorized(connection.principal(), draft);
+    return publishAuthorized(connection.transport(), connection.principal(), draft);
   }
 
-  private CompletionStage<Message> publishAuthorized(Principal principal, Message draft) {
+  private CompletionStage<Message> publishAuthorized(String transport, Principal principal, Message draft) {
     try {
-      authorize(principal, draft.topic(), Authorizer.Action.PUBLISH);
+      authorize(transport, principal, draft.topic(), Authorizer.Action.PUBLISH);
     } catch (SwitchboardException e) {
-      published(HubListener.ORIGIN_CLIENT, e.status(), -1);
+      published(transport, e.status(), -1);
       return CompletableFuture.failedFuture(e);
     }
-    return publish(draft, HubListener.ORIGIN_CLIENT);
+    return publish(draft, transport);
   }
 
-  private CompletionStage<Message> publish(Message draft, String origin) {
+  private CompletionStage<Message> publish(Message draft, String transport) {
     try {
       requireRunning();
       PublishRules.check(draft, maxPayloadBytes, maxHeaders, maxHeaderBytes);
     } catch (SwitchboardException e) {
-      published(origin, e.status(), -1);
+      published(transport, e.status(), -1);
       return CompletableFuture.failedFuture(e);
     }
     if (listeners.length == 0) {
       return broker.publish(draft);
     }
     long start = System.nanoTime();
-    return broker.publish(draft).whenComplete((m, err) -> published(origin,
+    return broker.publish(draft).whenComplete((m, err) -> published(transport,
         err == null ? null : SwitchboardException.from(err).status(), System.nanoTime() - start));
   }
 
@@ -362,7 +368,7 @@ public final class Hub implements Publisher, AutoCloseable {
       requireRunning();
       Topics.requireValid(topic);
       Topics.requireValidId(afterId);
-      authorize(principal, topic, Authorizer.Action.SUBSCRIBE);
+      authorize("longpoll", principal, topic, Authorizer.Action.SUBSCRIBE);
       if (wait.isNegative() || wait.compareTo(maxPollWait) > 0) {
         throw new SwitchboardException(Status.INVALID_ARGUMENT, "wait must be between 0 and "
             + maxPollWait.toSeconds() + " seconds");
@@ -392,7 +398,7 @@ public final class Hub implements Publisher, AutoCloseable {
     try {
       requireRunning();
       Topics.requireValid(topic);
-      authorize(principal, topic, Authorizer.Action.SUBSCRIBE);
+      authorize("http", principal, topic, Authorizer.Action.SUBSCRIBE);
     } catch (SwitchboardException e) {
       return CompletableFuture.failedFuture(e);
     }
@@ -604,10 +610,10 @@ public final class Hub implements Publisher, AutoCloseable {
     }
   }
 
-  private void published(String origin, Status status, long brokerNanos) {
+  private void published(String transport, Status status, long brokerNanos) {
     for (HubListener l : listeners) {
       try {
-        l.onPublished(origin, status, brokerNanos);
+        l.onPublished(transport, status, brokerNanos);
       } catch (RuntimeException e) {
         log.debug("hub listener threw", e);
       }
@@ -629,15 +635,16 @@ public final class Hub implements Publisher, AutoCloseable {
    * Refuses work when the hub is shut down or holds its connection limit, so a transport can answer
    * before it takes on a connection (a WebSocket handshake before the upgrade, any HTTP request).
    *
+   * @param transport the transport asking, the tag of the refusal {@link HubListener}s see
    * @throws SwitchboardException UNAVAILABLE ({@code too_many_connections} or {@code unavailable})
    *     with a retry hint
    */
-  public void checkAdmission() {
+  public void checkAdmission(String transport) {
     try {
       requireRunning();
       requireCapacity();
     } catch (SwitchboardException e) {
-      refused(UNKNOWN_TRANSPORT, e.status());
+      refused(transport, e.status());
       throw e;
     }
   }

@@ -13,20 +13,23 @@ import dev.switchboard.transport.Status;
  * {@link Hub#addListener}.
  */
 public interface HubListener {
-  /** Where a publish came from: the server itself ({@link Hub#publish(dev.switchboard.transport.Message)}). */
-  String ORIGIN_SERVER = "server";
-  /** Where a publish came from: a client, through a transport. */
-  String ORIGIN_CLIENT = "client";
+  /**
+   * The transport tag of a publish by the server itself ({@link Hub#publish(dev.switchboard.transport.Message)}),
+   * as opposed to a client's over a transport.
+   */
+  String SERVER = "server";
 
   /**
    * A publish finished.
    *
-   * @param origin {@link #ORIGIN_SERVER} or {@link #ORIGIN_CLIENT}
+   * @param transport the client's transport ({@code http}, {@code ws}, {@code grpc}, or
+   *     {@code unknown} when the caller of {@link Hub#publish(java.security.Principal,
+   *     dev.switchboard.transport.Message)} did not say), or {@link #SERVER}
    * @param error null when the broker stored it, otherwise why it failed
    * @param brokerNanos how long the broker took, or -1 when the publish was refused before reaching it
    *     (bad message, not authorised, shut down)
    */
-  default void onPublished(String origin, Status error, long brokerNanos) {}
+  default void onPublished(String transport, Status error, long brokerNanos) {}
 
   /**
    * The hub refused a client: authentication failed (UNAUTHENTICATED), authorisation denied

@@ -167,11 +167,11 @@ public final class OriginPolicy {
   }
 
   private static int defaultPort(String scheme) {
-    switch (scheme) {
-      case "http": case "ws": return 80;
-      case "https": case "wss": return 443;
-      default: return -1;
-    }
+    return switch (scheme) {
+      case "http", "ws" -> 80;
+      case "https", "wss" -> 443;
+      default -> -1;
+    };
   }
 
   /** {@code scheme://host[:port]} as a URI, or null when it is not one (a path, user info, "null"). */

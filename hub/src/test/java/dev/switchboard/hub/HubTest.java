@@ -45,10 +45,10 @@ class HubTest {
   private static List<String> texts(List<Connection.Event> events) {
     List<String> out = new ArrayList<>();
     for (Connection.Event e : events) {
-      if (e instanceof Connection.Delivery) {
-        out.add(((Connection.Delivery) e).message().text());
-      } else if (e instanceof Connection.Reset) {
-        out.add("reset:" + ((Connection.Reset) e).reason());
+      if (e instanceof Connection.Delivery d) {
+        out.add(d.message().text());
+      } else if (e instanceof Connection.Reset r) {
+        out.add("reset:" + r.reason());
       }
     }
     return out;
@@ -324,8 +324,8 @@ class HubTest {
           synchronized (lock) {
             Connection.Event e;
             while (c[0] != null && (e = c[0].poll()) != null) {
-              if (e instanceof Connection.Delivery) {
-                got.add(((Connection.Delivery) e).message());
+              if (e instanceof Connection.Delivery d) {
+                got.add(d.message());
               }
             }
           }

@@ -34,7 +34,7 @@ import java.util.concurrent.TimeUnit;
  *       <td>open connections; for longpoll, waiting polls</td></tr>
  *   <tr><td>switchboard.subscriptions</td><td>gauge</td><td></td><td>topic subscriptions plus waiting polls</td></tr>
  *   <tr><td>switchboard.topics</td><td>gauge</td><td></td><td>topics with a local subscriber</td></tr>
- *   <tr><td>switchboard.messages.published</td><td>counter</td><td>origin (server, client), outcome (success, error)</td>
+ *   <tr><td>switchboard.messages.published</td><td>counter</td><td>transport (server, http, ws, grpc, unknown), outcome (success, error)</td>
  *       <td>publishes</td></tr>
  *   <tr><td>switchboard.publish.errors</td><td>counter</td><td>status ({@link Status#code()})</td><td>failed publishes</td></tr>
  *   <tr><td>switchboard.broker.publish</td><td>timer</td><td>outcome</td><td>how long the broker took to store a publish</td></tr>
@@ -102,10 +102,7 @@ public final class SwitchboardMetrics implements MeterBinder {
   /** The meters of one registry that the listeners record into. */
   private final class Recorder implements HubListener {
     private final MeterRegistry registry;
-    private final Counter serverOk;
-    private final Counter serverError;
-    private final Counter clientOk;
-    private final Counter clientError;
+    private final ConcurrentHashMap<String, Counter[]> published = new ConcurrentHashMap<>();
     private final Timer brokerOk;
     private final Timer brokerError;
     private final Counter[] errorsByStatus = new Counter[Status.values().length];
@@ -114,10 +111,9 @@ public final class SwitchboardMetrics implements MeterBinder {
 
     Recorder(MeterRegistry registry) {
       this.registry = registry;
-      serverOk = published(registry, HubListener.ORIGIN_SERVER, "success");
-      serverError = published(registry, HubListener.ORIGIN_SERVER, "error");
-      clientOk = published(registry, HubListener.ORIGIN_CLIENT, "success");
-      clientError = published(registry, HubListener.ORIGIN_CLIENT, "error");
+      for (String t : List.of(HubListener.SERVER, "http", "ws", "grpc")) {
+        publishedCounters(t);
+      }
       brokerOk = brokerTimer(registry, "success");
       brokerError = brokerTimer(registry, "error");
       for (Status st : Status.values()) {
@@ -126,9 +122,15 @@ public final class SwitchboardMetrics implements MeterBinder {
       }
     }
 
-    private Counter published(MeterRegistry registry, String origin, String outcome) {
-      return Counter.builder("switchboard.messages.published").description("Messages published")
-          .tags(tags).tag("origin", origin).tag("outcome", outcome).register(registry);
+    /** {success, error} counters of a transport, registered on its first publish. */
+    private Counter[] publishedCounters(String transport) {
+      return published.computeIfAbsent(transport, t -> new Counter[] {
+          publishedCounter(t, "success"), publishedCounter(t, "error")});
+    }
+
+    private Counter publishedCounter(String transport, String outcome) {
+      return Counter.builder("switchboard.messages.published").description("Messages published, by transport and outcome")
+          .tags(tags).tag("transport", transport).tag("outcome", outcome).register(registry);
     }
 
     private Timer brokerTimer(MeterRegistry registry, String outcome) {
@@ -137,12 +139,12 @@ public final class SwitchboardMetrics implements MeterBinder {
     }
 
     @Override
-    public void onPublished(String origin, Status error, long brokerNanos) {
-      boolean server = HubListener.ORIGIN_SERVER.equals(origin);
+    public void onPublished(String transport, Status error, long brokerNanos) {
+      Counter[] outcomes = publishedCounters(transport);
       if (error == null) {
-        (server ? serverOk : clientOk).increment();
+        outcomes[0].increment();
       } else {
-        (server ? serverError : clientError).increment();
+        outcomes[1].increment();
         errorsByStatus[error.ordinal()].increment();
       }
       if (brokerNanos >= 0) {

@@ -67,22 +67,32 @@ class SwitchboardMetricsTest {
     assertEquals(1, gauge("switchboard.topics"));
 
     hub.publish(Message.builder("prices").text("12345").build()).toCompletableFuture().get(10, TimeUnit.SECONDS);
-    hub.publish(Authenticator.ANONYMOUS, Message.builder("prices").text("1").build())
+    hub.publish("http", Authenticator.ANONYMOUS, null, Message.builder("prices").text("1").build())
         .toCompletableFuture().get(10, TimeUnit.SECONDS);
-    CompletionException denied = assertThrows(CompletionException.class, () -> hub.publish(
-        Authenticator.ANONYMOUS, Message.builder("secret").text("x").build()).toCompletableFuture().join());
+    CompletionException denied = assertThrows(CompletionException.class, () -> hub.publish("grpc",
+        Authenticator.ANONYMOUS, null, Message.builder("secret").text("x").build()).toCompletableFuture().join());
     assertEquals(Status.PERMISSION_DENIED, ((SwitchboardException) denied.getCause()).status());
     drain(sse);
     drain(ws);
 
-    assertEquals(1, counter("switchboard.messages.published", "origin", "server", "outcome", "success"));
-    assertEquals(1, counter("switchboard.messages.published", "origin", "client", "outcome", "success"));
-    assertEquals(1, counter("switchboard.messages.published", "origin", "client", "outcome", "error"));
+    assertEquals(1, counter("switchboard.messages.published", "transport", "server", "outcome", "success"));
+    assertEquals(1, counter("switchboard.messages.published", "transport", "http", "outcome", "success"));
+    assertEquals(0, counter("switchboard.messages.published", "transport", "http", "outcome", "error"));
+    assertEquals(1, counter("switchboard.messages.published", "transport", "grpc", "outcome", "error"));
     assertEquals(1, counter("switchboard.publish.errors", "status", "permission_denied"));
     assertEquals(2, registry.get("switchboard.broker.publish").tags("outcome", "success").timer().count());
     assertEquals(4, registry.get("switchboard.deliveries").functionCounter().count());
     assertEquals(12, registry.get("switchboard.deliveries.payload").functionCounter().count());
-    assertEquals(1, counter("switchboard.refusals", "transport", "unknown", "status", "permission_denied"));
+    assertEquals(1, counter("switchboard.refusals", "transport", "grpc", "status", "permission_denied"));
+    // A connection's publish and subscribe carry the connection's transport.
+    ws.publish(Message.builder("prices").text("2").build()).toCompletableFuture().get(10, TimeUnit.SECONDS);
+    assertEquals(1, counter("switchboard.messages.published", "transport", "ws", "outcome", "success"));
+    assertThrows(Exception.class, () -> sse.subscribe("secret", null).toCompletableFuture().get(10, TimeUnit.SECONDS));
+    assertEquals(1, counter("switchboard.refusals", "transport", "sse", "status", "permission_denied"));
+    // At its limit of two connections: an SSE request refused before it connects counts under sse.
+    assertThrows(SwitchboardException.class, () -> hub.checkAdmission("sse"));
+    assertEquals(1, counter("switchboard.refusals", "transport", "sse", "status", "unavailable"));
+    assertEquals(0, registry.find("switchboard.refusals").tags("transport", "unknown").counters().size());
 
     assertThrows(SwitchboardException.class, () -> hub.authenticate(
         new Handshake("ws", null, Map.of("Authorization", List.of("Bearer bad")), Map.of())));

@@ -130,7 +130,7 @@ public final class GrpcHubService implements BindableService {
 
   /** A publish outside any hub connection ({@code Publish}, {@code PublishStream}): the principal's rate limit. */
   private CompletionStage<Message> publish(Principal principal, InetSocketAddress remote, PublishRequest request) {
-    return publish(principal, request, d -> hub.publish(principal, remote, d));
+    return publish(principal, request, d -> hub.publish("grpc", principal, remote, d));
   }
 
   /**

@@ -160,7 +160,7 @@ public final class HttpTransportFilter implements Filter {
       String topic) throws IOException {
     Topics.requireValid(topic);
     Principal principal = authenticate(req, query);
-    hub.authorize(principal, topic, dev.switchboard.hub.Authorizer.Action.PUBLISH);
+    hub.authorize("http", principal, topic, dev.switchboard.hub.Authorizer.Action.PUBLISH);
     String event = ServletIo.single(query, "event");
     String header = req.getContentType();
     String contentType = header == null || header.isBlank() ? Message.DEFAULT_CONTENT_TYPE : header;
@@ -169,11 +169,11 @@ public final class HttpTransportFilter implements Filter {
     InetSocketAddress remote = ServletIo.remoteAddress(req);
     String key = req.getHeader("Idempotency-Key");
     if (key == null) {
-      respondWhenDone(req, res, hub.publish(principal, remote, draft).toCompletableFuture(),
+      respondWhenDone(req, res, hub.publish("http", principal, remote, draft).toCompletableFuture(),
           stored -> created(stored, locationOf(req, stored)));
       return;
     }
-    IdempotentPublishes.Outcome outcome = idempotency.publish(principal, draft, key, d -> hub.publish(principal, remote, d));
+    IdempotentPublishes.Outcome outcome = idempotency.publish(principal, draft, key, d -> hub.publish("http", principal, remote, d));
     if (outcome.replayed()) {
       res.setHeader("Idempotent-Replayed", "true");
     }

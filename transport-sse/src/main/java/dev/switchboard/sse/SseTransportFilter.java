@@ -156,7 +156,7 @@ public final class SseTransportFilter implements Filter {
     Topics.requireValid(topic);
     Map<String, List<String>> query = ServletIo.query(req);
     Principal principal = hub.authenticate(ServletIo.handshake("sse", req, query));
-    hub.authorize(principal, topic, dev.switchboard.hub.Authorizer.Action.SUBSCRIBE);
+    hub.authorize("sse", principal, topic, dev.switchboard.hub.Authorizer.Action.SUBSCRIBE);
     String resume = req.getHeader("Last-Event-ID");
     if (resume == null || resume.isEmpty()) {
       resume = ServletIo.single(query, "lastEventId");
@@ -167,7 +167,7 @@ public final class SseTransportFilter implements Filter {
     // Before the 200 is committed, so a malformed id is a JSON 400 invalid_id like on REST, not a
     // stream that ends at once.
     Topics.requireValidId(resume);
-    hub.checkAdmission();
+    hub.checkAdmission("sse");
 
     res.setStatus(200);
     res.setContentType("text/event-stream");

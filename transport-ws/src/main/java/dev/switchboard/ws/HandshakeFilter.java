@@ -96,7 +96,7 @@ final class HandshakeFilter implements Filter {
     WirePaths.checkOrigin(transport.originPolicy, req.getMethod(), true, req.getScheme(), req.getServerName(),
         req.getServerPort(), req.getHeader("Origin"));
     Principal principal = transport.hub.authenticate(ServletIo.handshake("ws", req, ServletIo.query(req)));
-    transport.hub.checkAdmission();
+    transport.hub.checkAdmission("ws");
     return principal;
   }
 

@@ -183,6 +183,11 @@ public final class WebhookSender implements AutoCloseable {
    * Registers (or replaces, and so re-enables) an endpoint. The URL's form is checked here; its
    * addresses before each attempt (check them at registration too with {@link #targets()}).
    *
+   * <p>To rotate an endpoint's secret, register it again with
+   * {@code signer.rotatingTo(newSecret, switchAt)}: every attempt from then on, retries of pending
+   * deliveries included, is signed for its own time, with the old secret, the new one or both
+   * depending on the scheme (see {@link WebhookSigner}).
+   *
    * @throws WebhookRegistrationException {@code invalid_url} if the URL is not http(s)://host…
    */
   public void register(String endpointId, URI url, WebhookSigner signer) {

@@ -179,6 +179,70 @@ class WebhookSignatureTest {
     WebhookVerifier.stripe("new").clock(CLOCK).build().verify(multi(stripe), BODY);
   }
 
+  /** A signer built with the old secret and rotating to the new one at SWITCH, and verifiers holding each. */
+  record Rotation(String name, WebhookSigner signer, WebhookVerifier.Builder oldOnly, WebhookVerifier.Builder newOnly,
+      WebhookVerifier.Builder both, boolean severalSignatures) {}
+
+  private static final Instant SWITCH = NOW.plusSeconds(3600);
+
+  static Stream<Rotation> rotations() {
+    String oldStd = WHSEC;
+    String newStd = "whsec_" + java.util.Base64.getEncoder().encodeToString("a brand new secret key!!".getBytes(StandardCharsets.UTF_8));
+    return Stream.of(
+        new Rotation("standard webhooks", WebhookSigner.standardWebhooks(oldStd).rotatingTo(newStd, SWITCH),
+            WebhookVerifier.standardWebhooks(oldStd), WebhookVerifier.standardWebhooks(newStd),
+            WebhookVerifier.standardWebhooks(oldStd, newStd), true),
+        new Rotation("stripe", WebhookSigner.stripe("whsec_old").rotatingTo("whsec_new", SWITCH),
+            WebhookVerifier.stripe("whsec_old"), WebhookVerifier.stripe("whsec_new"),
+            WebhookVerifier.stripe("whsec_old", "whsec_new"), true),
+        new Rotation("github", WebhookSigner.github("old-secret").rotatingTo("new-secret", SWITCH),
+            WebhookVerifier.github("old-secret"), WebhookVerifier.github("new-secret"),
+            WebhookVerifier.github("old-secret", "new-secret"), false),
+        new Rotation("slack", WebhookSigner.slack("old-secret").rotatingTo("new-secret", SWITCH),
+            WebhookVerifier.slack("old-secret"), WebhookVerifier.slack("new-secret"),
+            WebhookVerifier.slack("old-secret", "new-secret"), false),
+        new Rotation("generic", WebhookSigner.hmacSha256Hex("X-Signature", "sha256=", "old-secret").rotatingTo("new-secret", SWITCH),
+            WebhookVerifier.hmacSha256Hex("X-Signature", "old-secret").prefix("sha256="),
+            WebhookVerifier.hmacSha256Hex("X-Signature", "new-secret").prefix("sha256="),
+            WebhookVerifier.hmacSha256Hex("X-Signature", "old-secret", "new-secret").prefix("sha256="), false));
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("rotations")
+  void scheduledRotation_beforeTheSwitch_oldKeyHoldersVerify_andNewOnesTooWhereTheHeaderCarriesSeveral_afterIt_onlyTheNewKey(
+      Rotation r) {
+    Instant before = SWITCH.minusSeconds(1);
+    Map<String, List<String>> early = multi(r.signer().sign("m", before, BODY));
+    Map<String, List<String>> late = multi(r.signer().sign("m", SWITCH, BODY));
+    Clock beforeClock = Clock.fixed(before, ZoneOffset.UTC);
+    Clock lateClock = Clock.fixed(SWITCH, ZoneOffset.UTC);
+    r.oldOnly().clock(beforeClock).build().verify(early, BODY);
+    r.both().clock(beforeClock).build().verify(early, BODY);
+    r.both().clock(lateClock).build().verify(late, BODY);
+    r.newOnly().clock(lateClock).build().verify(late, BODY);
+    assertEquals(Reason.NO_MATCHING_SIGNATURE, assertThrows(WebhookVerificationException.class,
+        () -> r.oldOnly().clock(lateClock).build().verify(late, BODY), "the old key is retired at the switch").reason());
+    if (r.severalSignatures()) {
+      r.newOnly().clock(beforeClock).build().verify(early, BODY);
+    } else {
+      assertEquals(Reason.NO_MATCHING_SIGNATURE, assertThrows(WebhookVerificationException.class,
+          () -> r.newOnly().clock(beforeClock).build().verify(early, BODY), "one signature: the old key's until the switch")
+          .reason());
+    }
+    IllegalStateException twice = assertThrows(IllegalStateException.class, () -> r.signer().rotatingTo("whsec_b3RoZXI=", NOW));
+    assertTrue(twice.getMessage().contains("already scheduled"), twice.getMessage());
+  }
+
+  @Test
+  void rotatingTo_refusesAnInvalidNewSecret_namingTheProblem() {
+    assertThrows(IllegalArgumentException.class, () -> WebhookSigner.github("s").rotatingTo("", SWITCH));
+    IllegalArgumentException notStd = assertThrows(IllegalArgumentException.class,
+        () -> WebhookSigner.standardWebhooks(WHSEC).rotatingTo("plain", SWITCH));
+    assertTrue(notStd.getMessage().contains("whsec_"), notStd.getMessage());
+    assertThrows(IllegalArgumentException.class,
+        () -> WebhookSigner.standardWebhooks(WHSEC).rotatingTo("whpk_1SiA4o9hyqTCpIqC5V9HUakiiaeACeqfZTInDBbOir4=", SWITCH));
+  }
+
   @Test
   void malformedAndMissingHeaders_sayWhichHeader_andNeverTheSecret() {
     WebhookVerifier v = WebhookVerifier.standardWebhooks(WHSEC).clock(CLOCK).build();
