@@ -257,6 +257,21 @@ public final class WebhookSender implements AutoCloseable {
   }
 
   /**
+   * Queues a delivery the caller made, e.g. one whose id is a message id the receiver deduplicates
+   * by (the id is sent as the webhook id). The store must accept the id: with
+   * {@link DeliveryStore#inMemory()} ids must be unique across endpoints.
+   *
+   * @throws IllegalArgumentException for an unknown endpoint
+   */
+  public void send(Delivery d) {
+    if (!endpoints.containsKey(d.endpointId())) {
+      throw new IllegalArgumentException("unknown endpoint " + d.endpointId());
+    }
+    store.add(d);
+    kick(d.endpointId());
+  }
+
+  /**
    * A new delivery to an endpoint, due now, not yet stored: for
    * {@link JdbcDeliveryStore#enqueue(java.sql.Connection, Delivery)} inside the application's
    * transaction. The running sender picks it up once that transaction commits.
@@ -497,7 +512,7 @@ public final class WebhookSender implements AutoCloseable {
       int sc = resp.status();
       if (sc >= 200 && sc < 300) {
         succeeded(e.id);
-        store.remove(d.id());
+        store.remove(d);
         report(d, d.attempts() + 1, sc, latency, null, Outcome.DELIVERED);
       } else if (sc == 410) {
         failed(e.id, "HTTP 410");
