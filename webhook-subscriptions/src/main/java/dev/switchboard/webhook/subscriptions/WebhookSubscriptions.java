@@ -139,6 +139,7 @@ public final class WebhookSubscriptions implements AutoCloseable {
   private static final class Pending {
     final Item item;
     boolean done;
+    boolean holdsSlot; // counted in attemptsInFlight until its first attempt ends
 
     Pending(Item item) {
       this.item = item;
@@ -159,6 +160,7 @@ public final class WebhookSubscriptions implements AutoCloseable {
     boolean dirty;
     boolean blocked;
     boolean retryScheduled;
+    boolean starved; // waiting in the starved queue for an attempt slot
     int generation;
 
     Lane(Runtime rt, String topic, String cursor) {
@@ -216,6 +218,9 @@ public final class WebhookSubscriptions implements AutoCloseable {
   private final Map<String, Runtime> runtimes = new LinkedHashMap<>();
   private final Map<String, Feed> feeds = new HashMap<>();
   private final Map<String, AttemptLog> logs = new ConcurrentHashMap<>();
+  private final ArrayDeque<Lane> starved = new ArrayDeque<>();
+  private final int maxAttemptsInFlight;
+  private int attemptsInFlight;
   private final SecureRandom random = new SecureRandom();
   private volatile Thread loopThread;
   private volatile boolean started;
@@ -231,6 +236,7 @@ public final class WebhookSubscriptions implements AutoCloseable {
     this.rotationOverlap = b.rotationOverlap;
     this.maxAttempts = b.maxAttempts;
     this.maxAttemptBytes = b.maxAttemptBytes;
+    this.maxAttemptsInFlight = b.maxAttemptsInFlight;
     WebhookSender.Builder sb = WebhookSender.builder();
     b.senderOptions.accept(sb);
     this.sender = sb.store(deliveries).clock(clock).listener(new WebhookSender.Listener() {
@@ -716,6 +722,7 @@ public final class WebhookSubscriptions implements AutoCloseable {
     l.buffer.clear();
     for (Pending p : l.window) {
       l.rt.inflight.remove(p.item.deliveryId(), l);
+      releaseSlot(p);
     }
     l.window.clear();
     l.readPos = l.cursor;
@@ -756,6 +763,13 @@ public final class WebhookSubscriptions implements AutoCloseable {
         l.blocked = true; // the same id on another topic is in flight: the store keys by it
         return;
       }
+      if (attemptsInFlight >= maxAttemptsInFlight) {
+        if (!l.starved) {
+          l.starved = true;
+          starved.addLast(l); // served in turn as attempts end: a backlog cannot crowd out the others
+        }
+        return;
+      }
       if (!takeToken(rt)) {
         return;
       }
@@ -793,7 +807,10 @@ public final class WebhookSubscriptions implements AutoCloseable {
   }
 
   private void send(Runtime rt, Lane l, Item it) {
-    l.window.addLast(new Pending(it));
+    Pending p = new Pending(it);
+    p.holdsSlot = true;
+    attemptsInFlight++;
+    l.window.addLast(p);
     rt.inflight.put(it.deliveryId(), l);
     Instant now = clock.instant();
     sender.send(new Delivery(it.deliveryId(), rt.ep.id(), rt.uri, it.body(), "application/json", now, 0, now, null));
@@ -911,6 +928,37 @@ public final class WebhookSubscriptions implements AutoCloseable {
     }
     if (a.outcome() != WebhookSender.Outcome.RETRY) {
       execute(() -> finished(a.endpointId(), a.deliveryId()));
+    } else {
+      execute(() -> retrying(a.endpointId(), a.deliveryId()));
+    }
+  }
+
+  /** A first attempt failed and waits for its retry: its slot goes to another lane meanwhile. */
+  private void retrying(String endpointId, String deliveryId) {
+    Runtime rt = runtimes.get(endpointId);
+    Lane l = rt == null ? null : rt.inflight.get(deliveryId);
+    if (l != null) {
+      for (Pending p : l.window) {
+        if (p.item.deliveryId().equals(deliveryId)) {
+          releaseSlot(p);
+        }
+      }
+    }
+    serveStarved();
+  }
+
+  private void releaseSlot(Pending p) {
+    if (p.holdsSlot) {
+      p.holdsSlot = false;
+      attemptsInFlight--;
+    }
+  }
+
+  private void serveStarved() {
+    while (attemptsInFlight < maxAttemptsInFlight && !starved.isEmpty()) {
+      Lane l = starved.pollFirst();
+      l.starved = false;
+      pump(l);
     }
   }
 
@@ -926,6 +974,7 @@ public final class WebhookSubscriptions implements AutoCloseable {
     for (Pending p : l.window) {
       if (p.item.deliveryId().equals(deliveryId)) {
         p.done = true;
+        releaseSlot(p);
         break;
       }
     }
@@ -936,6 +985,7 @@ public final class WebhookSubscriptions implements AutoCloseable {
         l.dirty = true;
       }
     }
+    serveStarved();
     pump(l);
     for (Lane other : rt.lanes.values()) {
       if (other.blocked) {
@@ -1287,6 +1337,7 @@ public final class WebhookSubscriptions implements AutoCloseable {
     private Duration cursorFlushInterval = Duration.ofSeconds(1);
     private Duration rotationOverlap = Duration.ofHours(24);
     private int maxAttempts = 100;
+    private int maxAttemptsInFlight = 256;
     private long maxAttemptBytes = 32 * 1024;
     private Consumer<WebhookSender.Builder> senderOptions = b -> { };
 
@@ -1349,6 +1400,19 @@ public final class WebhookSubscriptions implements AutoCloseable {
       }
       this.maxAttempts = maxAttemptsPerEndpoint;
       this.maxAttemptBytes = maxAttemptBytesPerEndpoint;
+      return this;
+    }
+
+    /**
+     * First attempts in flight at once over all endpoints (default 256; each holds a sender thread
+     * while it runs). Lanes over it wait their turn; retries are bounded by the sender's
+     * per-endpoint concurrency instead.
+     */
+    public Builder maxAttemptsInFlight(int n) {
+      if (n < 1 || n > 10_000) {
+        throw new IllegalArgumentException("maxAttemptsInFlight must be 1 to 10000: " + n);
+      }
+      this.maxAttemptsInFlight = n;
       return this;
     }
 

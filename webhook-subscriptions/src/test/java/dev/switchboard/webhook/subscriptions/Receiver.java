@@ -20,7 +20,7 @@ import org.eclipse.jetty.server.ServerConnector;
 /** A webhook receiver on 127.0.0.1 (embedded Jetty) that records what it gets and answers {@link #status}. */
 final class Receiver implements AutoCloseable {
   /** One request as received. */
-  record Request(Map<String, List<String>> headers, byte[] body) {
+  record Request(String query, Map<String, List<String>> headers, byte[] body) {
     String header(String name) {
       List<String> v = headers.get(name.toLowerCase(java.util.Locale.ROOT));
       return v == null ? null : v.get(0);
@@ -51,7 +51,7 @@ final class Receiver implements AutoCloseable {
           h.put(n.toLowerCase(java.util.Locale.ROOT), Collections.list(req.getHeaders(n)));
         }
         byte[] body = req.getInputStream().readAllBytes();
-        received.add(new Request(h, body));
+        received.add(new Request(req.getQueryString(), h, body));
         res.setStatus(status.get());
       }
     }), "/hook");

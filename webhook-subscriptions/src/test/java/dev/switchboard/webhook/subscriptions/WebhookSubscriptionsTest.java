@@ -257,6 +257,24 @@ class WebhookSubscriptionsTest {
   }
 
   @Test
+  void aGlobalCapOnAttemptsServesEveryEndpointInTurnAndInOrder() throws Exception {
+    WebhookSubscriptions s = WebhookSubscriptions.builder(broker, EndpointStore.inMemory())
+        .sender(b -> b.allowPrivateTargets(true)).maxAttemptsInFlight(2).build().start();
+    open.add(s);
+    List<String> eps = new ArrayList<>();
+    for (int i = 0; i < 5; i++) {
+      eps.add(s.create("alice", EndpointChange.of(rx.url + "?ep=" + i, List.of("t"))).endpoint().id());
+    }
+    List<String> ids = publish("t", 10);
+    Map<String, List<String>> byEndpoint = new java.util.HashMap<>();
+    for (Receiver.Request r : rx.take(50)) {
+      byEndpoint.computeIfAbsent(r.query(), k -> new ArrayList<>()).add(r.header("webhook-id"));
+    }
+    assertEquals(5, byEndpoint.size());
+    byEndpoint.values().forEach(got -> assertEquals(ids, got, "each endpoint in order"));
+  }
+
+  @Test
   void theRateLimitSpacesDeliveries() throws Exception {
     WebhookSubscriptions s = subs(EndpointStore.inMemory(), b -> { });
     s.create("alice", new EndpointChange(rx.url, List.of("t"), null, 4, null, null, null));
