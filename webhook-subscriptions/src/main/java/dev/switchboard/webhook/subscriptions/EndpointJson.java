@@ -23,15 +23,31 @@ final class EndpointJson {
     StringWriter w = new StringWriter();
     try (JsonGenerator g = JSON.createGenerator(w)) {
       g.writeStartObject();
-      g.writeStringField("id", e.id());
+      writeFields(g, e, true);
+      g.writeEndObject();
+    } catch (IOException ex) {
+      throw new UncheckedIOException(ex);
+    }
+    return w.toString();
+  }
+
+  /**
+   * The endpoint's fields into an open object: with {@code stored}, the owner and the secrets too
+   * (for the stores; the management API shows neither).
+   */
+  static void writeFields(JsonGenerator g, Endpoint e, boolean stored) throws IOException {
+    g.writeStringField("id", e.id());
+    if (stored) {
       g.writeStringField("owner", e.owner());
-      g.writeStringField("url", e.url());
-      g.writeArrayFieldStart("topics");
-      for (String t : e.topics()) {
-        g.writeString(t);
-      }
-      g.writeEndArray();
-      g.writeStringField("scheme", e.scheme().label());
+    }
+    g.writeStringField("url", e.url());
+    g.writeArrayFieldStart("topics");
+    for (String t : e.topics()) {
+      g.writeString(t);
+    }
+    g.writeEndArray();
+    g.writeStringField("scheme", e.scheme().label());
+    if (stored) {
       g.writeArrayFieldStart("secrets");
       for (Endpoint.Secret s : e.secrets()) {
         g.writeStartObject();
@@ -43,23 +59,21 @@ final class EndpointJson {
         g.writeEndObject();
       }
       g.writeEndArray();
-      g.writeBooleanField("enabled", e.enabled());
-      if (e.disabledReason() != null) {
-        g.writeStringField("disabledReason", e.disabledReason());
-      }
-      g.writeNumberField("rateLimit", e.rateLimit());
-      g.writeNumberField("maxInFlight", e.maxInFlight());
-      g.writeObjectFieldStart("metadata");
-      for (Map.Entry<String, String> m : e.metadata().entrySet()) {
-        g.writeStringField(m.getKey(), m.getValue());
-      }
-      g.writeEndObject();
-      g.writeStringField("created", e.created().toString());
-      g.writeEndObject();
-    } catch (IOException ex) {
-      throw new UncheckedIOException(ex);
     }
-    return w.toString();
+    g.writeBooleanField("enabled", e.enabled());
+    if (e.disabledReason() == null) {
+      g.writeNullField("disabledReason");
+    } else {
+      g.writeStringField("disabledReason", e.disabledReason());
+    }
+    g.writeNumberField("rateLimit", e.rateLimit());
+    g.writeNumberField("maxInFlight", e.maxInFlight());
+    g.writeObjectFieldStart("metadata");
+    for (Map.Entry<String, String> m : e.metadata().entrySet()) {
+      g.writeStringField(m.getKey(), m.getValue());
+    }
+    g.writeEndObject();
+    g.writeStringField("created", e.created().toString());
   }
 
   /**
@@ -89,7 +103,7 @@ final class EndpointJson {
           case "url": url = p.getText(); break;
           case "scheme": scheme = p.getText(); break;
           case "enabled": enabled = t == JsonToken.VALUE_TRUE; break;
-          case "disabledReason": reason = p.getText(); break;
+          case "disabledReason": reason = t == JsonToken.VALUE_NULL ? null : p.getText(); break;
           case "rateLimit": rate = p.getIntValue(); break;
           case "maxInFlight": inFlight = p.getIntValue(); break;
           case "created": created = Instant.parse(p.getText()); break;

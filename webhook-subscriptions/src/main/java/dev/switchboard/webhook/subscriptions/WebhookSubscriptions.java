@@ -1234,30 +1234,26 @@ public final class WebhookSubscriptions implements AutoCloseable {
   }
 
   private void execute(Runnable r) {
-    try {
-      loop.execute(() -> {
-        try {
-          r.run();
-        } catch (RuntimeException e) {
-          log.warn("webhook subscriptions: dispatch failed", e);
-        }
-      });
-    } catch (java.util.concurrent.RejectedExecutionException closedNow) {
-      // closed: nothing more to do
-    }
+    schedule(r, 0);
   }
 
+  /** Runs {@code r} on the dispatcher after {@code millis} (0: as soon as it is free); nothing once closed. */
   private void schedule(Runnable r, long millis) {
+    Runnable guarded = () -> {
+      try {
+        r.run();
+      } catch (RuntimeException e) {
+        log.warn("webhook subscriptions: dispatch failed", e);
+      }
+    };
     try {
-      loop.schedule(() -> {
-        try {
-          r.run();
-        } catch (RuntimeException e) {
-          log.warn("webhook subscriptions: dispatch failed", e);
-        }
-      }, millis, TimeUnit.MILLISECONDS);
+      if (millis <= 0) {
+        loop.execute(guarded);
+      } else {
+        loop.schedule(guarded, millis, TimeUnit.MILLISECONDS);
+      }
     } catch (java.util.concurrent.RejectedExecutionException closedNow) {
-      // closed
+      // closed: nothing more to do
     }
   }
 
