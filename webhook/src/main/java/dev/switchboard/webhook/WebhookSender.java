@@ -74,9 +74,11 @@ public final class WebhookSender implements AutoCloseable {
    *
    * @param status the HTTP status, or -1 when there was no response
    * @param error what went wrong, or null when delivered
+   * @param responseExcerpt the start of the response body (at most 256 bytes, control characters as
+   *     '?'), "" when it had none, null when there was no response
    */
   public record Attempt(String deliveryId, String endpointId, int attempt, Instant time, int status,
-      Duration latency, String error, Outcome outcome) {}
+      Duration latency, String error, Outcome outcome, String responseExcerpt) {}
 
   /** Observes attempts and endpoint changes; called on the sender's threads, must not block. */
   public interface Listener {
@@ -411,7 +413,7 @@ public final class WebhookSender implements AutoCloseable {
       }
       dead.addAll(store.due(e.id, now, 64));
       for (Delivery d : dead) {
-        finish(d, d.next(d.nextAttempt(), why), -1, Duration.ZERO, Outcome.DEAD_LETTER);
+        finish(d, d.next(d.nextAttempt(), why), -1, Duration.ZERO, Outcome.DEAD_LETTER, null);
       }
     }
     return CompletableFuture.allOf(started.toArray(new CompletableFuture[0]));
@@ -489,10 +491,10 @@ public final class WebhookSender implements AutoCloseable {
         addresses = targets.addresses(e.url);
       } catch (WebhookRegistrationException refused) {
         if (refused.code().equals(WebhookRegistrationException.UNRESOLVABLE_TARGET)) {
-          retryOrDie(e, d, -1, "network: " + refused.getMessage(), null, Duration.ZERO);
+          retryOrDie(e, d, -1, "network: " + refused.getMessage(), null, Duration.ZERO, null);
         } else {
           failed(e.id, refused.getMessage());
-          finish(d, d.next(start, refused.getMessage()), -1, Duration.ZERO, Outcome.DEAD_LETTER);
+          finish(d, d.next(start, refused.getMessage()), -1, Duration.ZERO, Outcome.DEAD_LETTER, null);
         }
         return;
       }
@@ -505,7 +507,7 @@ public final class WebhookSender implements AutoCloseable {
       try {
         resp = http.post(e.url, addresses, headers, d.body(), timeout);
       } catch (IOException ex) {
-        retryOrDie(e, d, -1, "network: " + rootMessage(ex), null, Duration.ofNanos(System.nanoTime() - t0));
+        retryOrDie(e, d, -1, "network: " + rootMessage(ex), null, Duration.ofNanos(System.nanoTime() - t0), null);
         return;
       }
       Duration latency = Duration.ofNanos(System.nanoTime() - t0);
@@ -513,16 +515,17 @@ public final class WebhookSender implements AutoCloseable {
       if (sc >= 200 && sc < 300) {
         succeeded(e.id);
         store.remove(d);
-        report(d, d.attempts() + 1, sc, latency, null, Outcome.DELIVERED);
+        report(d, d.attempts() + 1, sc, latency, null, Outcome.DELIVERED, resp.excerpt());
       } else if (sc == 410) {
         failed(e.id, "HTTP 410");
         disable(e.id, "410 Gone from " + e.url);
-        finish(d, d.next(clock.instant(), "HTTP 410"), sc, latency, Outcome.DEAD_LETTER);
+        finish(d, d.next(clock.instant(), "HTTP 410"), sc, latency, Outcome.DEAD_LETTER, resp.excerpt());
       } else if (sc == 408 || sc == 429 || sc >= 500 || (sc >= 300 && sc < 400)) {
-        retryOrDie(e, d, sc, "HTTP " + sc, retryAfter(resp), latency);
+        retryOrDie(e, d, sc, "HTTP " + sc, retryAfter(resp), latency, resp.excerpt());
       } else {
         failed(e.id, "HTTP " + sc + " (not retried)");
-        finish(d, d.next(clock.instant(), "HTTP " + sc + " (not retried)"), sc, latency, Outcome.DEAD_LETTER);
+        finish(d, d.next(clock.instant(), "HTTP " + sc + " (not retried)"), sc, latency, Outcome.DEAD_LETTER,
+            resp.excerpt());
       }
     } catch (RuntimeException ex) { // the store failed: the lease (or its expiry) brings the delivery back
       log.warn("webhook delivery {}: recording the attempt failed", d.id(), ex);
@@ -538,7 +541,8 @@ public final class WebhookSender implements AutoCloseable {
     }
   }
 
-  private void retryOrDie(Endpoint e, Delivery d, int status, String error, Duration retryAfter, Duration latency) {
+  private void retryOrDie(Endpoint e, Delivery d, int status, String error, Duration retryAfter, Duration latency,
+      String excerpt) {
     Instant now = clock.instant();
     Instant since = failed(e.id, error);
     if (Duration.between(since, now).compareTo(disableAfter) > 0) {
@@ -546,7 +550,7 @@ public final class WebhookSender implements AutoCloseable {
     }
     int next = d.attempts() + 1; // index of the next attempt's wait in the schedule
     if (next >= schedule.size() || disabled.containsKey(e.id)) {
-      finish(d, d.next(now, error), status, latency, Outcome.DEAD_LETTER);
+      finish(d, d.next(now, error), status, latency, Outcome.DEAD_LETTER, excerpt);
       return;
     }
     Duration wait = jittered(schedule.get(next));
@@ -558,17 +562,19 @@ public final class WebhookSender implements AutoCloseable {
     }
     Delivery updated = d.next(now.plus(wait), error);
     store.update(updated);
-    report(d, updated.attempts(), status, latency, error, Outcome.RETRY);
+    report(d, updated.attempts(), status, latency, error, Outcome.RETRY, excerpt);
   }
 
-  private void finish(Delivery d, Delivery updated, int status, Duration latency, Outcome outcome) {
+  private void finish(Delivery d, Delivery updated, int status, Duration latency, Outcome outcome, String excerpt) {
     store.deadLetter(updated);
-    report(d, updated.attempts(), status, latency, updated.lastError(), outcome);
+    report(d, updated.attempts(), status, latency, updated.lastError(), outcome, excerpt);
   }
 
-  private void report(Delivery d, int attempt, int status, Duration latency, String error, Outcome outcome) {
+  private void report(Delivery d, int attempt, int status, Duration latency, String error, Outcome outcome,
+      String excerpt) {
     try {
-      listener.onAttempt(new Attempt(d.id(), d.endpointId(), attempt, clock.instant(), status, latency, error, outcome));
+      listener.onAttempt(new Attempt(d.id(), d.endpointId(), attempt, clock.instant(), status, latency, error, outcome,
+          excerpt));
     } catch (RuntimeException ex) {
       log.warn("webhook listener threw", ex);
     }

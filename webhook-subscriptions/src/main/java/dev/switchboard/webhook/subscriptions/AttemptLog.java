@@ -19,7 +19,8 @@ final class AttemptLog {
   }
 
   static long bytes(WebhookSubscriptions.AttemptRecord r) {
-    return OVERHEAD_BYTES + 2L * (r.deliveryId().length() + (r.error() == null ? 0 : r.error().length()));
+    return OVERHEAD_BYTES + 2L * (r.deliveryId().length() + (r.error() == null ? 0 : r.error().length())
+        + (r.responseExcerpt() == null ? 0 : r.responseExcerpt().length()));
   }
 
   synchronized void add(WebhookSubscriptions.AttemptRecord r) {

@@ -189,6 +189,7 @@ public final class WebhookEndpointsServlet extends HttpServlet {
             g.writeNumberField("latencyMillis", a.latencyMillis());
             nullable(g, "error", a.error());
             g.writeStringField("outcome", a.outcome());
+            nullable(g, "responseExcerpt", a.responseExcerpt());
             g.writeEndObject();
           }
           g.writeEndArray();

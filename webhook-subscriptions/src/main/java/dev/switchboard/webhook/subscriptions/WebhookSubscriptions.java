@@ -108,9 +108,10 @@ public final class WebhookSubscriptions implements AutoCloseable {
    * @param status the HTTP status, or -1 when there was no response
    * @param error what went wrong, or null when delivered
    * @param outcome {@code delivered}, {@code retry} or {@code failed}
+   * @param responseExcerpt the start of the response body (at most 256 bytes), or null without a response
    */
   public record AttemptRecord(String deliveryId, int attempt, Instant time, int status,
-      long latencyMillis, String error, String outcome) {}
+      long latencyMillis, String error, String outcome, String responseExcerpt) {}
 
   /** A registration's result: the endpoint and its first secret (shown once). */
   public record Created(Endpoint endpoint, String secret) {}
@@ -924,7 +925,7 @@ public final class WebhookSubscriptions implements AutoCloseable {
         error = error.substring(0, 300) + "…";
       }
       log.add(new AttemptRecord(a.deliveryId(), a.attempt(), a.time(), a.status(),
-          a.latency() == null ? 0 : a.latency().toMillis(), error, outcome));
+          a.latency() == null ? 0 : a.latency().toMillis(), error, outcome, a.responseExcerpt()));
     }
     if (a.outcome() != WebhookSender.Outcome.RETRY) {
       execute(() -> finished(a.endpointId(), a.deliveryId()));

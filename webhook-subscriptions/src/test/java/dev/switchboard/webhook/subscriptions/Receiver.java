@@ -32,6 +32,7 @@ final class Receiver implements AutoCloseable {
   }
 
   final AtomicInteger status = new AtomicInteger(204);
+  final java.util.concurrent.atomic.AtomicReference<String> answer = new java.util.concurrent.atomic.AtomicReference<>();
   final LinkedBlockingQueue<Request> received = new LinkedBlockingQueue<>();
   private final Server server = new Server();
   final String url;
@@ -53,6 +54,10 @@ final class Receiver implements AutoCloseable {
         byte[] body = req.getInputStream().readAllBytes();
         received.add(new Request(req.getQueryString(), h, body));
         res.setStatus(status.get());
+        String a = answer.get();
+        if (a != null) {
+          res.getOutputStream().write(a.getBytes(StandardCharsets.UTF_8));
+        }
       }
     }), "/hook");
     server.setHandler(ctx);

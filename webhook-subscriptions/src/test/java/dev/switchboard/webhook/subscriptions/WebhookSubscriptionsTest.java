@@ -300,6 +300,18 @@ class WebhookSubscriptionsTest {
         () -> s.create("alice", EndpointChange.of("ftp://x", List.of("t")))).code());
     assertEquals("invalid_endpoint", assertThrows(dev.switchboard.webhook.WebhookRegistrationException.class,
         () -> s.create("alice", new EndpointChange(rx.url, List.of("t"), "md5", null, null, null, null))).code());
+
+    // A receiver refusing (400, not retried): the attempt shows what it answered, the cursor moves on.
+    rx.status.set(400);
+    rx.answer.set("{\"error\":\"signature\nmismatch\"}");
+    String refused = publish("t", 1).get(0);
+    rx.take();
+    await(() -> refused.equals(s.get(id).orElseThrow().cursors().get("t")));
+    WebhookSubscriptions.AttemptRecord a = s.attempts(id, 1).orElseThrow().get(0);
+    assertEquals(refused, a.deliveryId());
+    assertEquals("failed", a.outcome());
+    assertEquals(400, a.status());
+    assertEquals("{\"error\":\"signature?mismatch\"}", a.responseExcerpt(), "excerpt, control characters replaced");
     assertTrue(s.delete(id));
     assertTrue(s.get(id).isEmpty());
     assertFalse(s.delete(id));
