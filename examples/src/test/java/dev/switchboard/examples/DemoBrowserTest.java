@@ -132,7 +132,8 @@ class DemoBrowserTest {
   void pricesOnAllThreeTransports_chatAcrossTabs_andResumeAfterARestart() throws Exception {
     requireBrowser();
     String prefix = "sbtest:" + UUID.randomUUID() + ":";
-    DemoHub.Options options = DemoHub.parse(new String[] {"--port", "0", "--grpc-port", "0", "--webhook-secret", SECRET});
+    DemoHub.Options options = DemoHub.parse(new String[] {"--port", "0", "--grpc-port", "0", "--webhook-secret", SECRET,
+        "--webhook-admin-token", "browser-admin-token-0123", "--allow-private-webhook-targets"});
     RedisBroker broker = broker(prefix);
     DemoHub demo = DemoHub.start(options, broker);
     int port = port(demo);
@@ -169,6 +170,24 @@ class DemoBrowserTest {
           java.net.http.HttpResponse.BodyHandlers.discarding()).statusCode());
       await("the webhook log shows the delivery",
           () -> driver.findElement(By.id("webhook-log")).getText().contains("payment.succeeded"));
+
+      // An outbound endpoint (the demo's own inbound URL, which refuses its secret with 401) and its
+      // attempts show in the endpoints panel once the admin token is entered.
+      java.net.http.HttpResponse<String> created = java.net.http.HttpClient.newHttpClient().send(
+          java.net.http.HttpRequest.newBuilder(java.net.URI.create(demo.httpUrl() + "/v1/webhooks/endpoints"))
+              .header("Authorization", "Bearer browser-admin-token-0123")
+              .POST(java.net.http.HttpRequest.BodyPublishers.ofString("{\"url\":\"" + demo.httpUrl()
+                  + "/v1/webhooks/in\",\"topics\":[\"orders\"]}")).build(),
+          java.net.http.HttpResponse.BodyHandlers.ofString());
+      assertEquals(201, created.statusCode(), created.body());
+      String endpointId = created.body().replaceAll(".*\"id\":\"([^\"]+)\".*", "$1");
+      String orderId = broker.publish(Message.builder("orders").json("{\"n\":1}").build()).toCompletableFuture().get().id();
+      driver.findElement(By.id("endpoints-token")).sendKeys("browser-admin-token-0123");
+      driver.findElement(By.cssSelector("#endpoints-form button")).click();
+      await("the endpoints panel lists the endpoint and its failed attempt", () -> {
+        String panel = driver.findElement(By.id("endpoint-list")).getText();
+        return panel.contains(endpointId) && panel.contains(orderId) && panel.contains("HTTP 401");
+      });
 
       // The server goes away; meanwhile prices and a chat message are published (through Redis).
       driver.switchTo().window(tab1);

@@ -49,6 +49,14 @@ public interface DeliveryStore {
   /** Removes a pending delivery (delivered). */
   void remove(String id);
 
+  /**
+   * Removes a pending delivery (delivered); the sender calls this one. A store whose ids are unique
+   * only per endpoint overrides it; the default calls {@link #remove(String)}.
+   */
+  default void remove(Delivery d) {
+    remove(d.id());
+  }
+
   /** Moves a pending delivery to the dead letters. */
   void deadLetter(Delivery d);
 

@@ -46,7 +46,11 @@ final class PinnedHttpClient implements AutoCloseable {
   private static final long MAX_IDLE_NANOS = Duration.ofSeconds(20).toNanos();
 
   /** What the exchange got back. */
-  record Response(int status, String retryAfter) {}
+  /** @param excerpt the start of the response body (at most {@value #EXCERPT_BYTES} bytes, printable), or "" */
+  record Response(int status, String retryAfter, String excerpt) {}
+
+  /** How much of a response body {@link Response#excerpt} keeps. */
+  static final int EXCERPT_BYTES = 256;
 
   private record Key(boolean tls, String host, int port, InetAddress address) {}
 
@@ -146,11 +150,12 @@ final class PinnedHttpClient implements AutoCloseable {
         status = parseStatus(statusLine);
         h = readHeaders(c.in, deadline, c);
       } while (status >= 100 && status < 200);
-      keep = drain(c, h, status, deadline);
+      java.io.ByteArrayOutputStream excerpt = new java.io.ByteArrayOutputStream();
+      keep = drain(c, h, status, deadline, excerpt);
       String connection = h.getOrDefault("connection", "").toLowerCase(Locale.ROOT);
       // HTTP/1.0 closes unless it says keep-alive; HTTP/1.1 keeps unless it says close.
       keep &= statusLine.startsWith("HTTP/1.0") ? connection.contains("keep-alive") : !connection.contains("close");
-      return new Response(status, h.get("retry-after"));
+      return new Response(status, h.get("retry-after"), printable(excerpt.toByteArray()));
     } catch (IOException e) {
       if (reused && !started && !(e instanceof SocketTimeoutException)) {
         throw new StaleConnection(e);
@@ -326,7 +331,8 @@ final class PinnedHttpClient implements AutoCloseable {
    *
    * @return whether the connection can carry another request
    */
-  private static boolean drain(Conn c, Map<String, String> h, int status, long deadline) throws IOException {
+  private static boolean drain(Conn c, Map<String, String> h, int status, long deadline,
+      java.io.ByteArrayOutputStream excerpt) throws IOException {
     if (status == 204 || status == 304) {
       return true;
     }
@@ -359,7 +365,8 @@ final class PinnedHttpClient implements AutoCloseable {
         if (total > MAX_DRAIN) {
           return false;
         }
-        skip(c, n + 2, deadline); // data and its CRLF
+        skip(c, n, deadline, excerpt);
+        skip(c, 2, deadline, null); // the chunk's CRLF
       }
     }
     String cl = h.get("content-length");
@@ -375,11 +382,12 @@ final class PinnedHttpClient implements AutoCloseable {
     if (n < 0 || n > MAX_DRAIN) {
       return false;
     }
-    skip(c, n, deadline);
+    skip(c, n, deadline, excerpt);
     return true;
   }
 
-  private static void skip(Conn c, long n, long deadline) throws IOException {
+  /** Reads and discards {@code n} bytes, keeping the first ones in {@code excerpt} (if not null) up to its bound. */
+  private static void skip(Conn c, long n, long deadline, java.io.ByteArrayOutputStream excerpt) throws IOException {
     byte[] buf = new byte[(int) Math.min(8192, Math.max(1, n))];
     while (n > 0) {
       setTimeout(c, deadline);
@@ -387,8 +395,22 @@ final class PinnedHttpClient implements AutoCloseable {
       if (r < 0) {
         throw new EOFException("connection closed mid-body");
       }
+      if (excerpt != null && excerpt.size() < EXCERPT_BYTES) {
+        excerpt.write(buf, 0, Math.min(r, EXCERPT_BYTES - excerpt.size()));
+      }
       n -= r;
     }
+  }
+
+  /** UTF-8 text with control characters (but tab) as '?': safe to log and show. */
+  private static String printable(byte[] bytes) {
+    if (bytes.length == 0) {
+      return "";
+    }
+    StringBuilder sb = new StringBuilder();
+    new String(bytes, StandardCharsets.UTF_8).codePoints()
+        .forEach(cp -> sb.appendCodePoint(Character.isISOControl(cp) && cp != '\t' ? '?' : cp));
+    return sb.toString();
   }
 
   private void closeIdle() {

@@ -74,9 +74,11 @@ public final class WebhookSender implements AutoCloseable {
    *
    * @param status the HTTP status, or -1 when there was no response
    * @param error what went wrong, or null when delivered
+   * @param responseExcerpt the start of the response body (at most 256 bytes, control characters as
+   *     '?'), "" when it had none, null when there was no response
    */
   public record Attempt(String deliveryId, String endpointId, int attempt, Instant time, int status,
-      Duration latency, String error, Outcome outcome) {}
+      Duration latency, String error, Outcome outcome, String responseExcerpt) {}
 
   /** Observes attempts and endpoint changes; called on the sender's threads, must not block. */
   public interface Listener {
@@ -262,6 +264,21 @@ public final class WebhookSender implements AutoCloseable {
   }
 
   /**
+   * Queues a delivery the caller made, e.g. one whose id is a message id the receiver deduplicates
+   * by (the id is sent as the webhook id). The store must accept the id: with
+   * {@link DeliveryStore#inMemory()} ids must be unique across endpoints.
+   *
+   * @throws IllegalArgumentException for an unknown endpoint
+   */
+  public void send(Delivery d) {
+    if (!endpoints.containsKey(d.endpointId())) {
+      throw new IllegalArgumentException("unknown endpoint " + d.endpointId());
+    }
+    store.add(d);
+    kick(d.endpointId());
+  }
+
+  /**
    * A new delivery to an endpoint, due now, not yet stored: for
    * {@link JdbcDeliveryStore#enqueue(java.sql.Connection, Delivery)} inside the application's
    * transaction. The running sender picks it up once that transaction commits.
@@ -401,7 +418,7 @@ public final class WebhookSender implements AutoCloseable {
       }
       dead.addAll(store.due(e.id, now, 64));
       for (Delivery d : dead) {
-        finish(d, d.next(d.nextAttempt(), why), -1, Duration.ZERO, Outcome.DEAD_LETTER);
+        finish(d, d.next(d.nextAttempt(), why), -1, Duration.ZERO, Outcome.DEAD_LETTER, null);
       }
     }
     return CompletableFuture.allOf(started.toArray(new CompletableFuture[0]));
@@ -479,10 +496,10 @@ public final class WebhookSender implements AutoCloseable {
         addresses = targets.addresses(e.url);
       } catch (WebhookRegistrationException refused) {
         if (refused.code().equals(WebhookRegistrationException.UNRESOLVABLE_TARGET)) {
-          retryOrDie(e, d, -1, "network: " + refused.getMessage(), null, Duration.ZERO);
+          retryOrDie(e, d, -1, "network: " + refused.getMessage(), null, Duration.ZERO, null);
         } else {
           failed(e.id, refused.getMessage());
-          finish(d, d.next(start, refused.getMessage()), -1, Duration.ZERO, Outcome.DEAD_LETTER);
+          finish(d, d.next(start, refused.getMessage()), -1, Duration.ZERO, Outcome.DEAD_LETTER, null);
         }
         return;
       }
@@ -495,24 +512,25 @@ public final class WebhookSender implements AutoCloseable {
       try {
         resp = http.post(e.url, addresses, headers, d.body(), timeout);
       } catch (IOException ex) {
-        retryOrDie(e, d, -1, "network: " + rootMessage(ex), null, Duration.ofNanos(System.nanoTime() - t0));
+        retryOrDie(e, d, -1, "network: " + rootMessage(ex), null, Duration.ofNanos(System.nanoTime() - t0), null);
         return;
       }
       Duration latency = Duration.ofNanos(System.nanoTime() - t0);
       int sc = resp.status();
       if (sc >= 200 && sc < 300) {
         succeeded(e.id);
-        store.remove(d.id());
-        report(d, d.attempts() + 1, sc, latency, null, Outcome.DELIVERED);
+        store.remove(d);
+        report(d, d.attempts() + 1, sc, latency, null, Outcome.DELIVERED, resp.excerpt());
       } else if (sc == 410) {
         failed(e.id, "HTTP 410");
         disable(e.id, "410 Gone from " + e.url);
-        finish(d, d.next(clock.instant(), "HTTP 410"), sc, latency, Outcome.DEAD_LETTER);
+        finish(d, d.next(clock.instant(), "HTTP 410"), sc, latency, Outcome.DEAD_LETTER, resp.excerpt());
       } else if (sc == 408 || sc == 429 || sc >= 500 || (sc >= 300 && sc < 400)) {
-        retryOrDie(e, d, sc, "HTTP " + sc, retryAfter(resp), latency);
+        retryOrDie(e, d, sc, "HTTP " + sc, retryAfter(resp), latency, resp.excerpt());
       } else {
         failed(e.id, "HTTP " + sc + " (not retried)");
-        finish(d, d.next(clock.instant(), "HTTP " + sc + " (not retried)"), sc, latency, Outcome.DEAD_LETTER);
+        finish(d, d.next(clock.instant(), "HTTP " + sc + " (not retried)"), sc, latency, Outcome.DEAD_LETTER,
+            resp.excerpt());
       }
     } catch (RuntimeException ex) { // the store failed: the lease (or its expiry) brings the delivery back
       log.warn("webhook delivery {}: recording the attempt failed", d.id(), ex);
@@ -528,7 +546,8 @@ public final class WebhookSender implements AutoCloseable {
     }
   }
 
-  private void retryOrDie(Endpoint e, Delivery d, int status, String error, Duration retryAfter, Duration latency) {
+  private void retryOrDie(Endpoint e, Delivery d, int status, String error, Duration retryAfter, Duration latency,
+      String excerpt) {
     Instant now = clock.instant();
     Instant since = failed(e.id, error);
     if (Duration.between(since, now).compareTo(disableAfter) > 0) {
@@ -536,7 +555,7 @@ public final class WebhookSender implements AutoCloseable {
     }
     int next = d.attempts() + 1; // index of the next attempt's wait in the schedule
     if (next >= schedule.size() || disabled.containsKey(e.id)) {
-      finish(d, d.next(now, error), status, latency, Outcome.DEAD_LETTER);
+      finish(d, d.next(now, error), status, latency, Outcome.DEAD_LETTER, excerpt);
       return;
     }
     Duration wait = jittered(schedule.get(next));
@@ -548,17 +567,19 @@ public final class WebhookSender implements AutoCloseable {
     }
     Delivery updated = d.next(now.plus(wait), error);
     store.update(updated);
-    report(d, updated.attempts(), status, latency, error, Outcome.RETRY);
+    report(d, updated.attempts(), status, latency, error, Outcome.RETRY, excerpt);
   }
 
-  private void finish(Delivery d, Delivery updated, int status, Duration latency, Outcome outcome) {
+  private void finish(Delivery d, Delivery updated, int status, Duration latency, Outcome outcome, String excerpt) {
     store.deadLetter(updated);
-    report(d, updated.attempts(), status, latency, updated.lastError(), outcome);
+    report(d, updated.attempts(), status, latency, updated.lastError(), outcome, excerpt);
   }
 
-  private void report(Delivery d, int attempt, int status, Duration latency, String error, Outcome outcome) {
+  private void report(Delivery d, int attempt, int status, Duration latency, String error, Outcome outcome,
+      String excerpt) {
     try {
-      listener.onAttempt(new Attempt(d.id(), d.endpointId(), attempt, clock.instant(), status, latency, error, outcome));
+      listener.onAttempt(new Attempt(d.id(), d.endpointId(), attempt, clock.instant(), status, latency, error, outcome,
+          excerpt));
     } catch (RuntimeException ex) {
       log.warn("webhook listener threw", ex);
     }
