@@ -3,7 +3,7 @@
  * broker's history, and their management API.
  */
 module dev.switchboard.webhook.subscriptions {
-  requires transitive dev.switchboard.transport;
+  requires transitive dev.switchboard.hub;
   requires transitive dev.switchboard.webhook;
   requires com.fasterxml.jackson.core;
   requires org.slf4j;

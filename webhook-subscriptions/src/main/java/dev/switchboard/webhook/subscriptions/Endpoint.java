@@ -157,14 +157,11 @@ public record Endpoint(String id, String owner, String url, List<String> topics,
     if (s.length == 0) {
       throw new IllegalStateException("endpoint " + id + " has no secret active at " + t);
     }
-    switch (scheme) {
-      case GITHUB:
-        return WebhookSigner.github(s);
-      case STRIPE:
-        return WebhookSigner.stripe(s);
-      default:
-        return WebhookSigner.standardWebhooks(s);
-    }
+    return switch (scheme) {
+      case GITHUB -> WebhookSigner.github(s[0]); // one signature: signingSecrets gives only the newest
+      case STRIPE -> WebhookSigner.stripe(s);
+      default -> WebhookSigner.standardWebhooks(s);
+    };
   }
 
   @Override
