@@ -1,0 +1,42 @@
+package dev.switchboard.redis;
+
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Nested;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+/** The whole transport contract with {@link RedisBroker} on a three-master Redis Cluster, over SSE and WebSocket. */
+@ExtendWith(SharedRedisCluster.class)
+class RedisClusterContractTest {
+  private static LocalRedisCluster cluster;
+
+  @BeforeAll
+  static void cluster(LocalRedisCluster shared) {
+    cluster = shared;
+  }
+
+  @Nested
+  class Sse extends RedisContractTest.OverRedis {
+    @Override
+    protected String redisUri() {
+      return cluster.uri();
+    }
+
+    @Override
+    protected String transport() {
+      return "sse";
+    }
+  }
+
+  @Nested
+  class WebSocket extends RedisContractTest.OverRedis {
+    @Override
+    protected String redisUri() {
+      return cluster.uri();
+    }
+
+    @Override
+    protected String transport() {
+      return "ws";
+    }
+  }
+}
