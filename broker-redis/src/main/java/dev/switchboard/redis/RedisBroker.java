@@ -201,7 +201,7 @@ public final class RedisBroker implements Broker {
       if (conn != null) {
         conn.close();
       }
-      client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+      RedisTarget.shutdown(client);
       callbacks.shutdownNow();
       throw new SwitchboardException(Status.UNAVAILABLE, "redis_unavailable",
           "cannot connect to Redis at " + target.describe() + ": " + e.getMessage(), Duration.ofSeconds(1), e);
@@ -678,7 +678,7 @@ public final class RedisBroker implements Broker {
     }
     pubsub.close();
     connection.close();
-    client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+    RedisTarget.shutdown(client);
     callbacks.shutdown();
   }
 

@@ -127,7 +127,7 @@ public final class RedisDeliveryStore implements DeliveryStore, AutoCloseable {
     try {
       this.connection = RedisTarget.connect(client, CODEC);
     } catch (RuntimeException e) {
-      client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+      RedisTarget.shutdown(client);
       throw e;
     }
     this.redis = RedisTarget.sync(connection);
@@ -221,7 +221,7 @@ public final class RedisDeliveryStore implements DeliveryStore, AutoCloseable {
   @Override
   public void close() {
     connection.close();
-    client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+    RedisTarget.shutdown(client);
   }
 
   private String pending(String endpointId) {

@@ -50,7 +50,7 @@ public final class RedisIdempotencyStore implements IdempotencyStore, AutoClosea
     try {
       this.connection = RedisTarget.connect(client, StringCodec.UTF8);
     } catch (RuntimeException e) {
-      client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+      RedisTarget.shutdown(client);
       throw e;
     }
     this.redis = RedisTarget.sync(connection);
@@ -90,6 +90,6 @@ public final class RedisIdempotencyStore implements IdempotencyStore, AutoClosea
   @Override
   public void close() {
     connection.close();
-    client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+    RedisTarget.shutdown(client);
   }
 }

@@ -16,10 +16,14 @@ import io.lettuce.core.cluster.models.partitions.RedisClusterNode;
 import io.lettuce.core.cluster.pubsub.StatefulRedisClusterPubSubConnection;
 import io.lettuce.core.codec.RedisCodec;
 import io.lettuce.core.protocol.ProtocolVersion;
+import io.lettuce.core.resource.ClientResources;
+import io.lettuce.core.resource.DefaultClientResources;
+import io.lettuce.core.resource.Delay;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 
 /**
@@ -96,8 +100,13 @@ final class RedisTarget {
 
   /** A client whose commands time out after {@code commandTimeout} and fail fast while disconnected. */
   AbstractRedisClient client(Duration commandTimeout) {
+    // Reconnect attempts back off to at most 1 s (Lettuce's default is 30 s), so a Redis or a
+    // master that is back is used again within a second. Released by shutdown(client).
+    ClientResources resources = DefaultClientResources.builder()
+        .reconnectDelay(Delay.exponential(Duration.ofMillis(10), Duration.ofSeconds(1), 2, TimeUnit.MILLISECONDS))
+        .build();
     if (!cluster) {
-      RedisClient c = RedisClient.create(uris.get(0));
+      RedisClient c = RedisClient.create(resources, uris.get(0));
       c.setOptions(ClientOptions.builder()
           .protocolVersion(ProtocolVersion.RESP2)
           .autoReconnect(true)
@@ -106,7 +115,7 @@ final class RedisTarget {
           .build());
       return c;
     }
-    RedisClusterClient c = RedisClusterClient.create(uris);
+    RedisClusterClient c = RedisClusterClient.create(resources, uris);
     c.setOptions(ClusterClientOptions.builder()
         .protocolVersion(ProtocolVersion.RESP2)
         .autoReconnect(true)
@@ -119,6 +128,12 @@ final class RedisTarget {
             .build())
         .build());
     return c;
+  }
+
+  /** Shuts down a client made by {@link #client} and its resources. */
+  static void shutdown(AbstractRedisClient client) {
+    client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+    client.getResources().shutdown(0, 2, TimeUnit.SECONDS);
   }
 
   static <V> StatefulConnection<String, V> connect(AbstractRedisClient client, RedisCodec<String, V> codec) {

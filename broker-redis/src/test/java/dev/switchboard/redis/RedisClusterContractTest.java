@@ -4,7 +4,11 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.extension.ExtendWith;
 
-/** The whole transport contract with {@link RedisBroker} on a three-master Redis Cluster, over SSE and WebSocket. */
+/**
+ * The whole transport contract with {@link RedisBroker} on a three-master Redis Cluster, over SSE (one
+ * transport is enough here: what differs from {@link RedisContractTest} is the broker, and each
+ * transport's own behaviour is covered there, over one Redis).
+ */
 @ExtendWith(SharedRedisCluster.class)
 class RedisClusterContractTest {
   private static LocalRedisCluster cluster;
@@ -27,16 +31,4 @@ class RedisClusterContractTest {
     }
   }
 
-  @Nested
-  class WebSocket extends RedisContractTest.OverRedis {
-    @Override
-    protected String redisUri() {
-      return cluster.uri();
-    }
-
-    @Override
-    protected String transport() {
-      return "ws";
-    }
-  }
 }
