@@ -3,7 +3,9 @@ package dev.switchboard.bench;
 import dev.switchboard.hub.Hub;
 import dev.switchboard.redis.RedisBroker;
 import dev.switchboard.transport.Message;
+import io.lettuce.core.AbstractRedisClient;
 import io.lettuce.core.RedisClient;
+import io.lettuce.core.api.StatefulConnection;
 import io.lettuce.core.RedisURI;
 import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.api.StatefulRedisConnection;
@@ -96,33 +98,39 @@ public final class RedisPublishBenchmark {
     }
     List<Double> hubRates = new ArrayList<>();
     List<Double> ratios = new ArrayList<>();
-    try (RedisBroker broker = RedisBroker.builder(uri).keyPrefix(prefix).build()) {
+    try (RedisBroker broker = RedisBroker.builder(uri).keyPrefix(prefix).build();
+        Bare bare = new Bare(uri, prefix, topicNames, payload)) {
       Hub hub = Hub.builder().broker(broker).build();
       try {
-        publishLoop(hub, topicNames, payload, 20_000, inFlight); // warm-up
+        publishLoop(hub, topicNames, payload, 50_000, inFlight); // warm-up
         if (!cluster) {
           redisBenchmark(uri, prefix, 20_000); // warm-up
-        } else {
-          bareLoop(uri, prefix, topicNames, payload, 20_000, inFlight);
         }
+        bare.loop(50_000, inFlight);
         for (int r = 1; r <= rounds; r++) {
-          double bare = cluster ? bareLoop(uri, prefix, topicNames, payload, messages, inFlight)
-              : redisBenchmark(uri, prefix, messages);
+          double ceiling = cluster ? bare.loop(messages, inFlight) : redisBenchmark(uri, prefix, messages);
           double ours = publishLoop(hub, topicNames, payload, messages, inFlight);
           hubRates.add(ours);
-          ratios.add(ours / bare);
+          ratios.add(ours / ceiling);
           System.out.printf(Locale.ROOT, "round %d: bare script (%s) %.0f/s, Hub.publish (%d in flight, %d topic(s)) %.0f msg/s = %.2fx%n",
               r, cluster ? "Lettuce loop, " + inFlight + " in flight" : "redis-benchmark EVALSHA -c 50 -P 16",
-              bare, inFlight, topics, ours, ours / bare);
+              ceiling, inFlight, topics, ours, ours / ceiling);
         }
         double max = median(hubRates);
         System.out.printf(Locale.ROOT, "publish throughput: hub median %.0f msg/s, median ratio to the bare script %.2fx%n",
             max, median(ratios));
+        // At half the hub's maximum: the hub, and (what the machine gives at that moment) the bare
+        // script from a Lettuce loop at the same rate, alternating.
         int half = (int) (max / 2);
-        Histogram h = paced(hub, topicNames, payload, half, seconds);
-        System.out.printf(Locale.ROOT, "publish latency at half the maximum (%d msg/s for %d s): p50 %.2f ms, p99 %.2f ms,"
-            + " p99.9 %.2f ms, max %.2f ms (%d publishes)%n", half, seconds, ms(h, 50), ms(h, 99), ms(h, 99.9),
-            h.getMaxValue() / 1000.0, h.getTotalCount());
+        for (int r = 1; r <= 2; r++) {
+          Histogram base = paced(bare::call, half, seconds);
+          Histogram h = paced(i -> hub.publish(Message.builder(topicNames.get(i % topicNames.size())).payload(payload).build()),
+              half, seconds);
+          System.out.printf(Locale.ROOT, "round %d at half the maximum (%d/s for %d s), latency from the intended start:"
+              + " bare script p50 %.2f ms p99 %.2f ms max %.2f ms; Hub.publish p50 %.2f ms p99 %.2f ms p99.9 %.2f ms"
+              + " max %.2f ms (%d publishes)%n", r, half, seconds, ms(base, 50), ms(base, 99), base.getMaxValue() / 1000.0,
+              ms(h, 50), ms(h, 99), ms(h, 99.9), h.getMaxValue() / 1000.0, h.getTotalCount());
+        }
       } finally {
         hub.shutdown();
       }
@@ -184,36 +192,36 @@ public final class RedisPublishBenchmark {
     return perSec;
   }
 
-  /** Publish latency from each publish's intended start, at {@code rate} per second. */
-  static Histogram paced(Hub hub, List<String> topics, byte[] payload, int rate, int seconds) throws Exception {
+  /** Latency of {@code op(i)} from each call's intended start, at {@code rate} per second. */
+  static Histogram paced(java.util.function.IntFunction<java.util.concurrent.CompletionStage<?>> op, int rate, int seconds)
+      throws Exception {
     Histogram h = new Histogram(3_600_000_000L, 3);
     long count = (long) rate * seconds;
     long interval = 1_000_000_000L / rate;
     long start = System.nanoTime();
-    CompletableFuture<?>[] last = new CompletableFuture<?>[1];
+    CompletableFuture<?> last = null;
     AtomicLong failed = new AtomicLong();
-    for (long i = 0; i < count; i++) {
+    for (int i = 0; i < count; i++) {
       long due = start + i * interval;
       long wait = due - System.nanoTime();
       if (wait > 0) {
         LockSupport.parkNanos(wait);
       }
-      last[0] = hub.publish(Message.builder(topics.get((int) (i % topics.size()))).payload(payload).build())
-          .toCompletableFuture().whenComplete((m, e) -> {
-            if (e != null) {
-              failed.incrementAndGet();
-              return;
-            }
-            long micros = Math.max(0, (System.nanoTime() - due) / 1000);
-            synchronized (h) {
-              h.recordValue(micros);
-            }
-          });
+      last = op.apply(i).toCompletableFuture().whenComplete((m, e) -> {
+        if (e != null) {
+          failed.incrementAndGet();
+          return;
+        }
+        long micros = Math.max(0, (System.nanoTime() - due) / 1000);
+        synchronized (h) {
+          h.recordValue(micros);
+        }
+      });
     }
-    last[0].handle((m, e) -> null).get(30, TimeUnit.SECONDS);
+    last.handle((m, e) -> null).get(30, TimeUnit.SECONDS);
     Thread.sleep(200);
     if (failed.get() > 0) {
-      throw new IllegalStateException(failed.get() + " paced publishes failed");
+      throw new IllegalStateException(failed.get() + " paced calls failed");
     }
     return h;
   }
@@ -256,37 +264,66 @@ public final class RedisPublishBenchmark {
   }
 
   /**
-   * A bare Lettuce loop of the same script over a Redis Cluster: {@code inFlight} EVALSHA calls out,
-   * one message each, round-robin over hash-tagged streams like the broker's; calls per second.
+   * The same script called bare with Lettuce, one message per call, round-robin over streams named
+   * like the broker's (hash-tagged on a cluster), {@code SPUBLISH} on a cluster.
    */
-  static double bareLoop(String uri, String prefix, List<String> topics, byte[] payload, int n, int inFlight)
-      throws Exception {
-    List<RedisURI> nodes = new ArrayList<>();
-    for (String hp : uri.substring("redis-cluster://".length()).split(",")) {
-      nodes.add(RedisURI.create("redis://" + hp));
-    }
-    RedisClusterClient client = RedisClusterClient.create(nodes);
-    String script = SCRIPT.replace("%PUBLISH%", "SPUBLISH");
-    RedisCodec<String, byte[]> codec = RedisCodec.of(StringCodec.UTF8, ByteArrayCodec.INSTANCE);
-    try (StatefulRedisClusterConnection<String, byte[]> c = client.connect(codec)) {
-      RedisClusterAsyncCommands<String, byte[]> cmd = c.async();
-      String sha = c.sync().scriptLoad(script.getBytes(StandardCharsets.UTF_8));
-      c.sync().upstream().commands().scriptLoad(script.getBytes(StandardCharsets.UTF_8));
-      String[][] keys = new String[topics.size()][];
-      byte[][][] argv = new byte[topics.size()][][];
+  static final class Bare implements AutoCloseable {
+    private final AbstractRedisClient client;
+    private final StatefulConnection<String, byte[]> connection;
+    private final RedisClusterAsyncCommands<String, byte[]> cmd;
+    private final String sha;
+    private final String[][] keys;
+    private final byte[][][] argv;
+
+    Bare(String uri, String prefix, List<String> topics, byte[] payload) {
+      RedisCodec<String, byte[]> codec = RedisCodec.of(StringCodec.UTF8, ByteArrayCodec.INSTANCE);
+      boolean cluster = uri.startsWith("redis-cluster://");
+      String script = SCRIPT.replace("%PUBLISH%", cluster ? "SPUBLISH" : "PUBLISH");
+      byte[] scriptBytes = script.getBytes(StandardCharsets.UTF_8);
+      if (cluster) {
+        List<RedisURI> nodes = new ArrayList<>();
+        for (String hp : uri.substring("redis-cluster://".length()).split(",")) {
+          nodes.add(RedisURI.create("redis://" + hp));
+        }
+        RedisClusterClient c = RedisClusterClient.create(nodes);
+        StatefulRedisClusterConnection<String, byte[]> conn = c.connect(codec);
+        conn.sync().upstream().commands().scriptLoad(scriptBytes);
+        this.sha = conn.sync().scriptLoad(scriptBytes);
+        this.client = c;
+        this.connection = conn;
+        this.cmd = conn.async();
+      } else {
+        RedisClient c = RedisClient.create(uri);
+        StatefulRedisConnection<String, byte[]> conn = c.connect(codec);
+        this.sha = conn.sync().scriptLoad(scriptBytes);
+        this.client = c;
+        this.connection = conn;
+        this.cmd = conn.async();
+      }
+      keys = new String[topics.size()][];
+      argv = new byte[topics.size()][][];
       for (int t = 0; t < topics.size(); t++) {
-        keys[t] = new String[] {prefix + "bare:{" + topics.get(t) + "}"};
-        argv[t] = new byte[][] {(prefix + "barelive:{" + topics.get(t) + "}").getBytes(StandardCharsets.UTF_8),
+        String tag = cluster ? "{" + topics.get(t) + "}" : topics.get(t);
+        keys[t] = new String[] {prefix + "bare:" + tag};
+        argv[t] = new byte[][] {(prefix + "barelive:" + tag).getBytes(StandardCharsets.UTF_8),
             "10000".getBytes(StandardCharsets.UTF_8), "0".getBytes(StandardCharsets.UTF_8),
             "0".getBytes(StandardCharsets.UTF_8), payload};
       }
+    }
+
+    CompletableFuture<Object> call(int i) {
+      int t = i % keys.length;
+      return cmd.<Object>evalsha(sha, ScriptOutputType.VALUE, keys[t], argv[t]).toCompletableFuture();
+    }
+
+    /** {@code n} calls, {@code inFlight} out at a time; calls per second. */
+    double loop(int n, int inFlight) throws InterruptedException {
       Semaphore window = new Semaphore(inFlight);
       AtomicLong failed = new AtomicLong();
       long t0 = System.nanoTime();
       for (int i = 0; i < n; i++) {
         window.acquire();
-        int t = i % topics.size();
-        cmd.<Object>evalsha(sha, ScriptOutputType.VALUE, keys[t], argv[t]).whenComplete((v, e) -> {
+        call(i).whenComplete((v, e) -> {
           if (e != null) {
             failed.incrementAndGet();
           }
@@ -299,7 +336,11 @@ public final class RedisPublishBenchmark {
         throw new IllegalStateException(failed.get() + " bare script calls failed");
       }
       return perSec;
-    } finally {
+    }
+
+    @Override
+    public void close() {
+      connection.close();
       client.shutdown();
     }
   }

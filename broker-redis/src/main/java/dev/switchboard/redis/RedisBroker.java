@@ -56,9 +56,19 @@ import org.slf4j.LoggerFactory;
  * Hub hub = Hub.builder().broker(RedisBroker.builder("redis://127.0.0.1:6379").build()).build();
  * }</pre>
  *
- * <p>When Redis is unreachable, {@link #publish} fails fast with UNAVAILABLE (with a retry hint)
- * and never reports success for a message it did not store; the connections reconnect by
- * themselves and re-subscribe their channels. Thread-safe.
+ * <p>Concurrent publishes are batched: one arriving while {@link Builder#maxBatchesInFlight} script
+ * calls are out waits and goes with the others in the next call (up to {@link Builder#maxBatchSize}),
+ * so publishers share round trips; a publish on a quiet broker goes out at once, alone.
+ *
+ * <p>On a Redis Cluster ({@code redis-cluster://host:port,host:port}, Redis 7.0 or later) each
+ * topic is a hash tag, so its stream and its channel share a slot and topics spread over the
+ * masters; live messages use sharded Pub/Sub ({@code SPUBLISH}/{@code SSUBSCRIBE}), so a message
+ * travels only from its topic's master to the nodes subscribed there, and batches are per slot.
+ *
+ * <p>When Redis (or, on a cluster, the master of a topic's slot) is unreachable, {@link #publish}
+ * fails fast with UNAVAILABLE (with a retry hint) and never reports success for a message it did
+ * not store; the connections reconnect by themselves and re-subscribe their channels, and each
+ * topic first delivers what it missed from its stream. Thread-safe.
  */
 public final class RedisBroker implements Broker {
   private static final Logger log = LoggerFactory.getLogger(RedisBroker.class);
@@ -728,9 +738,20 @@ public final class RedisBroker implements Broker {
       this.target = target;
     }
 
-    /** Prefix of every key and channel; lets several deployments share one Redis. Default {@code switchboard:}. */
+    /**
+     * Prefix of every key and channel; lets several deployments share one Redis. Default
+     * {@code switchboard:}. No braces on a cluster: a hash tag in the prefix would put every topic on
+     * one slot.
+     *
+     * @throws IllegalArgumentException for a prefix with braces on a cluster
+     */
     public Builder keyPrefix(String prefix) {
-      this.keyPrefix = Objects.requireNonNull(prefix, "prefix");
+      Objects.requireNonNull(prefix, "prefix");
+      if (target.cluster && (prefix.indexOf('{') >= 0 || prefix.indexOf('}') >= 0)) {
+        throw new IllegalArgumentException("keyPrefix must not contain braces on a Redis Cluster"
+            + " (they would make a hash tag putting every topic on one slot): " + prefix);
+      }
+      this.keyPrefix = prefix;
       return this;
     }
 

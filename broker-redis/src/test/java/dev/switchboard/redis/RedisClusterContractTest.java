@@ -30,5 +30,4 @@ class RedisClusterContractTest {
       return "sse";
     }
   }
-
 }
