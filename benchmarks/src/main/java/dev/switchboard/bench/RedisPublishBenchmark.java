@@ -48,7 +48,7 @@ import org.HdrHistogram.Histogram;
  *
  * <p>{@code java -cp benchmarks/target/switchboard-benchmarks.jar dev.switchboard.bench.RedisPublishBenchmark
  * [--redis redis://127.0.0.1:6379 | --cluster redis-cluster://h:p,h:p] [--messages 200000] [--in-flight 800]
- * [--rounds 3] [--topics 1] [--seconds 10]}
+ * [--rounds 3] [--topics 1] [--seconds 10] [--latency-rate N (instead of half the maximum)]}
  */
 public final class RedisPublishBenchmark {
   private RedisPublishBenchmark() {}
@@ -69,6 +69,7 @@ public final class RedisPublishBenchmark {
     int rounds = 3;
     int topics = 1;
     int seconds = 10;
+    int latencyRate = 0;
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
         case "--redis":
@@ -80,9 +81,10 @@ public final class RedisPublishBenchmark {
         case "--rounds": rounds = Integer.parseInt(args[++i]); break;
         case "--topics": topics = Integer.parseInt(args[++i]); break;
         case "--seconds": seconds = Integer.parseInt(args[++i]); break;
+        case "--latency-rate": latencyRate = Integer.parseInt(args[++i]); break;
         default:
           System.err.println("unknown option " + args[i] + "\nusage: RedisPublishBenchmark [--redis URI | --cluster URI]"
-              + " [--messages N] [--in-flight N] [--rounds N] [--topics N] [--seconds N]");
+              + " [--messages N] [--in-flight N] [--rounds N] [--topics N] [--seconds N] [--latency-rate N]");
           System.exit(2);
       }
     }
@@ -121,12 +123,13 @@ public final class RedisPublishBenchmark {
             max, median(ratios));
         // At half the hub's maximum: the hub, and (what the machine gives at that moment) the bare
         // script from a Lettuce loop at the same rate, alternating.
-        int half = (int) (max / 2);
+        int half = latencyRate > 0 ? latencyRate : (int) (max / 2);
         for (int r = 1; r <= 2; r++) {
           Histogram base = paced(bare::call, half, seconds);
           Histogram h = paced(i -> hub.publish(Message.builder(topicNames.get(i % topicNames.size())).payload(payload).build()),
               half, seconds);
-          System.out.printf(Locale.ROOT, "round %d at half the maximum (%d/s for %d s), latency from the intended start:"
+          System.out.printf(Locale.ROOT, "round %d at " + (latencyRate > 0 ? "a fixed rate" : "half the maximum")
+              + " (%d/s for %d s), latency from the intended start:"
               + " bare script p50 %.2f ms p99 %.2f ms max %.2f ms; Hub.publish p50 %.2f ms p99 %.2f ms p99.9 %.2f ms"
               + " max %.2f ms (%d publishes)%n", r, half, seconds, ms(base, 50), ms(base, 99), base.getMaxValue() / 1000.0,
               ms(h, 50), ms(h, 99), ms(h, 99.9), h.getMaxValue() / 1000.0, h.getTotalCount());
@@ -171,13 +174,19 @@ public final class RedisPublishBenchmark {
   }
 
   /** Publishes {@code n} messages round-robin over {@code topics}, {@code inFlight} at a time; msg/s. */
-  static double publishLoop(Hub hub, List<String> topics, byte[] payload, int n, int inFlight) throws Exception {
+  static double publishLoop(Hub hub, List<String> topics, byte[] payload, int n, int inFlight) throws InterruptedException {
+    return windowed(i -> hub.publish(Message.builder(topics.get(i % topics.size())).payload(payload).build()), n, inFlight);
+  }
+
+  /** {@code op(0)} … {@code op(n - 1)}, {@code inFlight} out at a time; calls per second. */
+  static double windowed(java.util.function.IntFunction<java.util.concurrent.CompletionStage<?>> op, int n, int inFlight)
+      throws InterruptedException {
     Semaphore window = new Semaphore(inFlight);
     AtomicLong failed = new AtomicLong();
     long t0 = System.nanoTime();
     for (int i = 0; i < n; i++) {
       window.acquire();
-      hub.publish(Message.builder(topics.get(i % topics.size())).payload(payload).build()).whenComplete((m, e) -> {
+      op.apply(i).whenComplete((m, e) -> {
         if (e != null) {
           failed.incrementAndGet();
         }
@@ -187,7 +196,7 @@ public final class RedisPublishBenchmark {
     window.acquire(inFlight);
     double perSec = n / ((System.nanoTime() - t0) / 1e9);
     if (failed.get() > 0) {
-      throw new IllegalStateException(failed.get() + " publishes failed");
+      throw new IllegalStateException(failed.get() + " calls failed");
     }
     return perSec;
   }
@@ -239,28 +248,23 @@ public final class RedisPublishBenchmark {
   /** redis-benchmark running the publish script with EVALSHA (-c 50 -P 16); calls per second. */
   static double redisBenchmark(String uri, String prefix, int n) throws IOException, InterruptedException {
     RedisURI u = RedisURI.create(uri);
-    String script = SCRIPT.replace("%PUBLISH%", "PUBLISH");
     String sha;
     RedisClient client = RedisClient.create(u);
     try (StatefulRedisConnection<String, String> c = client.connect()) {
-      sha = c.sync().scriptLoad(script);
+      sha = c.sync().scriptLoad(SCRIPT.replace("%PUBLISH%", "PUBLISH"));
     } finally {
       client.shutdown();
     }
-    Process p = new ProcessBuilder("redis-benchmark", "-h", u.getHost(), "-p", Integer.toString(u.getPort()),
-        "-n", Integer.toString(n), "-c", "50", "-P", "16", "--csv",
-        "EVALSHA", sha, "1", prefix + "bare", "sbbench-chan", "10000", "0", "0", "x".repeat(100))
-        .redirectErrorStream(true).start();
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    if (!p.waitFor(5, TimeUnit.MINUTES) || p.exitValue() != 0) {
-      throw new IOException("redis-benchmark failed: " + out);
+    return RedisBrokerBenchmark.redisBenchmark(u.getHost(), u.getPort(), n, 16,
+        "EVALSHA", sha, "1", prefix + "bare", "sbbench-chan", "10000", "0", "0", "x".repeat(100));
+  }
+
+  static List<RedisURI> clusterNodes(String uri) {
+    List<RedisURI> nodes = new ArrayList<>();
+    for (String hp : uri.substring("redis-cluster://".length()).split(",")) {
+      nodes.add(RedisURI.create("redis://" + hp));
     }
-    for (String line : out.split("\n")) {
-      if (line.startsWith("\"EVALSHA")) {
-        return Double.parseDouble(line.split(",")[1].replace("\"", ""));
-      }
-    }
-    throw new IOException("no EVALSHA line in redis-benchmark output: " + out);
+    return nodes;
   }
 
   /**
@@ -281,11 +285,7 @@ public final class RedisPublishBenchmark {
       String script = SCRIPT.replace("%PUBLISH%", cluster ? "SPUBLISH" : "PUBLISH");
       byte[] scriptBytes = script.getBytes(StandardCharsets.UTF_8);
       if (cluster) {
-        List<RedisURI> nodes = new ArrayList<>();
-        for (String hp : uri.substring("redis-cluster://".length()).split(",")) {
-          nodes.add(RedisURI.create("redis://" + hp));
-        }
-        RedisClusterClient c = RedisClusterClient.create(nodes);
+        RedisClusterClient c = RedisClusterClient.create(clusterNodes(uri));
         StatefulRedisClusterConnection<String, byte[]> conn = c.connect(codec);
         conn.sync().upstream().commands().scriptLoad(scriptBytes);
         this.sha = conn.sync().scriptLoad(scriptBytes);
@@ -318,24 +318,7 @@ public final class RedisPublishBenchmark {
 
     /** {@code n} calls, {@code inFlight} out at a time; calls per second. */
     double loop(int n, int inFlight) throws InterruptedException {
-      Semaphore window = new Semaphore(inFlight);
-      AtomicLong failed = new AtomicLong();
-      long t0 = System.nanoTime();
-      for (int i = 0; i < n; i++) {
-        window.acquire();
-        call(i).whenComplete((v, e) -> {
-          if (e != null) {
-            failed.incrementAndGet();
-          }
-          window.release();
-        });
-      }
-      window.acquire(inFlight);
-      double perSec = n / ((System.nanoTime() - t0) / 1e9);
-      if (failed.get() > 0) {
-        throw new IllegalStateException(failed.get() + " bare script calls failed");
-      }
-      return perSec;
+      return windowed(this::call, n, inFlight);
     }
 
     @Override
@@ -346,27 +329,14 @@ public final class RedisPublishBenchmark {
   }
 
   private static void deleteKeys(String uri, String prefix) {
-    if (uri.startsWith("redis-cluster://")) {
-      List<RedisURI> nodes = new ArrayList<>();
-      for (String hp : uri.substring("redis-cluster://".length()).split(",")) {
-        nodes.add(RedisURI.create("redis://" + hp));
-      }
-      RedisClusterClient client = RedisClusterClient.create(nodes);
-      try (StatefulRedisClusterConnection<String, String> c = client.connect()) {
-        List<String> keys = c.sync().keys(prefix + "*");
-        for (String k : keys) {
-          c.sync().del(k);
-        }
-      } finally {
-        client.shutdown();
-      }
+    if (!uri.startsWith("redis-cluster://")) {
+      RedisBrokerBenchmark.deleteKeys(uri, prefix);
       return;
     }
-    RedisClient client = RedisClient.create(uri);
-    try (StatefulRedisConnection<String, String> c = client.connect()) {
-      List<String> keys = c.sync().keys(prefix + "*");
-      if (!keys.isEmpty()) {
-        c.sync().del(keys.toArray(new String[0]));
+    RedisClusterClient client = RedisClusterClient.create(clusterNodes(uri));
+    try (StatefulRedisClusterConnection<String, String> c = client.connect()) {
+      for (String k : c.sync().keys(prefix + "*")) { // KEYS on every master
+        c.sync().del(k);
       }
     } finally {
       client.shutdown();

@@ -1,6 +1,5 @@
 package dev.switchboard.redis;
 
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.extension.ExtendWith;
 
@@ -11,18 +10,11 @@ import org.junit.jupiter.api.extension.ExtendWith;
  */
 @ExtendWith(SharedRedisCluster.class)
 class RedisClusterContractTest {
-  private static LocalRedisCluster cluster;
-
-  @BeforeAll
-  static void cluster(LocalRedisCluster shared) {
-    cluster = shared;
-  }
-
   @Nested
   class Sse extends RedisContractTest.OverRedis {
     @Override
     protected String redisUri() {
-      return cluster.uri();
+      return SharedRedisCluster.uri();
     }
 
     @Override
