@@ -183,9 +183,7 @@ public final class RedisBroker implements Broker {
   private volatile boolean closed;
 
   private RedisBroker(Builder b) {
-    this.target = b.target;
     this.keyPrefix = b.keyPrefix;
-    this.publishScript = target.cluster ? PUBLISH.replace("'PUBLISH'", "'SPUBLISH'") : PUBLISH;
     this.maxLength = b.maxLength;
     this.exactTrimming = b.exactTrimming;
     this.maxAge = b.maxAge;
@@ -194,28 +192,39 @@ public final class RedisBroker implements Broker {
     this.maxBatchesInFlight = b.maxBatchesInFlight;
     this.maxQueuedPublishBytes = b.maxQueuedPublishBytes;
     this.clock = b.clock;
-    this.client = target.client(b.commandTimeout);
+    RedisTarget.Connected<byte[]> connected;
+    try {
+      connected = b.target.open(b.commandTimeout, CODEC);
+    } catch (RuntimeException e) {
+      throw new SwitchboardException(Status.UNAVAILABLE, "redis_unavailable",
+          "cannot connect to Redis at " + b.target.describe() + ": " + e.getMessage(), Duration.ofSeconds(1), e);
+    }
+    this.target = connected.target();
+    this.client = connected.client();
+    this.connection = connected.connection();
+    this.commands = RedisTarget.async(connection);
+    this.publishScript = target.cluster ? PUBLISH.replace("'PUBLISH'", "'SPUBLISH'") : PUBLISH;
+    try {
+      if (target.cluster && (keyPrefix.indexOf('{') >= 0 || keyPrefix.indexOf('}') >= 0)) {
+        throw new IllegalArgumentException("keyPrefix must not contain braces on a Redis Cluster"
+            + " (they would make a hash tag putting every topic on one slot): " + keyPrefix);
+      }
+      this.pubsub = client instanceof RedisClusterClient
+          ? ((RedisClusterClient) client).connectPubSub(CODEC) : ((RedisClient) client).connectPubSub(CODEC);
+    } catch (RuntimeException e) {
+      connection.close();
+      RedisTarget.shutdown(client);
+      if (e instanceof IllegalArgumentException) {
+        throw e;
+      }
+      throw new SwitchboardException(Status.UNAVAILABLE, "redis_unavailable",
+          "cannot connect to Redis at " + target.describe() + ": " + e.getMessage(), Duration.ofSeconds(1), e);
+    }
     this.callbacks = Executors.newFixedThreadPool(2, r -> {
       Thread t = new Thread(r, "switchboard-redis-callbacks");
       t.setDaemon(true);
       return t;
     });
-    StatefulConnection<String, byte[]> conn = null;
-    try {
-      conn = RedisTarget.connect(client, CODEC);
-      this.connection = conn;
-      this.commands = RedisTarget.async(conn);
-      this.pubsub = client instanceof RedisClusterClient
-          ? ((RedisClusterClient) client).connectPubSub(CODEC) : ((RedisClient) client).connectPubSub(CODEC);
-    } catch (RuntimeException e) {
-      if (conn != null) {
-        conn.close();
-      }
-      RedisTarget.shutdown(client);
-      callbacks.shutdownNow();
-      throw new SwitchboardException(Status.UNAVAILABLE, "redis_unavailable",
-          "cannot connect to Redis at " + target.describe() + ": " + e.getMessage(), Duration.ofSeconds(1), e);
-    }
     if (pubsub instanceof StatefulRedisClusterPubSubConnection) {
       RedisTarget.connectMasters(clusterPubSub());
       // Sharded Pub/Sub: each channel is served by the master of its slot, which Lettuce subscribes
@@ -250,7 +259,8 @@ public final class RedisBroker implements Broker {
    * A builder for a broker on the Redis at {@code uri}: {@code redis://[user:password@]host:port[/db]}
    * ({@code rediss://} for TLS) for one server, or {@code redis-cluster://[user:password@]host:port,host:port}
    * ({@code rediss-cluster://}) for a Redis Cluster (7.0 or later: sharded Pub/Sub); any reachable
-   * node of the cluster is enough.
+   * node of the cluster is enough. A {@code redis://} URI of a cluster node is detected when the
+   * broker is built and used as the cluster.
    *
    * @throws IllegalArgumentException when {@code uri} is not one of these
    */
@@ -836,6 +846,8 @@ public final class RedisBroker implements Broker {
      * Connects and returns the broker.
      *
      * @throws SwitchboardException UNAVAILABLE when Redis cannot be reached
+     * @throws IllegalArgumentException when the URI turns out to be a cluster node's and the key prefix
+     *     has braces
      */
     public RedisBroker build() {
       return new RedisBroker(this);

@@ -116,21 +116,16 @@ public final class RedisDeliveryStore implements DeliveryStore, AutoCloseable {
       throw new IllegalArgumentException("lease must be positive: " + lease);
     }
     this.lease = lease;
-    RedisTarget target = RedisTarget.parse(uri);
-    String base = target.cluster ? "{" + keyPrefix + "webhook}:" : keyPrefix + "webhook:";
+    RedisTarget.Connected<byte[]> c = RedisTarget.parse(uri).open(Duration.ofSeconds(5), CODEC);
+    this.client = c.client();
+    this.connection = c.connection();
+    this.redis = RedisTarget.sync(connection);
+    String base = c.target().cluster ? "{" + keyPrefix + "webhook}:" : keyPrefix + "webhook:";
     this.pendingPrefix = base + "pending:";
     this.contents = base + "deliveries";
     this.endpointOf = base + "endpoint-of";
     this.dead = base + "dead";
     this.deadOrder = base + "dead-order";
-    this.client = target.client(Duration.ofSeconds(5));
-    try {
-      this.connection = RedisTarget.connect(client, CODEC);
-    } catch (RuntimeException e) {
-      RedisTarget.shutdown(client);
-      throw e;
-    }
-    this.redis = RedisTarget.sync(connection);
   }
 
   /**

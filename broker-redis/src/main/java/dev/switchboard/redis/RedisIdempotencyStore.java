@@ -46,13 +46,9 @@ public final class RedisIdempotencyStore implements IdempotencyStore, AutoClosea
 
   private RedisIdempotencyStore(String uri, String keyPrefix) {
     this.prefix = Objects.requireNonNull(keyPrefix, "keyPrefix") + "webhook:seen:";
-    this.client = RedisTarget.parse(uri).client(Duration.ofSeconds(5));
-    try {
-      this.connection = RedisTarget.connect(client, StringCodec.UTF8);
-    } catch (RuntimeException e) {
-      RedisTarget.shutdown(client);
-      throw e;
-    }
+    RedisTarget.Connected<String> c = RedisTarget.parse(uri).open(Duration.ofSeconds(5), StringCodec.UTF8);
+    this.client = c.client();
+    this.connection = c.connection();
     this.redis = RedisTarget.sync(connection);
   }
 

@@ -84,6 +84,40 @@ final class RedisTarget {
     return new RedisTarget(true, List.copyOf(nodes));
   }
 
+  /** A client, its command connection, and the target it turned out to be. */
+  record Connected<V>(RedisTarget target, AbstractRedisClient client, StatefulConnection<String, V> connection) {}
+
+  /**
+   * Makes a client and connects. A {@code redis://} URI that names a node of a Redis Cluster
+   * ({@code INFO cluster} says {@code cluster_enabled:1}) is used as the cluster, so pointing at any
+   * cluster node works as {@code redis-cluster://} would instead of failing on every key of another
+   * slot. On failure the client is shut down and Lettuce's exception thrown.
+   */
+  <V> Connected<V> open(Duration commandTimeout, RedisCodec<String, V> codec) {
+    AbstractRedisClient client = client(commandTimeout);
+    StatefulConnection<String, V> c;
+    try {
+      c = connect(client, codec);
+      if (cluster || !isClusterNode(c)) {
+        return new Connected<>(this, client, c);
+      }
+      c.close();
+    } catch (RuntimeException e) {
+      shutdown(client);
+      throw e;
+    }
+    shutdown(client);
+    return new RedisTarget(true, uris).open(commandTimeout, codec);
+  }
+
+  private static boolean isClusterNode(StatefulConnection<String, ?> c) {
+    try {
+      return sync(c).info("cluster").contains("cluster_enabled:1");
+    } catch (RuntimeException e) {
+      return false; // INFO renamed or not allowed (ACL, managed Redis): take it for one server, as before
+    }
+  }
+
   /** {@code host:port[,host:port]} for messages (never the password). */
   String describe() {
     return uris.stream().map(u -> u.getHost() + ":" + u.getPort()).collect(Collectors.joining(","));

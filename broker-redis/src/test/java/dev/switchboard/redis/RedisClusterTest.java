@@ -17,6 +17,7 @@ import dev.switchboard.transport.Status;
 import dev.switchboard.transport.SwitchboardException;
 import dev.switchboard.transport.TransportConfig;
 import dev.switchboard.transport.Transports;
+import dev.switchboard.webhook.IdempotencyStore;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.cluster.SlotHash;
@@ -33,6 +34,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterEach;
@@ -129,6 +131,29 @@ class RedisClusterTest {
         }
       }
     }
+    RedisTestSupport.deleteKeys(cluster.uri(), prefix);
+  }
+
+  @Test
+  void aRedisUriOfAClusterNode_isUsedAsTheCluster(LocalRedisCluster cluster) throws Exception {
+    RedisBroker one = broker("redis://127.0.0.1:" + cluster.port(1));
+    RedisBroker other = broker(cluster.uri());
+    Map<Integer, List<String>> byNode = topicsByNode(cluster, 1);
+    for (List<String> topics : byNode.values()) { // a topic on each master, whichever node the URI named
+      String t = topics.get(0);
+      LinkedBlockingQueue<Message> got = new LinkedBlockingQueue<>();
+      closeables.add(other.subscribe(t, got::add));
+      Message sent = one.publish(Message.text(t, "via one node")).toCompletableFuture().get(10, TimeUnit.SECONDS);
+      Message received = got.poll(10, TimeUnit.SECONDS);
+      assertTrue(received != null && received.id().equals(sent.id()), t + ": " + received);
+    }
+    try (RedisIdempotencyStore seen = RedisIdempotencyStore.create("redis://127.0.0.1:" + cluster.port(2), prefix)) {
+      for (int i = 0; i < 20; i++) { // keys on every master
+        assertEquals(IdempotencyStore.Claim.CLAIMED, seen.claim("k" + i, Duration.ofMinutes(1)));
+      }
+    }
+    assertThrows(IllegalArgumentException.class,
+        () -> RedisBroker.builder("redis://127.0.0.1:" + cluster.port(0)).keyPrefix("a{b}:").build());
     RedisTestSupport.deleteKeys(cluster.uri(), prefix);
   }
 
