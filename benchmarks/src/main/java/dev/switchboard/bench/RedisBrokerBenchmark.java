@@ -70,23 +70,28 @@ public final class RedisBrokerBenchmark {
 
   /** Requests per second that redis-benchmark reports for PUBLISH with the same concurrency. */
   static double redisBenchmark(String host, int port, int n, int inFlight) throws IOException, InterruptedException {
-    int pipeline = Math.max(1, inFlight / 50);
     // Redis 7.0's redis-benchmark has no built-in publish test (-t publish runs nothing), so the
     // command is given explicitly: PUBLISH of a 100-byte message.
-    Process p = new ProcessBuilder("redis-benchmark", "-h", host, "-p", Integer.toString(port),
-        "-n", Integer.toString(n), "-c", "50", "-P", Integer.toString(pipeline), "--csv",
-        "PUBLISH", "sbbench-channel", "x".repeat(100))
-        .redirectErrorStream(true).start();
+    return redisBenchmark(host, port, n, Math.max(1, inFlight / 50), "PUBLISH", "sbbench-channel", "x".repeat(100));
+  }
+
+  /** Requests per second that redis-benchmark reports for {@code command args} from 50 clients, pipelined. */
+  static double redisBenchmark(String host, int port, int n, int pipeline, String command, String... args)
+      throws IOException, InterruptedException {
+    List<String> cmd = new ArrayList<>(List.of("redis-benchmark", "-h", host, "-p", Integer.toString(port),
+        "-n", Integer.toString(n), "-c", "50", "-P", Integer.toString(pipeline), "--csv", command));
+    cmd.addAll(List.of(args));
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
     String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     if (!p.waitFor(5, TimeUnit.MINUTES) || p.exitValue() != 0) {
       throw new IOException("redis-benchmark failed: " + out);
     }
     for (String line : out.split("\n")) {
-      if (line.startsWith("\"PUBLISH")) {
+      if (line.startsWith("\"" + command)) {
         return Double.parseDouble(line.split(",")[1].replace("\"", ""));
       }
     }
-    throw new IOException("no PUBLISH line in redis-benchmark output: " + out);
+    throw new IOException("no " + command + " line in redis-benchmark output: " + out);
   }
 
   static double brokerPublish(String uri, String prefix, int n, int inFlight) throws Exception {
@@ -157,7 +162,7 @@ public final class RedisBrokerBenchmark {
     return h;
   }
 
-  private static void deleteKeys(String uri, String prefix) {
+  static void deleteKeys(String uri, String prefix) {
     RedisClient client = RedisClient.create(uri);
     try (StatefulRedisConnection<String, String> c = client.connect()) {
       List<String> keys = c.sync().keys(prefix + "*");

@@ -5,26 +5,27 @@ import dev.switchboard.transport.Message;
 import dev.switchboard.transport.Status;
 import dev.switchboard.transport.SwitchboardException;
 import dev.switchboard.transport.internal.StoredEnvelope;
-import io.lettuce.core.ClientOptions;
-import io.lettuce.core.RedisChannelHandler;
-import io.lettuce.core.RedisConnectionStateListener;
+import io.lettuce.core.AbstractRedisClient;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisNoScriptException;
-import io.lettuce.core.RedisURI;
 import io.lettuce.core.ScriptOutputType;
-import io.lettuce.core.TimeoutOptions;
-import io.lettuce.core.api.StatefulRedisConnection;
-import io.lettuce.core.api.async.RedisAsyncCommands;
+import io.lettuce.core.api.StatefulConnection;
+import io.lettuce.core.cluster.RedisClusterClient;
+import io.lettuce.core.cluster.SlotHash;
+import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
+import io.lettuce.core.cluster.models.partitions.RedisClusterNode;
+import io.lettuce.core.cluster.pubsub.RedisClusterPubSubAdapter;
+import io.lettuce.core.cluster.pubsub.StatefulRedisClusterPubSubConnection;
 import io.lettuce.core.codec.ByteArrayCodec;
 import io.lettuce.core.codec.RedisCodec;
 import io.lettuce.core.codec.StringCodec;
-import io.lettuce.core.protocol.ProtocolVersion;
 import io.lettuce.core.pubsub.RedisPubSubAdapter;
 import io.lettuce.core.pubsub.StatefulRedisPubSubConnection;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -39,7 +40,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.function.Function;
+import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -55,41 +56,65 @@ import org.slf4j.LoggerFactory;
  * Hub hub = Hub.builder().broker(RedisBroker.builder("redis://127.0.0.1:6379").build()).build();
  * }</pre>
  *
- * <p>When Redis is unreachable, {@link #publish} fails fast with UNAVAILABLE (with a retry hint)
- * and never reports success for a message it did not store; the connections reconnect by
- * themselves and re-subscribe their channels. Thread-safe.
+ * <p>Concurrent publishes are batched: one arriving while {@link Builder#maxBatchesInFlight} script
+ * calls are out waits and goes with the others in the next call (up to {@link Builder#maxBatchSize}),
+ * so publishers share round trips; a publish on a quiet broker goes out at once, alone.
+ *
+ * <p>On a Redis Cluster ({@code redis-cluster://host:port,host:port}, Redis 7.0 or later) each
+ * topic is a hash tag, so its stream and its channel share a slot and topics spread over the
+ * masters; live messages use sharded Pub/Sub ({@code SPUBLISH}/{@code SSUBSCRIBE}), so a message
+ * travels only from its topic's master to the nodes subscribed there, and batches are per slot.
+ *
+ * <p>When Redis (or, on a cluster, the master of a topic's slot) is unreachable, {@link #publish}
+ * fails fast with UNAVAILABLE (with a retry hint) and never reports success for a message it did
+ * not store; the connections reconnect by themselves and re-subscribe their channels, and each
+ * topic first delivers what it missed from its stream. Thread-safe.
  */
 public final class RedisBroker implements Broker {
   private static final Logger log = LoggerFactory.getLogger(RedisBroker.class);
   private static final RedisCodec<String, byte[]> CODEC = RedisCodec.of(StringCodec.UTF8, ByteArrayCodec.INSTANCE);
 
   /**
-   * KEYS[1] stream; ARGV: channel, max length (0 = none), exact (1/0), max age ms (0 = none),
-   * envelope. Each entry also records the id before it ({@code p}), so a resume can tell exactly
-   * whether anything between the client's id and the oldest retained entry was trimmed.
+   * Publishes a batch. KEYS[i] the stream of message i (on a cluster all in one slot); ARGV: max
+   * length (0 = none), exact (1/0), max age ms (0 = none), then for each message its channel and its
+   * envelope. Returns the ids, in order. Each entry also records the id before it ({@code p}), so a
+   * resume can tell exactly whether anything between the client's id and the oldest retained entry
+   * was trimmed. {@code PUBLISH} is {@code SPUBLISH} (sharded Pub/Sub) on a cluster.
    */
   private static final String PUBLISH = String.join("\n",
-      "local newest = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)",
-      "local prev = ''",
-      "if #newest > 0 then prev = newest[1][1] end",
-      "local id",
-      "if tonumber(ARGV[2]) > 0 then",
-      "  if ARGV[3] == '1' then",
-      "    id = redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[2], '*', 'm', ARGV[5], 'p', prev)",
-      "  else",
-      "    id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'm', ARGV[5], 'p', prev)",
+      "local maxlen, exact, age = tonumber(ARGV[1]), ARGV[2] == '1', tonumber(ARGV[3])",
+      "local prevs, ids = {}, {}",
+      "for i = 1, #KEYS do",
+      "  local key = KEYS[i]",
+      "  local prev = prevs[key]",
+      "  if prev == nil then",
+      "    local newest = redis.call('XREVRANGE', key, '+', '-', 'COUNT', 1)",
+      "    prev = ''",
+      "    if #newest > 0 then prev = newest[1][1] end",
       "  end",
-      "else",
-      "  id = redis.call('XADD', KEYS[1], '*', 'm', ARGV[5], 'p', prev)",
+      "  local env = ARGV[3 + 2 * i]",
+      "  local id",
+      "  if maxlen > 0 then",
+      "    if exact then",
+      "      id = redis.call('XADD', key, 'MAXLEN', ARGV[1], '*', 'm', env, 'p', prev)",
+      "    else",
+      "      id = redis.call('XADD', key, 'MAXLEN', '~', ARGV[1], '*', 'm', env, 'p', prev)",
+      "    end",
+      "  else",
+      "    id = redis.call('XADD', key, '*', 'm', env, 'p', prev)",
+      "  end",
+      "  prevs[key] = id",
+      "  ids[i] = id",
+      "  redis.call('PUBLISH', ARGV[2 + 2 * i], id .. '\\n' .. env)",
       "end",
-      "local age = tonumber(ARGV[4])",
       "if age > 0 then",
       "  local t = redis.call('TIME')",
       "  local minid = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - age",
-      "  if minid > 0 then redis.call('XTRIM', KEYS[1], 'MINID', '~', string.format('%d', minid)) end",
+      "  if minid > 0 then",
+      "    for key in pairs(prevs) do redis.call('XTRIM', key, 'MINID', '~', string.format('%d', minid)) end",
+      "  end",
       "end",
-      "redis.call('PUBLISH', ARGV[1], id .. '\\n' .. ARGV[5])",
-      "return id");
+      "return ids");
 
   /**
    * KEYS[1] stream; ARGV: after id ('' for the oldest), limit. Returns {0} when the stream does not
@@ -134,19 +159,27 @@ public final class RedisBroker implements Broker {
       "if limit > 0 then entries = redis.call('XRANGE', KEYS[1], start, '+', 'COUNT', limit) end",
       "return {1, recovered, lastGen, entries}");
 
-  private final RedisClient client;
-  private final StatefulRedisConnection<String, byte[]> connection;
-  private final RedisAsyncCommands<String, byte[]> commands;
+  private final RedisTarget target;
+  private final AbstractRedisClient client;
+  private final StatefulConnection<String, byte[]> connection;
+  private final RedisClusterAsyncCommands<String, byte[]> commands;
   private final StatefulRedisPubSubConnection<String, byte[]> pubsub;
   private final ExecutorService callbacks;
   private final String keyPrefix;
+  private final String publishScript;
   private final long maxLength;
   private final boolean exactTrimming;
   private final Duration maxAge;
   private final Duration commandTimeout;
+  private final int maxBatchSize;
+  private final int maxBatchesInFlight;
+  private final long maxQueuedPublishBytes;
   private final Clock clock;
   private final Map<String, TopicListeners> topics = new ConcurrentHashMap<>();
   private final Map<String, String> scriptShas = new ConcurrentHashMap<>();
+  private final ArrayDeque<PendingPublish> queue = new ArrayDeque<>(); // guarded by itself
+  private int batchesInFlight; // guarded by queue
+  private final AtomicLong queuedBytes = new AtomicLong();
   private volatile boolean closed;
 
   private RedisBroker(Builder b) {
@@ -155,72 +188,110 @@ public final class RedisBroker implements Broker {
     this.exactTrimming = b.exactTrimming;
     this.maxAge = b.maxAge;
     this.commandTimeout = b.commandTimeout;
+    this.maxBatchSize = b.maxBatchSize;
+    this.maxBatchesInFlight = b.maxBatchesInFlight;
+    this.maxQueuedPublishBytes = b.maxQueuedPublishBytes;
     this.clock = b.clock;
-    this.client = RedisClient.create(b.uri);
-    client.setOptions(ClientOptions.builder()
-        .protocolVersion(ProtocolVersion.RESP2)
-        .autoReconnect(true)
-        // Fail fast while disconnected instead of queueing: a publish must never hang.
-        .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
-        .timeoutOptions(TimeoutOptions.enabled(b.commandTimeout))
-        .build());
+    RedisTarget.Connected<byte[]> connected;
+    try {
+      connected = b.target.open(b.commandTimeout, CODEC);
+    } catch (RuntimeException e) {
+      throw new SwitchboardException(Status.UNAVAILABLE, "redis_unavailable",
+          "cannot connect to Redis at " + b.target.describe() + ": " + e.getMessage(), Duration.ofSeconds(1), e);
+    }
+    this.target = connected.target();
+    this.client = connected.client();
+    this.connection = connected.connection();
+    this.commands = RedisTarget.async(connection);
+    this.publishScript = target.cluster ? PUBLISH.replace("'PUBLISH'", "'SPUBLISH'") : PUBLISH;
+    try {
+      if (target.cluster && (keyPrefix.indexOf('{') >= 0 || keyPrefix.indexOf('}') >= 0)) {
+        throw new IllegalArgumentException("keyPrefix must not contain braces on a Redis Cluster"
+            + " (they would make a hash tag putting every topic on one slot): " + keyPrefix);
+      }
+      this.pubsub = client instanceof RedisClusterClient
+          ? ((RedisClusterClient) client).connectPubSub(CODEC) : ((RedisClient) client).connectPubSub(CODEC);
+    } catch (RuntimeException e) {
+      connection.close();
+      RedisTarget.shutdown(client);
+      if (e instanceof IllegalArgumentException) {
+        throw e;
+      }
+      throw new SwitchboardException(Status.UNAVAILABLE, "redis_unavailable",
+          "cannot connect to Redis at " + target.describe() + ": " + e.getMessage(), Duration.ofSeconds(1), e);
+    }
     this.callbacks = Executors.newFixedThreadPool(2, r -> {
       Thread t = new Thread(r, "switchboard-redis-callbacks");
       t.setDaemon(true);
       return t;
     });
-    try {
-      this.connection = client.connect(CODEC);
-      this.commands = connection.async();
-      this.pubsub = client.connectPubSub(CODEC);
-    } catch (RuntimeException e) {
-      client.shutdown();
-      callbacks.shutdownNow();
-      throw new SwitchboardException(Status.UNAVAILABLE, "redis_unavailable",
-          "cannot connect to Redis at " + b.uri.toURI().getHost() + ":" + b.uri.getPort() + ": " + e.getMessage(),
-          Duration.ofSeconds(1), e);
-    }
-    pubsub.addListener(new RedisPubSubAdapter<>() {
-      @Override
-      public void message(String channel, byte[] message) {
-        onPubSubMessage(channel, message);
-      }
-
-      @Override
-      public void subscribed(String channel, long count) {
-        onSubscribed(channel);
-      }
-    });
-    client.addListener(new RedisConnectionStateListener() {
-      @Override
-      public void onRedisDisconnected(RedisChannelHandler<?, ?> c) {
-        if (c == pubsub) {
-          onPubSubDisconnected();
+    if (pubsub instanceof StatefulRedisClusterPubSubConnection) {
+      RedisTarget.connectMasters(clusterPubSub());
+      // Sharded Pub/Sub: each channel is served by the master of its slot, which Lettuce subscribes
+      // on (and re-subscribes after that node reconnects).
+      ((StatefulRedisClusterPubSubConnection<String, byte[]>) pubsub).addListener(new RedisClusterPubSubAdapter<>() {
+        @Override
+        public void smessage(RedisClusterNode node, String channel, byte[] message) {
+          onPubSubMessage(channel, message);
         }
-      }
-    });
+
+        @Override
+        public void ssubscribed(RedisClusterNode node, String channel, long count) {
+          onSubscribed(channel);
+        }
+      });
+    } else {
+      pubsub.addListener(new RedisPubSubAdapter<>() {
+        @Override
+        public void message(String channel, byte[] message) {
+          onPubSubMessage(channel, message);
+        }
+
+        @Override
+        public void subscribed(String channel, long count) {
+          onSubscribed(channel);
+        }
+      });
+    }
   }
 
   /**
-   * A builder for a broker on the Redis at {@code uri} ({@code redis://[user:password@]host:port[/db]},
-   * {@code rediss://} for TLS).
+   * A builder for a broker on the Redis at {@code uri}: {@code redis://[user:password@]host:port[/db]}
+   * ({@code rediss://} for TLS) for one server, or {@code redis-cluster://[user:password@]host:port,host:port}
+   * ({@code rediss-cluster://}) for a Redis Cluster (7.0 or later: sharded Pub/Sub); any reachable
+   * node of the cluster is enough. A {@code redis://} URI of a cluster node is detected when the
+   * broker is built and used as the cluster.
+   *
+   * @throws IllegalArgumentException when {@code uri} is not one of these
    */
   public static Builder builder(String uri) {
-    return new Builder(RedisURI.create(uri));
+    return new Builder(RedisTarget.parse(uri));
   }
 
+  /**
+   * The stream of a topic. On a cluster the topic is a hash tag, so its stream and its channel share
+   * a slot (the publish script touches both) and topics spread over the masters.
+   */
   private String streamKey(String topic) {
-    return keyPrefix + "stream:" + topic;
+    return keyPrefix + "stream:" + target.tag(topic);
   }
 
   private String channel(String topic) {
-    return keyPrefix + "live:" + topic;
+    return keyPrefix + "live:" + target.tag(topic);
   }
 
   /** The topic of one of this broker's live channels, or null for any other channel. */
   private String topicOf(String channel) {
     String prefix = keyPrefix + "live:";
-    return channel.startsWith(prefix) ? channel.substring(prefix.length()) : null;
+    if (!channel.startsWith(prefix)) {
+      return null;
+    }
+    String tagged = channel.substring(prefix.length());
+    if (!target.cluster) {
+      return tagged;
+    }
+    return tagged.length() >= 2 && tagged.startsWith("{") && tagged.endsWith("}")
+        ? tagged.substring(1, tagged.length() - 1) : null;
   }
 
   @Override
@@ -229,14 +300,126 @@ public final class RedisBroker implements Broker {
       return CompletableFuture.failedFuture(new SwitchboardException(Status.UNAVAILABLE, "broker is closed"));
     }
     Instant time = clock.instant();
-    byte[] envelope = StoredEnvelope.encode(draft, time);
-    byte[][] args = {
-        bytes(channel(draft.topic())), bytes(Long.toString(maxLength)), bytes(exactTrimming ? "1" : "0"),
-        bytes(Long.toString(maxAge.toMillis())), envelope};
+    PendingPublish p = new PendingPublish(draft, time, StoredEnvelope.encode(draft, time),
+        streamKey(draft.topic()), bytes(channel(draft.topic())));
     // Completed on Lettuce's I/O thread: publish callbacks never block (unlike a history read,
     // whose callback may subscribe, which waits for Redis; those hop to the callback pool).
-    return script(PUBLISH, ScriptOutputType.VALUE, streamKey(draft.topic()), args)
-        .thenApply(id -> draft.toBuilder().id(new String((byte[]) id, StandardCharsets.US_ASCII)).time(time).build());
+    if (maxBatchSize == 1) {
+      send(List.of(p), false);
+      return p.result;
+    }
+    long size = p.size();
+    if (queuedBytes.addAndGet(size) > maxQueuedPublishBytes) {
+      queuedBytes.addAndGet(-size);
+      return CompletableFuture.failedFuture(new SwitchboardException(Status.UNAVAILABLE, "publish_queue_full",
+          "more than " + maxQueuedPublishBytes + " bytes of publishes are waiting for Redis", Duration.ofSeconds(1), null));
+    }
+    synchronized (queue) {
+      queue.add(p);
+    }
+    drain();
+    return p.result;
+  }
+
+  /**
+   * Sends what is queued while fewer than {@code maxBatchesInFlight} batches are out: a publish on a
+   * quiet broker goes out at once on its own, and publishes that arrive while Redis works on earlier
+   * ones go out together, up to {@code maxBatchSize} in one script call (on a cluster, one call per
+   * slot among them), so concurrent publishers share round trips and script calls.
+   */
+  private void drain() {
+    while (true) {
+      List<PendingPublish> batch;
+      synchronized (queue) {
+        if (queue.isEmpty() || batchesInFlight >= maxBatchesInFlight) {
+          return;
+        }
+        batch = new ArrayList<>(Math.min(queue.size(), maxBatchSize));
+        while (batch.size() < maxBatchSize && !queue.isEmpty()) {
+          batch.add(queue.poll());
+        }
+        batchesInFlight++;
+      }
+      long size = 0;
+      for (PendingPublish p : batch) {
+        size += p.size();
+      }
+      queuedBytes.addAndGet(-size);
+      if (!target.cluster) {
+        send(batch, true);
+        continue;
+      }
+      // One script call per slot; every call but the first counts as another batch in flight.
+      Map<Integer, List<PendingPublish>> bySlot = new java.util.LinkedHashMap<>();
+      for (PendingPublish p : batch) {
+        bySlot.computeIfAbsent(SlotHash.getSlot(p.streamKey), x -> new ArrayList<>()).add(p);
+      }
+      synchronized (queue) {
+        batchesInFlight += bySlot.size() - 1;
+      }
+      for (List<PendingPublish> slotBatch : bySlot.values()) {
+        send(slotBatch, true);
+      }
+    }
+  }
+
+  /** One script call for {@code batch}; when it completes, the next batch may go. */
+  private void send(List<PendingPublish> batch, boolean queued) {
+    String[] keys = new String[batch.size()];
+    byte[][] args = new byte[3 + 2 * batch.size()][];
+    args[0] = bytes(Long.toString(maxLength));
+    args[1] = bytes(exactTrimming ? "1" : "0");
+    args[2] = bytes(Long.toString(maxAge.toMillis()));
+    for (int i = 0; i < batch.size(); i++) {
+      PendingPublish p = batch.get(i);
+      keys[i] = p.streamKey;
+      args[3 + 2 * i] = p.channel;
+      args[4 + 2 * i] = p.envelope;
+    }
+    script(publishScript, ScriptOutputType.MULTI, keys, args).whenComplete((result, err) -> {
+      if (queued) {
+        synchronized (queue) {
+          batchesInFlight--;
+        }
+      }
+      List<?> ids = err == null ? (List<?>) result : null;
+      for (int i = 0; i < batch.size(); i++) {
+        PendingPublish p = batch.get(i);
+        if (ids == null || i >= ids.size()) {
+          p.result.completeExceptionally(err != null ? err
+              : new SwitchboardException(Status.INTERNAL, "Redis returned " + (ids == null ? 0 : ids.size())
+                  + " ids for " + batch.size() + " publishes"));
+        } else {
+          p.result.complete(p.draft.toBuilder().id(new String((byte[]) ids.get(i), StandardCharsets.US_ASCII))
+              .time(p.time).build());
+        }
+      }
+      if (queued) {
+        drain();
+      }
+    });
+  }
+
+  /** A publish waiting for (or in) a script call. */
+  private static final class PendingPublish {
+    final Message draft;
+    final Instant time;
+    final byte[] envelope;
+    final String streamKey;
+    final byte[] channel;
+    final CompletableFuture<Message> result = new CompletableFuture<>();
+
+    PendingPublish(Message draft, Instant time, byte[] envelope, String streamKey, byte[] channel) {
+      this.draft = draft;
+      this.time = time;
+      this.envelope = envelope;
+      this.streamKey = streamKey;
+      this.channel = channel;
+    }
+
+    long size() {
+      return envelope.length + channel.length + 2L * streamKey.length() + 64;
+    }
   }
 
   /** Stream ids ({@code <ms>-<seq>}) in stream order. */
@@ -262,7 +445,7 @@ public final class RedisBroker implements Broker {
       return history(topic, null, limit).thenApply(h -> new History(h.messages(), false, h.latestId()));
     }
     byte[][] args = {bytes(afterId == null ? "" : afterId), bytes(Integer.toString(limit))};
-    return script(HISTORY, ScriptOutputType.MULTI, streamKey(topic), args)
+    return script(HISTORY, ScriptOutputType.MULTI, new String[] {streamKey(topic)}, args)
         .thenApplyAsync(result -> parseHistory(topic, afterId, (List<?>) result), callbacks);
   }
 
@@ -311,7 +494,8 @@ public final class RedisBroker implements Broker {
       t = topics.computeIfAbsent(topic, x -> new TopicListeners());
       t.listeners.add(listener);
       if (t.ready == null || t.ready.isCompletedExceptionally()) {
-        t.ready = pubsub.async().subscribe(channel(topic)).toCompletableFuture();
+        t.ready = (target.cluster ? clusterPubSub().async().ssubscribe(channel(topic))
+            : pubsub.async().subscribe(channel(topic))).toCompletableFuture();
       }
       ready = t.ready;
     }
@@ -337,8 +521,16 @@ public final class RedisBroker implements Broker {
       topics.remove(topic);
     }
     if (!closed) {
-      pubsub.async().unsubscribe(channel(topic));
+      if (target.cluster) {
+        clusterPubSub().async().sunsubscribe(channel(topic));
+      } else {
+        pubsub.async().unsubscribe(channel(topic));
+      }
     }
+  }
+
+  private StatefulRedisClusterPubSubConnection<String, byte[]> clusterPubSub() {
+    return (StatefulRedisClusterPubSubConnection<String, byte[]>) pubsub;
   }
 
   private void onPubSubMessage(String channel, byte[] message) {
@@ -370,20 +562,12 @@ public final class RedisBroker implements Broker {
   }
 
   /**
-   * The subscription connection dropped: live messages may be missed until it is back, so every
-   * topic holds new live messages until it has read what it missed from the stream.
-   */
-  private void onPubSubDisconnected() {
-    for (TopicListeners t : topics.values()) {
-      synchronized (t) {
-        t.recovering = true;
-      }
-    }
-  }
-
-  /**
-   * A channel is subscribed (again): after a reconnect, deliver what the stream holds after the
-   * last id this node delivered, then the live messages held meanwhile, each once and in order.
+   * A channel is subscribed. The first time, nothing to do; again (Lettuce re-subscribes after a
+   * reconnect, of the one server or of the master serving the channel's slot), live messages may
+   * have been missed meanwhile: deliver what the stream holds after the last id this node
+   * delivered, then the live messages that arrive meanwhile (held until then), each once and in
+   * order. The confirmation comes before any message on the new subscription, on the same
+   * connection, so holding starts in time.
    */
   private void onSubscribed(String channel) {
     String topic = topicOf(channel);
@@ -391,11 +575,23 @@ public final class RedisBroker implements Broker {
     if (t == null) {
       return;
     }
-    String from;
     synchronized (t) {
-      if (!t.recovering) {
+      if (!t.subscribedOnce) {
+        t.subscribedOnce = true;
         return;
       }
+      if (t.recovering) {
+        t.recoverAgain = true; // the catch-up under way may have read before this gap: read once more after it
+        return;
+      }
+      t.recovering = true;
+    }
+    recover(topic, t);
+  }
+
+  private void recover(String topic, TopicListeners t) {
+    String from;
+    synchronized (t) {
       from = t.lastId;
     }
     if (from == null) {
@@ -412,26 +608,32 @@ public final class RedisBroker implements Broker {
     });
   }
 
-  private static void finishRecovery(String topic, TopicListeners t, List<Message> missed) {
+  private void finishRecovery(String topic, TopicListeners t, List<Message> missed) {
     synchronized (t) {
       for (Message m : missed) {
         t.deliver(topic, m);
       }
-      for (Message m : t.pending) {
-        t.deliver(topic, m);
+      if (t.recoverAgain) {
+        t.recoverAgain = false; // keep holding live messages; they come after the next read
+      } else {
+        for (Message m : t.pending) {
+          t.deliver(topic, m);
+        }
+        t.pending.clear();
+        t.recovering = false;
+        return;
       }
-      t.pending.clear();
-      t.recovering = false;
     }
+    recover(topic, t);
   }
 
   /** Runs a Lua script by its SHA, loading it again when Redis has forgotten it (a restart). */
-  private CompletableFuture<Object> script(String script, ScriptOutputType type, String key, byte[][] args) {
+  private CompletableFuture<Object> script(String script, ScriptOutputType type, String[] keys, byte[][] args) {
     String sha = scriptShas.computeIfAbsent(script, s -> java.util.HexFormat.of().formatHex(digest(s)));
     CompletableFuture<Object> result = new CompletableFuture<>();
-    commands.<Object>evalsha(sha, type, new String[] {key}, args).whenComplete((v, err) -> {
+    commands.<Object>evalsha(sha, type, keys, args).whenComplete((v, err) -> {
       if (err instanceof RedisNoScriptException || (err != null && String.valueOf(err.getMessage()).startsWith("NOSCRIPT"))) {
-        commands.<Object>eval(script, type, new String[] {key}, args).whenComplete((v2, err2) -> {
+        commands.<Object>eval(script, type, keys, args).whenComplete((v2, err2) -> {
           if (err2 != null) {
             result.completeExceptionally(unavailable(err2));
           } else {
@@ -486,9 +688,17 @@ public final class RedisBroker implements Broker {
       return;
     }
     closed = true;
+    List<PendingPublish> left;
+    synchronized (queue) {
+      left = new ArrayList<>(queue);
+      queue.clear();
+    }
+    for (PendingPublish p : left) {
+      p.result.completeExceptionally(new SwitchboardException(Status.UNAVAILABLE, "broker is closed"));
+    }
     pubsub.close();
     connection.close();
-    client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+    RedisTarget.shutdown(client);
     callbacks.shutdown();
   }
 
@@ -500,6 +710,8 @@ public final class RedisBroker implements Broker {
     String lastId; // the newest id delivered here; guarded by this
     long[] lastParsed; // guarded by this
     boolean recovering; // guarded by this
+    boolean subscribedOnce; // guarded by this
+    boolean recoverAgain; // guarded by this
 
     /** Delivers {@code m} unless it is not newer than the last one delivered. Called holding this. */
     void deliver(String topic, Message m) {
@@ -521,7 +733,10 @@ public final class RedisBroker implements Broker {
 
   /** Builds a {@link RedisBroker}. Not thread-safe. */
   public static final class Builder {
-    private final RedisURI uri;
+    private final RedisTarget target;
+    private int maxBatchSize = 128;
+    private int maxBatchesInFlight = 4;
+    private long maxQueuedPublishBytes = 64L << 20;
     private String keyPrefix = "switchboard:";
     private long maxLength = 10_000;
     private boolean exactTrimming;
@@ -529,13 +744,24 @@ public final class RedisBroker implements Broker {
     private Duration commandTimeout = Duration.ofSeconds(2);
     private Clock clock = Clock.systemUTC();
 
-    private Builder(RedisURI uri) {
-      this.uri = Objects.requireNonNull(uri, "uri");
+    private Builder(RedisTarget target) {
+      this.target = target;
     }
 
-    /** Prefix of every key and channel; lets several deployments share one Redis. Default {@code switchboard:}. */
+    /**
+     * Prefix of every key and channel; lets several deployments share one Redis. Default
+     * {@code switchboard:}. No braces on a cluster: a hash tag in the prefix would put every topic on
+     * one slot.
+     *
+     * @throws IllegalArgumentException for a prefix with braces on a cluster
+     */
     public Builder keyPrefix(String prefix) {
-      this.keyPrefix = Objects.requireNonNull(prefix, "prefix");
+      Objects.requireNonNull(prefix, "prefix");
+      if (target.cluster && (prefix.indexOf('{') >= 0 || prefix.indexOf('}') >= 0)) {
+        throw new IllegalArgumentException("keyPrefix must not contain braces on a Redis Cluster"
+            + " (they would make a hash tag putting every topic on one slot): " + prefix);
+      }
+      this.keyPrefix = prefix;
       return this;
     }
 
@@ -575,6 +801,41 @@ public final class RedisBroker implements Broker {
       return this;
     }
 
+    /**
+     * Most publishes sent to Redis in one script call. Publishes that arrive while
+     * {@link #maxBatchesInFlight} calls are out wait and go together in the next one, so concurrent
+     * publishers share round trips; a publish on a quiet broker goes out at once, alone. 1 sends
+     * every publish on its own as it comes. Default 128.
+     */
+    public Builder maxBatchSize(int publishes) {
+      if (publishes < 1) {
+        throw new IllegalArgumentException("maxBatchSize must be >= 1: " + publishes);
+      }
+      this.maxBatchSize = publishes;
+      return this;
+    }
+
+    /** Publish script calls out at once (pipelined on the connection) before publishes queue. Default 4. */
+    public Builder maxBatchesInFlight(int batches) {
+      if (batches < 1) {
+        throw new IllegalArgumentException("maxBatchesInFlight must be >= 1: " + batches);
+      }
+      this.maxBatchesInFlight = batches;
+      return this;
+    }
+
+    /**
+     * Bytes of publishes that may wait for a batch; beyond it a publish fails at once with
+     * UNAVAILABLE ({@code publish_queue_full}, retry hint 1 s). Default 64 MiB.
+     */
+    public Builder maxQueuedPublishBytes(long bytes) {
+      if (bytes < 1) {
+        throw new IllegalArgumentException("maxQueuedPublishBytes must be >= 1: " + bytes);
+      }
+      this.maxQueuedPublishBytes = bytes;
+      return this;
+    }
+
     /** The clock for message times (tests). */
     public Builder clock(Clock clock) {
       this.clock = Objects.requireNonNull(clock, "clock");
@@ -585,6 +846,8 @@ public final class RedisBroker implements Broker {
      * Connects and returns the broker.
      *
      * @throws SwitchboardException UNAVAILABLE when Redis cannot be reached
+     * @throws IllegalArgumentException when the URI turns out to be a cluster node's and the key prefix
+     *     has braces
      */
     public RedisBroker build() {
       return new RedisBroker(this);

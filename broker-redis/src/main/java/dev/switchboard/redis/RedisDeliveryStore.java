@@ -2,10 +2,10 @@ package dev.switchboard.redis;
 
 import dev.switchboard.webhook.Delivery;
 import dev.switchboard.webhook.DeliveryStore;
-import io.lettuce.core.RedisClient;
+import io.lettuce.core.AbstractRedisClient;
 import io.lettuce.core.ScriptOutputType;
-import io.lettuce.core.api.StatefulRedisConnection;
-import io.lettuce.core.api.sync.RedisCommands;
+import io.lettuce.core.api.StatefulConnection;
+import io.lettuce.core.cluster.api.sync.RedisClusterCommands;
 import io.lettuce.core.codec.ByteArrayCodec;
 import io.lettuce.core.codec.RedisCodec;
 import io.lettuce.core.codec.StringCodec;
@@ -33,6 +33,10 @@ import java.util.Optional;
  * outcome ({@code update}, {@code remove}, {@code deadLetter}); if it crashes instead, the lease runs
  * out and another node takes the delivery over. A delivery whose attempt outlives the lease may be
  * sent twice, so receivers deduplicate by {@code webhook-id} (as {@code WebhookFilter} does).
+ *
+ * <p>On a Redis Cluster ({@code redis-cluster://host:port,host:port}) every key of the queue carries
+ * one hash tag ({@code {<prefix>webhook}}), so the scripts that move a delivery between them run on
+ * one master: the queue is not spread over the cluster, it just works on one.
  *
  * <p>Thread-safe. Redis errors surface as Lettuce's runtime exceptions.
  */
@@ -96,9 +100,9 @@ public final class RedisDeliveryStore implements DeliveryStore, AutoCloseable {
       "end",
       "return v");
 
-  private final RedisClient client;
-  private final StatefulRedisConnection<String, byte[]> connection;
-  private final RedisCommands<String, byte[]> redis;
+  private final AbstractRedisClient client;
+  private final StatefulConnection<String, byte[]> connection;
+  private final RedisClusterCommands<String, byte[]> redis;
   private final String pendingPrefix;
   private final String contents;
   private final String endpointOf;
@@ -112,19 +116,24 @@ public final class RedisDeliveryStore implements DeliveryStore, AutoCloseable {
       throw new IllegalArgumentException("lease must be positive: " + lease);
     }
     this.lease = lease;
-    this.pendingPrefix = keyPrefix + "webhook:pending:";
-    this.contents = keyPrefix + "webhook:deliveries";
-    this.endpointOf = keyPrefix + "webhook:endpoint-of";
-    this.dead = keyPrefix + "webhook:dead";
-    this.deadOrder = keyPrefix + "webhook:dead-order";
-    this.client = RedisClient.create(uri);
-    this.connection = client.connect(CODEC);
-    this.redis = connection.sync();
+    RedisTarget.Connected<byte[]> c = RedisTarget.parse(uri).open(Duration.ofSeconds(5), CODEC);
+    this.client = c.client();
+    this.connection = c.connection();
+    this.redis = RedisTarget.sync(connection);
+    String base = c.target().cluster ? "{" + keyPrefix + "webhook}:" : keyPrefix + "webhook:";
+    this.pendingPrefix = base + "pending:";
+    this.contents = base + "deliveries";
+    this.endpointOf = base + "endpoint-of";
+    this.dead = base + "dead";
+    this.deadOrder = base + "dead-order";
   }
 
   /**
-   * A store on the Redis at {@code uri}, keys under {@code keyPrefix}. A node that took a delivery
-   * holds it for {@code lease} (longer than the sender's attempt timeout; e.g. 1 minute).
+   * A store on the Redis at {@code uri} ({@code redis://host:port}, or {@code redis-cluster://host:port,host:port}
+   * for a Redis Cluster), keys under {@code keyPrefix}. A node that took a delivery holds it for
+   * {@code lease} (longer than the sender's attempt timeout; e.g. 1 minute).
+   *
+   * @throws IllegalArgumentException when {@code uri} is not a Redis URI or {@code lease} is not positive
    */
   public static RedisDeliveryStore create(String uri, String keyPrefix, Duration lease) {
     return new RedisDeliveryStore(uri, keyPrefix, lease);
@@ -207,7 +216,7 @@ public final class RedisDeliveryStore implements DeliveryStore, AutoCloseable {
   @Override
   public void close() {
     connection.close();
-    client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+    RedisTarget.shutdown(client);
   }
 
   private String pending(String endpointId) {

@@ -1,10 +1,11 @@
 package dev.switchboard.redis;
 
 import dev.switchboard.webhook.IdempotencyStore;
-import io.lettuce.core.RedisClient;
+import io.lettuce.core.AbstractRedisClient;
 import io.lettuce.core.ScriptOutputType;
-import io.lettuce.core.api.StatefulRedisConnection;
-import io.lettuce.core.api.sync.RedisCommands;
+import io.lettuce.core.api.StatefulConnection;
+import io.lettuce.core.cluster.api.sync.RedisClusterCommands;
+import io.lettuce.core.codec.StringCodec;
 import java.time.Duration;
 import java.util.Objects;
 
@@ -12,7 +13,9 @@ import java.util.Objects;
  * The webhook module's {@link IdempotencyStore} on Redis, shared by every node that receives
  * webhooks: {@code claim} is one {@code SET NX PX}, so when two nodes get the same delivery at once
  * exactly one of them processes it. Keys are {@code <prefix>webhook:seen:<key>}, value {@code p}
- * (processing) or {@code d} (done), expiring after the claim's ttl (renewed when marked done).
+ * (processing) or {@code d} (done), expiring after the claim's ttl (renewed when marked done). On a
+ * Redis Cluster ({@code redis-cluster://host:port,host:port}) each key lives on the master of its slot,
+ * so the keys spread over the cluster.
  *
  * <p>Thread-safe. Redis errors surface as Lettuce's runtime exceptions, which the
  * {@code WebhookFilter} answers with a 5xx so the sender retries.
@@ -36,19 +39,25 @@ public final class RedisIdempotencyStore implements IdempotencyStore, AutoClosea
       "end",
       "return 1");
 
-  private final RedisClient client;
-  private final StatefulRedisConnection<String, String> connection;
-  private final RedisCommands<String, String> redis;
+  private final AbstractRedisClient client;
+  private final StatefulConnection<String, String> connection;
+  private final RedisClusterCommands<String, String> redis;
   private final String prefix;
 
   private RedisIdempotencyStore(String uri, String keyPrefix) {
-    this.client = RedisClient.create(uri);
-    this.connection = client.connect();
-    this.redis = connection.sync();
     this.prefix = Objects.requireNonNull(keyPrefix, "keyPrefix") + "webhook:seen:";
+    RedisTarget.Connected<String> c = RedisTarget.parse(uri).open(Duration.ofSeconds(5), StringCodec.UTF8);
+    this.client = c.client();
+    this.connection = c.connection();
+    this.redis = RedisTarget.sync(connection);
   }
 
-  /** A store on the Redis at {@code uri}, keys under {@code keyPrefix} (e.g. {@code switchboard:}). */
+  /**
+   * A store on the Redis at {@code uri} ({@code redis://host:port}, or {@code redis-cluster://host:port,host:port}
+   * for a Redis Cluster), keys under {@code keyPrefix} (e.g. {@code switchboard:}).
+   *
+   * @throws IllegalArgumentException when {@code uri} is not a Redis URI
+   */
   public static RedisIdempotencyStore create(String uri, String keyPrefix) {
     return new RedisIdempotencyStore(uri, keyPrefix);
   }
@@ -77,6 +86,6 @@ public final class RedisIdempotencyStore implements IdempotencyStore, AutoClosea
   @Override
   public void close() {
     connection.close();
-    client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+    RedisTarget.shutdown(client);
   }
 }

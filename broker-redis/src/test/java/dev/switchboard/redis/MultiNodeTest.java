@@ -42,8 +42,13 @@ class MultiNodeTest {
   /** One node: hub + Redis broker + Jetty with REST, long polling, SSE and WebSocket. */
   private record Node(Hub hub, RedisBroker broker, EmbeddedJetty jetty) {}
 
+  /** The Redis the nodes share (a cluster in {@link RedisClusterMultiNodeTest}). */
+  protected String redisUri() {
+    return RedisBrokerTest.REDIS;
+  }
+
   private Node node() throws Exception {
-    RedisBroker broker = RedisBroker.builder(RedisBrokerTest.REDIS).keyPrefix(prefix).build();
+    RedisBroker broker = RedisBroker.builder(redisUri()).keyPrefix(prefix).build();
     Hub hub = Hub.builder().broker(broker).build();
     WebSocketTransport ws = WebSocketTransport.builder(hub).build();
     EmbeddedJetty jetty = EmbeddedJetty.start(0, List.of(new SseTransportFilter(hub), new HttpTransportFilter(hub)),
@@ -70,7 +75,7 @@ class MultiNodeTest {
     for (AutoCloseable c : closeables) {
       c.close();
     }
-    RedisTestSupport.deleteKeys(RedisBrokerTest.REDIS, prefix);
+    RedisTestSupport.deleteKeys(redisUri(), prefix);
   }
 
   private static List<String> await(List<Message> got, int n) throws InterruptedException {

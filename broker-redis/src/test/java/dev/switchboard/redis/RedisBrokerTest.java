@@ -159,5 +159,42 @@ class RedisBrokerTest {
     SwitchboardException down = assertThrows(SwitchboardException.class,
         () -> RedisBroker.builder("redis://127.0.0.1:1").commandTimeout(java.time.Duration.ofSeconds(1)).build());
     assertEquals(Status.UNAVAILABLE, down.status());
+    SwitchboardException clusterDown = assertThrows(SwitchboardException.class,
+        () -> dev.switchboard.hub.Brokers.create("redis-cluster://127.0.0.1:1,127.0.0.1:2"));
+    assertEquals(Status.UNAVAILABLE, clusterDown.status());
+    assertTrue(clusterDown.getMessage().contains("127.0.0.1:1,127.0.0.1:2"), clusterDown.getMessage());
+    IllegalArgumentException noNodes = assertThrows(IllegalArgumentException.class, () -> RedisBroker.builder("redis-cluster://"));
+    assertTrue(noNodes.getMessage().contains("names no node"), noNodes.getMessage());
+    assertThrows(IllegalArgumentException.class, () -> RedisBroker.builder("redis://127.0.0.1:6379").maxBatchSize(0));
+    IllegalArgumentException braces = assertThrows(IllegalArgumentException.class,
+        () -> RedisBroker.builder("redis-cluster://127.0.0.1:1").keyPrefix("app{1}:"));
+    assertTrue(braces.getMessage().contains("braces"), braces.getMessage());
+  }
+
+  @Test
+  void concurrentPublishesBeyondTheQueueBound_failFastWithUnavailable_andEveryAcceptedOneIsStoredInOrder() throws Exception {
+    RedisBroker b = RedisBroker.builder(REDIS).keyPrefix(prefix).maxBatchSize(2).maxBatchesInFlight(1)
+        .maxQueuedPublishBytes(10_000).build();
+    brokers.add(b);
+    List<java.util.concurrent.CompletableFuture<Message>> sent = new ArrayList<>();
+    for (int i = 0; i < 2000; i++) {
+      sent.add(b.publish(Message.text("burst", "m" + i)).toCompletableFuture());
+    }
+    List<String> accepted = new ArrayList<>();
+    int rejected = 0;
+    for (java.util.concurrent.CompletableFuture<Message> f : sent) {
+      try {
+        accepted.add(f.get(30, TimeUnit.SECONDS).id());
+      } catch (java.util.concurrent.ExecutionException e) {
+        SwitchboardException x = SwitchboardException.from(e.getCause());
+        assertEquals(Status.UNAVAILABLE, x.status());
+        assertTrue(x.getMessage().contains("10000 bytes"), x.getMessage());
+        rejected++;
+      }
+    }
+    assertTrue(rejected > 0, "2000 publishes at once overflow a 10 kB queue");
+    List<String> stored = b.history("burst", null, 5000).toCompletableFuture().get(10, TimeUnit.SECONDS).messages()
+        .stream().map(Message::id).collect(Collectors.toList());
+    assertEquals(accepted, stored, "what was accepted is stored, in the order it was published; nothing else");
   }
 }

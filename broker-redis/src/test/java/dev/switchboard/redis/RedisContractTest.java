@@ -18,9 +18,14 @@ class RedisContractTest {
   abstract static class OverRedis extends TransportContractTest {
     private final String prefix = "sbtest:" + UUID.randomUUID() + ":";
 
+    /** The Redis behind the hub (a cluster in {@link RedisClusterContractTest}). */
+    protected String redisUri() {
+      return RedisBrokerTest.REDIS;
+    }
+
     @Override
     protected Broker newBroker(int historySize) {
-      return RedisBroker.builder(RedisBrokerTest.REDIS).keyPrefix(prefix + UUID.randomUUID() + ":")
+      return RedisBroker.builder(redisUri()).keyPrefix(prefix + UUID.randomUUID() + ":")
           .maxLength(historySize).exactTrimming(true).build();
     }
 
@@ -33,7 +38,7 @@ class RedisContractTest {
 
     @AfterEach
     void deleteKeys() {
-      RedisTestSupport.deleteKeys(RedisBrokerTest.REDIS, prefix);
+      RedisTestSupport.deleteKeys(redisUri(), prefix);
     }
   }
 

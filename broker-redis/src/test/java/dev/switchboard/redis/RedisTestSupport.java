@@ -5,7 +5,7 @@ import io.lettuce.core.RedisClient;
 import io.lettuce.core.ScanArgs;
 import io.lettuce.core.ScanCursor;
 import io.lettuce.core.api.StatefulRedisConnection;
-import io.lettuce.core.api.sync.RedisCommands;
+import io.lettuce.core.codec.StringCodec;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 
@@ -13,11 +13,12 @@ import java.util.function.BooleanSupplier;
 final class RedisTestSupport {
   private RedisTestSupport() {}
 
-  /** Deletes every key under {@code prefix}. */
+  /** Deletes every key under {@code prefix} (on a cluster, on every master). */
   static void deleteKeys(String uri, String prefix) {
-    RedisClient client = RedisClient.create(uri);
-    try (StatefulRedisConnection<String, String> c = client.connect()) {
-      RedisCommands<String, String> cmd = c.sync();
+    RedisTarget target = RedisTarget.parse(uri);
+    io.lettuce.core.AbstractRedisClient client = target.client(java.time.Duration.ofSeconds(5));
+    try (io.lettuce.core.api.StatefulConnection<String, String> c = RedisTarget.connect(client, StringCodec.UTF8)) {
+      io.lettuce.core.cluster.api.sync.RedisClusterCommands<String, String> cmd = RedisTarget.sync(c);
       ScanCursor cursor = ScanCursor.INITIAL;
       do {
         KeyScanCursor<String> page = cmd.scan(cursor, ScanArgs.Builder.matches(prefix + "*").limit(500));

@@ -46,12 +46,17 @@ class RedisWebhookStoresTest {
   private final List<AutoCloseable> closeables = new ArrayList<>();
   private final Map<String, AtomicInteger> processed = new ConcurrentHashMap<>();
 
+  /** The Redis the stores share (a cluster in {@link RedisClusterWebhookStoresTest}). */
+  protected String redisUri() {
+    return RedisBrokerTest.REDIS;
+  }
+
   @AfterEach
   void tearDown() throws Exception {
     for (AutoCloseable c : closeables) {
       c.close();
     }
-    RedisTestSupport.deleteKeys(RedisBrokerTest.REDIS, prefix);
+    RedisTestSupport.deleteKeys(redisUri(), prefix);
   }
 
   private <T extends AutoCloseable> T closing(T c) {
@@ -61,7 +66,7 @@ class RedisWebhookStoresTest {
 
   /** A receiving node: verifies, deduplicates through the shared Redis store, counts what it processes. */
   private URI receiver() throws Exception {
-    RedisIdempotencyStore seen = closing(RedisIdempotencyStore.create(RedisBrokerTest.REDIS, prefix));
+    RedisIdempotencyStore seen = closing(RedisIdempotencyStore.create(redisUri(), prefix));
     EmbeddedJetty jetty = closing(EmbeddedJetty.start(0, List.of(), ctx -> {
       ctx.addFilter(new FilterHolder(WebhookFilter.builder(WebhookVerifier.standardWebhooks(SECRET).build())
           .idempotencyStore(seen).build()), "/*", EnumSet.of(DispatcherType.REQUEST));
@@ -87,8 +92,8 @@ class RedisWebhookStoresTest {
 
   @Test
   void idempotencyClaim_isExclusiveAcrossNodes_thenDone_andReleasable() throws Exception {
-    RedisIdempotencyStore nodeA = closing(RedisIdempotencyStore.create(RedisBrokerTest.REDIS, prefix));
-    RedisIdempotencyStore nodeB = closing(RedisIdempotencyStore.create(RedisBrokerTest.REDIS, prefix));
+    RedisIdempotencyStore nodeA = closing(RedisIdempotencyStore.create(redisUri(), prefix));
+    RedisIdempotencyStore nodeB = closing(RedisIdempotencyStore.create(redisUri(), prefix));
     for (int k = 0; k < 50; k++) {
       String key = "msg_" + k;
       CountDownLatch go = new CountDownLatch(1);
@@ -125,7 +130,7 @@ class RedisWebhookStoresTest {
 
   @Test
   void deliveryStore_leasesPerEndpoint_andRemovesByIdAlone() {
-    RedisDeliveryStore store = closing(RedisDeliveryStore.create(RedisBrokerTest.REDIS, prefix, Duration.ofMinutes(1)));
+    RedisDeliveryStore store = closing(RedisDeliveryStore.create(redisUri(), prefix, Duration.ofMinutes(1)));
     java.time.Instant now = java.time.Instant.parse("2026-11-24T00:00:00Z");
     URI url = URI.create("http://example.com/hooks");
     byte[] body = "{}".getBytes(java.nio.charset.StandardCharsets.UTF_8);
@@ -155,8 +160,8 @@ class RedisWebhookStoresTest {
       throws Exception {
     URI url = receiver();
     URI url2 = receiver(); // a second receiving node behind the same endpoint name, sharing the dedup store
-    RedisDeliveryStore storeA = closing(RedisDeliveryStore.create(RedisBrokerTest.REDIS, prefix, Duration.ofSeconds(2)));
-    RedisDeliveryStore storeB = closing(RedisDeliveryStore.create(RedisBrokerTest.REDIS, prefix, Duration.ofSeconds(2)));
+    RedisDeliveryStore storeA = closing(RedisDeliveryStore.create(redisUri(), prefix, Duration.ofSeconds(2)));
+    RedisDeliveryStore storeB = closing(RedisDeliveryStore.create(redisUri(), prefix, Duration.ofSeconds(2)));
     WebhookSender nodeA = sender(storeA, url);
     Set<String> ids = new HashSet<>();
     for (int i = 0; i < 300; i++) {
@@ -182,13 +187,13 @@ class RedisWebhookStoresTest {
 
   @Test
   void deadLetters_areShared_andReplayable_andDeliveriesRoundTrip() throws Exception {
-    RedisDeliveryStore store = closing(RedisDeliveryStore.create(RedisBrokerTest.REDIS, prefix, Duration.ofMinutes(1)));
+    RedisDeliveryStore store = closing(RedisDeliveryStore.create(redisUri(), prefix, Duration.ofMinutes(1)));
     WebhookSender s = WebhookSender.builder().store(store).allowPrivateTargets(true)
         .schedule(List.of(Duration.ZERO)).build();
     s.register("gone", URI.create("http://127.0.0.1:1/nothing-listens-here"), WebhookSigner.standardWebhooks(SECRET));
     String id = s.send("gone", "{}".getBytes(StandardCharsets.UTF_8), null);
     s.runDue().get(30, TimeUnit.SECONDS);
-    RedisDeliveryStore other = closing(RedisDeliveryStore.create(RedisBrokerTest.REDIS, prefix, Duration.ofMinutes(1)));
+    RedisDeliveryStore other = closing(RedisDeliveryStore.create(redisUri(), prefix, Duration.ofMinutes(1)));
     List<Delivery> dead = other.deadLetters();
     assertEquals(List.of(id), dead.stream().map(Delivery::id).toList());
     assertTrue(dead.get(0).lastError() != null && dead.get(0).attempts() == 1, dead.get(0).toString());
