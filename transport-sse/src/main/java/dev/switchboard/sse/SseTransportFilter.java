@@ -263,13 +263,13 @@ public final class SseTransportFilter implements Filter {
 
     @Override
     protected byte[] encode(Connection.Event e) {
-      if (e instanceof Connection.Delivery) {
-        return SseFormat.encoded(((Connection.Delivery) e).message());
+      if (e instanceof Connection.Delivery d) {
+        return SseFormat.encoded(d.message());
       }
-      if (e instanceof Connection.Reset) {
-        return SseFormat.reset(((Connection.Reset) e).reason());
+      if (e instanceof Connection.Reset r) {
+        return SseFormat.reset(r.reason());
       }
-      return null; // Subscribed: SSE has no event for it
+      return e instanceof Connection.Subscribed s ? SseFormat.subscribed(s.recovered()) : null;
     }
 
     @Override

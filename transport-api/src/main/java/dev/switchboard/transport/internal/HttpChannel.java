@@ -34,7 +34,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * publishing is an HTTP POST with an automatic {@code Idempotency-Key} and safe retries; each
  * subscription is a downstream {@link Stream} (an SSE stream or a chain of long polls) that the
  * subclass runs and that this class reconnects with backoff, resuming from the last delivered id.
- * With HTTP/2 every request of the channel shares one connection.
+ * With HTTP/2 every request of the channel shares one connection. There is no connection of its own
+ * to open: the channel is CONNECTING until one of its requests (a stream, a poll, a publish) is
+ * answered, then OPEN; RECONNECTING while a stream is down.
  *
  * <p>Internal. Thread-safe.
  */
@@ -43,15 +45,17 @@ public abstract class HttpChannel implements Channel {
   private final String transport;
   protected final TransportConfig config;
   protected final HttpClient http;
-  private final ChannelState state = new ChannelState(State.OPEN);
+  private final ChannelState state = new ChannelState(State.CONNECTING);
   private final Set<Stream> streams = ConcurrentHashMap.newKeySet();
   private final AtomicInteger streamsDown = new AtomicInteger();
+  private final PublishGate gate;
   /** Completes once the first connection is set up, so later requests can share it. */
   private final CompletableFuture<Void> ready;
 
   protected HttpChannel(String transport, TransportConfig config) {
     this.transport = transport;
     this.config = config;
+    this.gate = new PublishGate(config);
     String scheme = config.url().getScheme();
     if (!"http".equalsIgnoreCase(scheme) && !"https".equalsIgnoreCase(scheme)) {
       throw new IllegalArgumentException("transport " + transport + " needs an http:// or https:// URL, not "
@@ -115,12 +119,10 @@ public abstract class HttpChannel implements Channel {
     if (state.get() == State.CLOSED) {
       return CompletableFuture.failedFuture(new SwitchboardException(Status.UNAVAILABLE, "channel is closed"));
     }
-    if (message.payloadSize() > config.maxMessageBytes()) {
-      return CompletableFuture.failedFuture(new SwitchboardException(Status.PAYLOAD_TOO_LARGE,
-          "payload of " + message.payloadSize() + " bytes is over the client limit of "
-              + config.maxMessageBytes() + " bytes (switchboard.max-message-bytes)"));
+    CompletableFuture<Message> result = gate.admit(message);
+    if (result.isDone()) {
+      return result;
     }
-    CompletableFuture<Message> result = new CompletableFuture<>();
     String key = UUID.randomUUID().toString();
     ready.thenRun(() -> publishAttempt(message, key, config.publishBackoff().start(), result));
     return result;
@@ -150,6 +152,7 @@ public abstract class HttpChannel implements Channel {
         }
         int sc = resp.statusCode();
         if (sc == 201 || sc == 200) {
+          state.leave(State.CONNECTING, State.OPEN);
           result.complete(MessageJson.readPublishResponse(resp.body(), m));
         } else {
           Duration hint = retryAfter(resp.headers());
@@ -205,6 +208,7 @@ public abstract class HttpChannel implements Channel {
     private volatile boolean positioned;
     private volatile Runnable abort;
     private boolean down; // guarded by this
+    private volatile boolean placed;
     private int resetsInARow; // guarded by this
 
     Stream(String topic, String afterId, MessageListener listener) {
@@ -267,7 +271,23 @@ public abstract class HttpChannel implements Channel {
     /** The attempt connected: resets the backoff and counts the stream as up. */
     public void opened() {
       retry.reset();
+      state.leave(State.CONNECTING, State.OPEN);
       markUp();
+    }
+
+    /**
+     * The subscription is in place on the server ({@code serverRecovered}: nothing after the
+     * requested id was lost): tells the listener once per connected period, i.e. again only after
+     * the stream was down.
+     */
+    public void placed(boolean serverRecovered) {
+      synchronized (this) {
+        if (placed) {
+          return;
+        }
+        placed = true;
+      }
+      subscribed(serverRecovered);
     }
 
     /**
@@ -282,6 +302,7 @@ public abstract class HttpChannel implements Channel {
         fail(cause);
         return;
       }
+      placed = false;
       markDown(cause);
       Optional<Duration> delay = retry.next(hint);
       if (delay.isEmpty()) {
