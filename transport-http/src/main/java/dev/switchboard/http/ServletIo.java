@@ -56,8 +56,8 @@ final class ServletIo {
       return null;
     }
     if (values.size() > 1) {
-      throw new SwitchboardException(Status.INVALID_ARGUMENT, "invalid_" + name,
-          "query parameter " + name + " is given " + values.size() + " times; give it once", null, null);
+      throw SwitchboardException.of(Status.INVALID_ARGUMENT, "invalid_" + name,
+          "query parameter " + name + " is given " + values.size() + " times; give it once");
     }
     return values.get(0);
   }
@@ -66,8 +66,8 @@ final class ServletIo {
     try {
       return WirePaths.percentDecode(s.replace("+", "%20"));
     } catch (SwitchboardException e) {
-      throw new SwitchboardException(Status.INVALID_ARGUMENT, "invalid_query",
-          "query string is not valid percent-encoded UTF-8 near " + Printable.quote(s), null, null);
+      throw SwitchboardException.of(Status.INVALID_ARGUMENT, "invalid_query",
+          "query string is not valid percent-encoded UTF-8 near " + Printable.quote(s));
     }
   }
 

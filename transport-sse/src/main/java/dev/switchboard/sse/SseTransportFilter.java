@@ -44,7 +44,9 @@ import org.slf4j.LoggerFactory;
  * stream opens; allowed origins get CORS headers.
  *
  * <p>Each stream starts with {@code retry:}, resumes from the {@code Last-Event-ID} header or the
- * {@code lastEventId} query parameter (browsers cannot set headers on the first connect), sends an
+ * {@code lastEventId} query parameter (browsers cannot set headers on the first connect), says the
+ * subscription is in place with the comment {@code : subscribed recovered=true|false} (which
+ * EventSource ignores; Switchboard's client reports it as {@code onSubscribed}), sends an
  * {@code event: reset} with {@code {"reason":"history_gap"}} when it cannot, and a {@code :} comment
  * heartbeat on a stream that has written nothing for half the interval, checked every half interval
  * (interval 15 s, configurable; so no stream is silent for longer than the interval, and a busy one
