@@ -34,9 +34,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * publishing is an HTTP POST with an automatic {@code Idempotency-Key} and safe retries; each
  * subscription is a downstream {@link Stream} (an SSE stream or a chain of long polls) that the
  * subclass runs and that this class reconnects with backoff, resuming from the last delivered id.
- * With HTTP/2 every request of the channel shares one connection. There is no connection of its own
- * to open: the channel is CONNECTING until one of its requests (a stream, a poll, a publish) is
- * answered, then OPEN; RECONNECTING while a stream is down.
+ * With HTTP/2 every request of the channel shares one connection. The channel is CONNECTING until
+ * the server first answers one of its requests (a probe made at once, a stream, a poll, a publish),
+ * then OPEN; RECONNECTING while a stream is down.
  *
  * <p>Internal. Thread-safe.
  */
@@ -66,16 +66,34 @@ public abstract class HttpChannel implements Channel {
         .connectTimeout(config.connectTimeout())
         .followRedirects(HttpClient.Redirect.NEVER)
         .build();
-    if (config.http2() && "http".equalsIgnoreCase(scheme)) {
-      // Cleartext HTTP/2 starts with an Upgrade on the first request; requests sent before it
-      // completes would each open their own HTTP/1.1 connection. One cheap request goes first.
-      HttpRequest probe = request(URI.create(stripSlash(config.url().toString()) + "/v1/"))
-          .method("HEAD", HttpRequest.BodyPublishers.noBody()).build();
-      ready = http.sendAsync(probe, HttpResponse.BodyHandlers.discarding())
-          .handle((r, e) -> (Void) null);
-    } else {
-      ready = CompletableFuture.completedFuture(null);
-    }
+    CompletableFuture<Void> probed = probe(config.reconnectBackoff().start());
+    // Cleartext HTTP/2 starts with an Upgrade on the first request; requests sent before it
+    // completes would each open their own HTTP/1.1 connection, so they wait for the probe.
+    ready = config.http2() && "http".equalsIgnoreCase(scheme) ? probed : CompletableFuture.completedFuture(null);
+  }
+
+  /**
+   * One cheap request ({@code HEAD /v1/}) made at once: any answer means the server is there, and
+   * the channel is OPEN (as a WebSocket channel is once connected). Until then it is CONNECTING; a
+   * probe that gets no answer is repeated with the reconnect backoff while nothing else got through.
+   *
+   * @return completes after the first attempt, answered or not
+   */
+  private CompletableFuture<Void> probe(Backoff.Retry retry) {
+    HttpRequest probe = request(URI.create(stripSlash(config.url().toString()) + "/v1/"))
+        .method("HEAD", HttpRequest.BodyPublishers.noBody()).build();
+    return http.sendAsync(probe, HttpResponse.BodyHandlers.discarding()).handle((r, e) -> {
+      if (e == null) {
+        state.leave(State.CONNECTING, State.OPEN);
+      } else if (state.get() == State.CONNECTING) {
+        retry.next(null).ifPresent(d -> ClientSupport.TIMER.schedule(() -> {
+          if (state.get() == State.CONNECTING) {
+            probe(retry);
+          }
+        }, d.toMillis(), TimeUnit.MILLISECONDS));
+      }
+      return null;
+    });
   }
 
   private static String stripSlash(String s) {
