@@ -438,9 +438,10 @@ public abstract class TransportContractTest {
   @Test
   void stateListener_seesTheChannelOpenOnlyOnceTheServerAnswers() throws Exception {
     int port = server.port();
+    URI url = server.url();
     server.close();
     hub.shutdown();
-    Channel c = open();
+    Channel c = open(b -> b.url(url));
     List<String> seen = new CopyOnWriteArrayList<>();
     c.addStateListener((from, to, cause) -> seen.add(from + ">" + to));
     Channel.State before = c.state();
