@@ -441,7 +441,21 @@ public abstract class TransportContractTest {
     URI url = server.url();
     server.close();
     hub.shutdown();
-    Channel c = open(b -> b.url(url));
+    server = new Server() { // the stopped server's address, for open()
+      @Override
+      public URI url() {
+        return url;
+      }
+
+      @Override
+      public int port() {
+        return port;
+      }
+
+      @Override
+      public void close() {}
+    };
+    Channel c = open();
     List<String> seen = new CopyOnWriteArrayList<>();
     c.addStateListener((from, to, cause) -> seen.add(from + ">" + to));
     Channel.State before = c.state();
