@@ -334,9 +334,10 @@ class Ws {
     this.drop(unavailable('connection lost before the hub acknowledged the publish (it may or may not be stored)'));
     if (this.stopped) return;
     const e =
-      status == 401 || (code == 1008 && /^unauth/.test(reason))
+      // 4401/4403: the hub's private close codes for 401/403; 1008: an older hub's refusal.
+      status == 401 || code == 4401
         ? fail(401, 'unauthenticated', reason || 'WebSocket handshake refused with HTTP 401')
-        : status == 403 || code == 1008
+        : status == 403 || code == 4403 || code == 1008
           ? fail(403, 'forbidden', reason || 'WebSocket handshake refused with HTTP 403')
           : fail(status || 503, 'unavailable', 'WebSocket closed (' + code + (reason ? ' ' + reason : '') + ')');
     if (e.status != 401 && ch._refused(this, e)) return;

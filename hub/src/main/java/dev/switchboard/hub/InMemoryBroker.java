@@ -177,21 +177,21 @@ public final class InMemoryBroker implements Broker {
     }
     long size = messageBytes(draft);
     if (size > maxTotalBytes) {
-      return CompletableFuture.failedFuture(new SwitchboardException(Status.PAYLOAD_TOO_LARGE, "payload_too_large",
+      return CompletableFuture.failedFuture(SwitchboardException.of(Status.PAYLOAD_TOO_LARGE, "payload_too_large",
           "a message of " + size + " bytes (estimated, with overhead) is larger than the broker's history budget of "
-              + maxTotalBytes + " bytes", null, null));
+              + maxTotalBytes + " bytes"));
     }
     Topic t = topics.get(draft.topic());
     if (t == null && topics.size() >= maxTopics) {
-      return CompletableFuture.failedFuture(new SwitchboardException(Status.UNAVAILABLE, "too_many_topics",
-          "the broker holds its limit of " + maxTopics + " topics", null, null));
+      return CompletableFuture.failedFuture(SwitchboardException.of(Status.UNAVAILABLE, "too_many_topics",
+          "the broker holds its limit of " + maxTopics + " topics"));
     }
     // A new topic's own bytes count too, so a flood of new topics meets the budget like any other.
     long topicBytes = t == null ? topicBytes(draft.topic()) : 0;
     if (!reserve(size + topicBytes)) {
-      return CompletableFuture.failedFuture(new SwitchboardException(Status.UNAVAILABLE, "history_budget_exhausted",
+      return CompletableFuture.failedFuture(SwitchboardException.of(Status.UNAVAILABLE, "history_budget_exhausted",
           "the broker's history holds its budget of " + maxTotalBytes + " bytes and no older message could be"
-              + " evicted; retry later", null, null));
+              + " evicted; retry later"));
     }
     return CompletableFuture.completedFuture(append(t, draft, size, topicBytes));
   }

@@ -96,9 +96,9 @@ public final class OriginPolicy {
       return;
     }
     String shown = host == null ? null : port > 0 ? host + ":" + port : host;
-    throw new SwitchboardException(Status.PERMISSION_DENIED, "forbidden_host", "requests for host "
+    throw SwitchboardException.of(Status.PERMISSION_DENIED, "forbidden_host", "requests for host "
         + Printable.quote(shown) + " are refused: it is not an allowed host of this server"
-        + " (OriginPolicy.Builder.allowHost)", null, null);
+        + " (OriginPolicy.Builder.allowHost)");
   }
 
   private boolean wildcardMatch(String name, int port) {
@@ -128,9 +128,9 @@ public final class OriginPolicy {
     if (origin == null || isAllowedCrossOrigin(origin) || isSameOrigin(origin, scheme, host, port)) {
       return;
     }
-    throw new SwitchboardException(Status.PERMISSION_DENIED, "forbidden_origin", "cross-origin request from "
+    throw SwitchboardException.of(Status.PERMISSION_DENIED, "forbidden_origin", "cross-origin request from "
         + Printable.quote(origin) + " refused: it is neither this server's origin nor an allowed one"
-        + " (OriginPolicy.Builder.allowOrigin)", null, null);
+        + " (OriginPolicy.Builder.allowOrigin)");
   }
 
   /**

@@ -274,7 +274,7 @@ public abstract class OutboundWriter<F> implements Connection.Sink {
 
   @Override
   public final void onClose(Status status, String reason) {
-    requestClose(new SwitchboardException(status, status.code(), reason, null, null),
+    requestClose(SwitchboardException.of(status, status.code(), reason),
         status == Status.SLOW_CONSUMER); // a slow consumer resumes from history: queued events go
     drain();
   }

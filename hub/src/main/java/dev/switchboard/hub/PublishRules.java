@@ -57,8 +57,8 @@ final class PublishRules {
     boolean json = draft.isJson();
     if (json || draft.isText()) {
       if (charset != null && !charset.equals("utf-8") && !charset.equals("us-ascii")) {
-        throw new SwitchboardException(Status.UNSUPPORTED_MEDIA_TYPE, "unsupported_charset",
-            "charset " + Printable.quote(charset) + " is not supported; send text and JSON as UTF-8", null, null);
+        throw SwitchboardException.of(Status.UNSUPPORTED_MEDIA_TYPE, "unsupported_charset",
+            "charset " + Printable.quote(charset) + " is not supported; send text and JSON as UTF-8");
       }
       byte[] payload = draft.payload();
       if (json) {
@@ -66,8 +66,8 @@ final class PublishRules {
       } else {
         int bad = MessageJson.invalidUtf8At(payload);
         if (bad >= 0) {
-          throw new SwitchboardException(Status.INVALID_ARGUMENT, "invalid_text",
-              "payload is declared " + media + " but is not valid UTF-8 (at byte " + bad + ")", null, null);
+          throw SwitchboardException.of(Status.INVALID_ARGUMENT, "invalid_text",
+              "payload is declared " + media + " but is not valid UTF-8 (at byte " + bad + ")");
         }
       }
     }
@@ -76,24 +76,23 @@ final class PublishRules {
 
   private static void checkHeaders(Map<String, String> headers, int maxHeaders, int maxHeaderBytes) {
     if (headers.size() > maxHeaders) {
-      throw new SwitchboardException(Status.INVALID_ARGUMENT, "too_many_headers",
-          headers.size() + " headers are over the limit of " + maxHeaders, null, null);
+      throw SwitchboardException.of(Status.INVALID_ARGUMENT, "too_many_headers",
+          headers.size() + " headers are over the limit of " + maxHeaders);
     }
     long bytes = 0;
     for (Map.Entry<String, String> h : headers.entrySet()) {
       String name = h.getKey();
       for (int i = 0; i < name.length(); i++) {
         if (!isTokenChar(name.charAt(i))) {
-          throw new SwitchboardException(Status.INVALID_ARGUMENT, "invalid_header",
-              "header name " + Printable.quote(name) + " is not a token: use letters, digits and !#$%&'*+-.^_`|~",
-              null, null);
+          throw SwitchboardException.of(Status.INVALID_ARGUMENT, "invalid_header",
+              "header name " + Printable.quote(name) + " is not a token: use letters, digits and !#$%&'*+-.^_`|~");
         }
       }
       bytes += name.length() + utf8Length(h.getValue());
     }
     if (bytes > maxHeaderBytes) {
-      throw new SwitchboardException(Status.INVALID_ARGUMENT, "headers_too_large",
-          "headers of " + bytes + " bytes are over the limit of " + maxHeaderBytes + " bytes", null, null);
+      throw SwitchboardException.of(Status.INVALID_ARGUMENT, "headers_too_large",
+          "headers of " + bytes + " bytes are over the limit of " + maxHeaderBytes + " bytes");
     }
   }
 
@@ -176,8 +175,8 @@ final class PublishRules {
   }
 
   private static SwitchboardException notAMediaType(String ct, String problem) {
-    return new SwitchboardException(Status.UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
-        "content type " + Printable.quote(ct) + " is not a media type: " + problem, null, null);
+    return SwitchboardException.of(Status.UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
+        "content type " + Printable.quote(ct) + " is not a media type: " + problem);
   }
 
   /** The end of the token starting at {@code from} ({@code from} itself when there is none). */

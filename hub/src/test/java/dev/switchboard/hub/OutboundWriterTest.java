@@ -284,7 +284,7 @@ class OutboundWriterTest {
     Transport t = open(new Transport(false), "t");
     t.ready = false;
     publish("t", 0, 2);
-    t.closeNow(new SwitchboardException(Status.UNAVAILABLE, "ping_timeout", "no pong", null, null));
+    t.closeNow(SwitchboardException.of(Status.UNAVAILABLE, "ping_timeout", "no pong"));
     assertEquals(List.of("close:ping_timeout"), t.log);
   }
 

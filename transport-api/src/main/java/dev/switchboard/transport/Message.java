@@ -224,10 +224,9 @@ public final class Message {
      */
     public Builder contentType(String contentType) {
       if (contentType == null || contentType.isBlank() || hasControl(contentType)) {
-        throw new SwitchboardException(Status.UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
+        throw SwitchboardException.of(Status.UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
             "content type " + Printable.quote(contentType) + " is not a media type"
-                + (contentType != null && hasControl(contentType) ? " (it contains control characters)" : ""),
-            null, null);
+                + (contentType != null && hasControl(contentType) ? " (it contains control characters)" : ""));
       }
       this.contentType = contentType.trim();
       return this;
@@ -242,10 +241,9 @@ public final class Message {
      */
     public Builder header(String name, String value) {
       if (name == null || name.isEmpty() || hasControl(name) || value == null || hasControl(value)) {
-        throw new SwitchboardException(Status.INVALID_ARGUMENT, "invalid_header",
+        throw SwitchboardException.of(Status.INVALID_ARGUMENT, "invalid_header",
             "header " + Printable.quote(name) + " is invalid: names and values must be non-null text"
-                + " without control characters" + (name == null || name.isEmpty() ? " and names non-empty" : ""),
-            null, null);
+                + " without control characters" + (name == null || name.isEmpty() ? " and names non-empty" : ""));
       }
       headers.put(name, value);
       return this;

@@ -29,6 +29,16 @@ public class SwitchboardException extends RuntimeException {
   }
 
   /**
+   * An exception with its own short code and no retry hint or cause: the common case of a refusal
+   * that names what was wrong, e.g. {@code of(Status.INVALID_ARGUMENT, "invalid_topic", "…")}.
+   *
+   * @param errorCode short machine-readable code, e.g. {@code invalid_topic}
+   */
+  public static SwitchboardException of(Status status, String errorCode, String message) {
+    return new SwitchboardException(status, errorCode, message, null, null);
+  }
+
+  /**
    * The full form.
    *
    * @param errorCode short machine-readable code, e.g. {@code invalid_topic}

@@ -38,9 +38,9 @@ public final class Topics {
    */
   public static String requireValid(String topic) {
     if (!isValid(topic)) {
-      throw new SwitchboardException(Status.INVALID_ARGUMENT, "invalid_topic",
+      throw SwitchboardException.of(Status.INVALID_ARGUMENT, "invalid_topic",
           "invalid topic " + Printable.quote(topic) + ": use 1-" + MAX_LENGTH
-              + " characters of A-Z a-z 0-9 . _ - : (not '.' or '..')", null, null);
+              + " characters of A-Z a-z 0-9 . _ - : (not '.' or '..')");
     }
     return topic;
   }
@@ -52,9 +52,9 @@ public final class Topics {
    */
   public static String requireValidEvent(String event) {
     if (event != null && !isValid(event)) {
-      throw new SwitchboardException(Status.INVALID_ARGUMENT, "invalid_event",
+      throw SwitchboardException.of(Status.INVALID_ARGUMENT, "invalid_event",
           "invalid event name " + Printable.quote(event) + ": use 1-" + MAX_LENGTH
-              + " characters of A-Z a-z 0-9 . _ - : (not '.' or '..')", null, null);
+              + " characters of A-Z a-z 0-9 . _ - : (not '.' or '..')");
     }
     return event;
   }
@@ -81,9 +81,9 @@ public final class Topics {
       ok = c >= 0x21 && c <= 0x7e;
     }
     if (!ok) {
-      throw new SwitchboardException(Status.INVALID_ARGUMENT, "invalid_id", "invalid message id "
+      throw SwitchboardException.of(Status.INVALID_ARGUMENT, "invalid_id", "invalid message id "
           + Printable.quote(id) + ": use the id of a message received (1-" + MAX_ID_LENGTH
-          + " visible ASCII characters)", null, null);
+          + " visible ASCII characters)");
     }
     return id;
   }

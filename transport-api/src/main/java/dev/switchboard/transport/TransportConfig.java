@@ -30,6 +30,8 @@ import java.util.TreeMap;
  *   <tr><td>switchboard.reconnect.max-attempts</td><td>SWITCHBOARD_RECONNECT_MAX_ATTEMPTS</td><td>0 (forever)</td></tr>
  *   <tr><td>switchboard.publish.max-attempts</td><td>SWITCHBOARD_PUBLISH_MAX_ATTEMPTS</td><td>4 retries</td></tr>
  *   <tr><td>switchboard.max-message-bytes</td><td>SWITCHBOARD_MAX_MESSAGE_BYTES</td><td>1048576</td></tr>
+ *   <tr><td>switchboard.max-pending-publishes</td><td>SWITCHBOARD_MAX_PENDING_PUBLISHES</td><td>1024 (publishes awaiting an answer)</td></tr>
+ *   <tr><td>switchboard.max-send-queue-bytes</td><td>SWITCHBOARD_MAX_SEND_QUEUE_BYTES</td><td>16777216 (WebSocket, gRPC: frames not yet written)</td></tr>
  *   <tr><td>switchboard.long-poll-wait</td><td>SWITCHBOARD_LONG_POLL_WAIT</td><td>30s (max 60s)</td></tr>
  *   <tr><td>switchboard.http2</td><td>SWITCHBOARD_HTTP2</td><td>true</td></tr>
  *   <tr><td>switchboard.keep-alive</td><td>SWITCHBOARD_KEEP_ALIVE</td><td>0 (off): gRPC client keepalive ping interval</td></tr>
@@ -45,7 +47,8 @@ public final class TransportConfig {
 
   private static final List<String> KEYS = List.of("transport", "url", "token", "connect-timeout",
       "request-timeout", "reconnect.initial", "reconnect.max", "reconnect.max-attempts",
-      "publish.max-attempts", "max-message-bytes", "long-poll-wait", "http2", "keep-alive");
+      "publish.max-attempts", "max-message-bytes", "max-pending-publishes", "max-send-queue-bytes",
+      "long-poll-wait", "http2", "keep-alive");
 
   private final String transport;
   private final URI url;
@@ -54,6 +57,8 @@ public final class TransportConfig {
   private final Backoff reconnectBackoff;
   private final Backoff publishBackoff;
   private final int maxMessageBytes;
+  private final int maxPendingPublishes;
+  private final long maxSendQueueBytes;
   private final Duration longPollWait;
   private final boolean http2;
   private final Duration keepAlive;
@@ -67,6 +72,8 @@ public final class TransportConfig {
     this.reconnectBackoff = b.reconnectBackoff;
     this.publishBackoff = b.publishBackoff;
     this.maxMessageBytes = b.maxMessageBytes;
+    this.maxPendingPublishes = b.maxPendingPublishes;
+    this.maxSendQueueBytes = b.maxSendQueueBytes;
     this.longPollWait = b.longPollWait;
     this.http2 = b.http2;
     this.keepAlive = b.keepAlive;
@@ -156,6 +163,16 @@ public final class TransportConfig {
     return maxMessageBytes;
   }
 
+  /** How many publishes may await an answer at once; see {@link Builder#maxPendingPublishes}. */
+  public int maxPendingPublishes() {
+    return maxPendingPublishes;
+  }
+
+  /** The bound on frames queued for sending, in bytes; see {@link Builder#maxSendQueueBytes}. */
+  public long maxSendQueueBytes() {
+    return maxSendQueueBytes;
+  }
+
   public Duration longPollWait() {
     return longPollWait;
   }
@@ -184,6 +201,8 @@ public final class TransportConfig {
     b.reconnectBackoff = reconnectBackoff;
     b.publishBackoff = publishBackoff;
     b.maxMessageBytes = maxMessageBytes;
+    b.maxPendingPublishes = maxPendingPublishes;
+    b.maxSendQueueBytes = maxSendQueueBytes;
     b.longPollWait = longPollWait;
     b.http2 = http2;
     b.keepAlive = keepAlive;
@@ -195,7 +214,8 @@ public final class TransportConfig {
   public String toString() {
     return "TransportConfig{transport=" + transport + ", url=" + url + ", connectTimeout="
         + connectTimeout + ", requestTimeout=" + requestTimeout + ", reconnect=" + reconnectBackoff
-        + ", maxMessageBytes=" + maxMessageBytes + ", longPollWait=" + longPollWait + ", http2="
+        + ", maxMessageBytes=" + maxMessageBytes + ", maxPendingPublishes=" + maxPendingPublishes
+        + ", maxSendQueueBytes=" + maxSendQueueBytes + ", longPollWait=" + longPollWait + ", http2="
         + http2 + ", keepAlive=" + keepAlive + ", headers=" + headers.keySet() + "}";
   }
 
@@ -212,6 +232,8 @@ public final class TransportConfig {
     private Backoff publishBackoff =
         Backoff.exponential(Duration.ofMillis(100), Duration.ofSeconds(5)).withMaxAttempts(4);
     private int maxMessageBytes = 1 << 20;
+    private int maxPendingPublishes = 1024;
+    private long maxSendQueueBytes = 16L << 20;
     private Duration longPollWait = Duration.ofSeconds(30);
     private boolean http2 = true;
     private Duration keepAlive = Duration.ZERO;
@@ -271,6 +293,32 @@ public final class TransportConfig {
         throw new IllegalArgumentException("max-message-bytes must be >= 1: " + bytes);
       }
       this.maxMessageBytes = bytes;
+      return this;
+    }
+
+    /**
+     * How many publishes may await the server's answer at once (default 1024); past it
+     * {@link Channel#send} fails at once with {@link Status#TOO_MANY_REQUESTS}
+     * ({@code too_many_pending}) instead of buffering without bound.
+     */
+    public Builder maxPendingPublishes(int count) {
+      if (count < 1) {
+        throw new IllegalArgumentException("max-pending-publishes must be >= 1: " + count);
+      }
+      this.maxPendingPublishes = count;
+      return this;
+    }
+
+    /**
+     * How many bytes of frames a WebSocket or gRPC channel may hold written but not yet sent
+     * (default 16 MiB, as OkHttp's {@code WebSocket}); a publish past it fails at once with
+     * {@link Status#TOO_MANY_REQUESTS} ({@code send_queue_full}).
+     */
+    public Builder maxSendQueueBytes(long bytes) {
+      if (bytes < 1) {
+        throw new IllegalArgumentException("max-send-queue-bytes must be >= 1: " + bytes);
+      }
+      this.maxSendQueueBytes = bytes;
       return this;
     }
 
@@ -338,6 +386,8 @@ public final class TransportConfig {
           case "publish.max-attempts":
             return publishBackoff(publishBackoff.withMaxAttempts(Integer.parseInt(v)));
           case "max-message-bytes": return maxMessageBytes(Integer.parseInt(v));
+          case "max-pending-publishes": return maxPendingPublishes(Integer.parseInt(v));
+          case "max-send-queue-bytes": return maxSendQueueBytes(Long.parseLong(v));
           case "long-poll-wait": return longPollWait(parseDuration(v));
           case "http2": return http2(parseBoolean(v));
           case "keep-alive": return keepAlive(parseDuration(v));

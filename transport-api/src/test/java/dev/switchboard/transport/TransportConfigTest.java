@@ -62,6 +62,22 @@ class TransportConfigTest {
   }
 
   @Test
+  void sendBounds_haveDefaults_andPropertiesAndEnvironmentSetThem() {
+    TransportConfig d = TransportConfig.builder().url("http://h").build();
+    assertEquals(1024, d.maxPendingPublishes());
+    assertEquals(16L << 20, d.maxSendQueueBytes());
+    TransportConfig c = TransportConfig.fromProperties(Map.of("switchboard.url", "http://h",
+        "switchboard.max-pending-publishes", "7", "switchboard.max-send-queue-bytes", "4096")).build();
+    assertEquals(7, c.maxPendingPublishes());
+    assertEquals(4096, c.maxSendQueueBytes());
+    assertEquals(9, TransportConfig.fromEnvironment(Map.of("SWITCHBOARD_URL", "http://h",
+        "SWITCHBOARD_MAX_PENDING_PUBLISHES", "9")).build().maxPendingPublishes());
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> TransportConfig.fromProperties(Map.of("switchboard.max-send-queue-bytes", "0")));
+    assertTrue(e.getMessage().contains("max-send-queue-bytes"), e.getMessage());
+  }
+
+  @Test
   void badValues_failNamingTheSetting() {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
         () -> TransportConfig.fromProperties(Map.of("switchboard.conect-timeout", "1s")));

@@ -25,6 +25,9 @@ final class GrpcCodec {
   static final Metadata.Key<String> RETRY_AFTER_KEY =
       Metadata.Key.of("retry-after", Metadata.ASCII_STRING_MARSHALLER);
 
+  /** Room for the protobuf envelope around a payload of the largest allowed size (both directions). */
+  static final int ENVELOPE_BYTES = 64 * 1024;
+
   private GrpcCodec() {}
 
   static dev.switchboard.grpc.v1.Message toProto(Message m) {
@@ -71,8 +74,7 @@ final class GrpcCodec {
    */
   static Message draft(PublishRequest r) {
     if (r.getTopic().isEmpty()) {
-      throw new SwitchboardException(Status.INVALID_ARGUMENT, "missing_field",
-          "publish needs a topic", null, null);
+      throw SwitchboardException.of(Status.INVALID_ARGUMENT, "missing_field", "publish needs a topic");
     }
     Message.Builder b = Message.builder(Topics.requireValid(r.getTopic()))
         .payload(r.getData().toByteArray(), contentType(r.getContentType()))
@@ -133,7 +135,7 @@ final class GrpcCodec {
   }
 
   static SwitchboardException fromError(Error e) {
-    Status status = e.getStatus() != 0 ? Status.fromHttpStatus(e.getStatus()) : fromGrpcCode(e.getCode());
+    Status status = e.getStatus() != 0 ? Status.fromHttpStatus(e.getStatus()) : Status.fromGrpcCode(e.getCode());
     return new SwitchboardException(status, e.getError().isEmpty() ? status.code() : e.getError(),
         e.getMessage(), e.getRetryAfter() > 0 ? Duration.ofSeconds(e.getRetryAfter()) : null, null);
   }
@@ -177,7 +179,7 @@ final class GrpcCodec {
       }
     }
     if (status == null) {
-      status = fromGrpcCode(s.getCode().value());
+      status = Status.fromGrpcCode(s.getCode().value());
       if (s.getCode() == io.grpc.Status.Code.RESOURCE_EXHAUSTED && s.getDescription() != null
           && s.getDescription().contains("exceeds maximum")) {
         status = Status.PAYLOAD_TOO_LARGE; // gRPC's own max inbound message size
@@ -189,20 +191,5 @@ final class GrpcCodec {
     String description = s.getDescription() != null ? s.getDescription() : s.getCode().name();
     return new SwitchboardException(status, code != null ? code : status.code(),
         description, retryAfter, s.getCause() != null ? s.getCause() : t);
-  }
-
-  static Status fromGrpcCode(int code) {
-    switch (code) {
-      case 3: case 11: return Status.INVALID_ARGUMENT; // INVALID_ARGUMENT, OUT_OF_RANGE
-      case 16: return Status.UNAUTHENTICATED;
-      case 7: return Status.PERMISSION_DENIED;
-      case 5: return Status.NOT_FOUND;
-      case 12: return Status.METHOD_NOT_ALLOWED; // UNIMPLEMENTED
-      case 6: case 10: return Status.CONFLICT; // ALREADY_EXISTS, ABORTED
-      case 8: return Status.TOO_MANY_REQUESTS; // RESOURCE_EXHAUSTED without our trailer
-      case 9: return Status.UNPROCESSABLE; // FAILED_PRECONDITION
-      case 13: case 2: case 15: return Status.INTERNAL; // INTERNAL, UNKNOWN, DATA_LOSS
-      default: return Status.UNAVAILABLE; // UNAVAILABLE, DEADLINE_EXCEEDED, CANCELLED
-    }
   }
 }

@@ -61,7 +61,7 @@ public final class GrpcHubServer implements AutoCloseable {
     this.health = new HealthStatusManager();
     this.shutdownGrace = b.shutdownGrace;
     int maxInbound = b.maxInboundMessageBytes > 0 ? b.maxInboundMessageBytes
-        : b.hub.maxPayloadBytes() + 64 * 1024;
+        : b.hub.maxPayloadBytes() + GrpcCodec.ENVELOPE_BYTES;
     NettyServerBuilder nb = NettyServerBuilder
         .forAddress(new InetSocketAddress(b.host, b.port), b.credentials)
         .maxInboundMessageSize(maxInbound)

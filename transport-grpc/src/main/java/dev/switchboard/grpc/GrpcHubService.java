@@ -140,7 +140,7 @@ public final class GrpcHubService implements BindableService {
    */
   public void closeStreams(String reason) {
     for (Stream<?> s : List.copyOf(streams)) {
-      s.closeAfterFlush(new SwitchboardException(Status.UNAVAILABLE, "shutting_down", reason, null, null));
+      s.closeAfterFlush(SwitchboardException.of(Status.UNAVAILABLE, "shutting_down", reason));
     }
   }
 
@@ -280,8 +280,8 @@ public final class GrpcHubService implements BindableService {
 
   private static String requireTopic(String topic, String op) {
     if (topic.isEmpty()) {
-      throw new SwitchboardException(Status.INVALID_ARGUMENT, "missing_field",
-          op + " needs a topic", null, null);
+      throw SwitchboardException.of(Status.INVALID_ARGUMENT, "missing_field",
+          op + " needs a topic");
     }
     return Topics.requireValid(topic);
   }
@@ -406,9 +406,9 @@ public final class GrpcHubService implements BindableService {
             break;
           }
           default:
-            throw new SwitchboardException(Status.INVALID_ARGUMENT, "unknown_frame",
+            throw SwitchboardException.of(Status.INVALID_ARGUMENT, "unknown_frame",
                 "client frame has no subscribe, unsubscribe or publish (unknown field numbers: "
-                    + frame.getUnknownFields().asMap().keySet() + ")", null, null);
+                    + frame.getUnknownFields().asMap().keySet() + ")");
         }
       } catch (RuntimeException e) {
         replyError(ref, e);

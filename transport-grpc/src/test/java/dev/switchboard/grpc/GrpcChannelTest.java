@@ -23,7 +23,6 @@ import java.nio.file.Path;
 import java.security.KeyStore;
 import java.time.Duration;
 import java.util.Map;
-import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutionException;
@@ -69,30 +68,10 @@ class GrpcChannelTest {
   void publishWithoutAnAnswer_failsAfterTheRequestTimeout() throws Exception {
     // A broker that never finishes storing (forces the fault); everything else is real.
     InMemoryBroker real = new InMemoryBroker(100);
-    Broker stuck = new Broker() {
+    Broker stuck = new dev.switchboard.testkit.ForwardingBroker(real) {
       @Override
       public CompletionStage<Message> publish(Message draft) {
         return new CompletableFuture<>();
-      }
-
-      @Override
-      public AutoCloseable subscribe(String topic, Listener listener) {
-        return real.subscribe(topic, listener);
-      }
-
-      @Override
-      public CompletionStage<History> history(String topic, String afterId, int limit) {
-        return real.history(topic, afterId, limit);
-      }
-
-      @Override
-      public CompletionStage<Optional<Message>> get(String topic, String id) {
-        return real.get(topic, id);
-      }
-
-      @Override
-      public void close() {
-        real.close();
       }
     };
     Hub hub = Hub.builder().broker(stuck).build();

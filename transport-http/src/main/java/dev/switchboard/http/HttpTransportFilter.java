@@ -272,9 +272,9 @@ public final class HttpTransportFilter implements Filter {
     } catch (NumberFormatException e) {
       // fall through to the error naming the parameter
     }
-    throw new SwitchboardException(Status.INVALID_ARGUMENT, "invalid_" + name,
+    throw SwitchboardException.of(Status.INVALID_ARGUMENT, "invalid_" + name,
         name + " must be a whole number from " + min + " to " + max + ", not '"
-            + (v.length() > 40 ? v.substring(0, 40) + "..." : v) + "'", null, null);
+            + (v.length() > 40 ? v.substring(0, 40) + "..." : v) + "'");
   }
 
   // ---- GET /v1/topics/{topic}/messages/{id} ----

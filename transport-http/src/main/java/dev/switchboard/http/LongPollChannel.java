@@ -2,6 +2,7 @@ package dev.switchboard.http;
 
 import static dev.switchboard.transport.internal.ClientSupport.unwrap;
 
+import dev.switchboard.transport.MessageListener;
 import dev.switchboard.transport.Status;
 import dev.switchboard.transport.SwitchboardException;
 import dev.switchboard.transport.TransportConfig;
@@ -34,14 +35,15 @@ final class LongPollChannel extends HttpChannel {
     }
     String query;
     long waitSecs = config.longPollWait().toSeconds();
+    String after = stream.requestResume();
     if (!stream.isPositioned()) {
       // Live only: first learn the newest id, then wait for what comes after it.
       query = "limit=0";
       waitSecs = 0;
-    } else if (stream.resumeId() == null) {
+    } else if (after == null) {
       query = "wait=" + waitSecs;
     } else {
-      query = "after=" + encodeSegment(stream.resumeId()) + "&wait=" + waitSecs;
+      query = "after=" + encodeSegment(after) + "&wait=" + waitSecs;
     }
     HttpRequest req = request(topicUri(stream.topic(), "messages", query))
         .timeout(config.requestTimeout().plusSeconds(waitSecs))
@@ -62,11 +64,13 @@ final class LongPollChannel extends HttpChannel {
         int sc = resp.statusCode();
         if (sc == 204) {
           stream.opened();
+          stream.placed(true);
         } else if (sc == 200) {
           stream.opened();
           MessageJson.Page page = MessageJson.readPage(resp.body());
+          stream.placed(page.recovered());
           if (!page.recovered() && stream.isPositioned()) {
-            stream.reset("history_gap");
+            stream.reset(MessageListener.HISTORY_GAP);
             reset = true;
           }
           page.messages().forEach(stream::deliver);

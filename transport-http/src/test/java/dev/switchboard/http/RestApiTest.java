@@ -204,30 +204,12 @@ class RestApiTest {
     CompletableFuture<Message> pending = new CompletableFuture<>();
     java.util.concurrent.CountDownLatch publishing = new java.util.concurrent.CountDownLatch(1);
     InMemoryBroker real = new InMemoryBroker();
-    hub = Hub.builder().broker(new dev.switchboard.hub.Broker() {
+    hub = Hub.builder().broker(new dev.switchboard.testkit.ForwardingBroker(real) {
       @Override
       public java.util.concurrent.CompletionStage<Message> publish(Message draft) {
         publishing.countDown();
         return pending;
       }
-
-      @Override
-      public AutoCloseable subscribe(String topic, Listener listener) {
-        return real.subscribe(topic, listener);
-      }
-
-      @Override
-      public java.util.concurrent.CompletionStage<History> history(String topic, String afterId, int limit) {
-        return real.history(topic, afterId, limit);
-      }
-
-      @Override
-      public java.util.concurrent.CompletionStage<java.util.Optional<Message>> get(String topic, String id) {
-        return real.get(topic, id);
-      }
-
-      @Override
-      public void close() {}
     }).build();
     jetty = EmbeddedJetty.start(0, List.of(HttpTransportFilter.builder(hub).basePath("/api").build()));
     CompletableFuture<HttpResponse<String>> firstReq = http.sendAsync(req("/v1/topics/slow/messages")

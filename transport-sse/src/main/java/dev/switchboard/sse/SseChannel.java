@@ -3,6 +3,7 @@ package dev.switchboard.sse;
 import static dev.switchboard.transport.internal.ClientSupport.unwrap;
 
 import dev.switchboard.transport.Message;
+import dev.switchboard.transport.MessageListener;
 import dev.switchboard.transport.Status;
 import dev.switchboard.transport.SwitchboardException;
 import dev.switchboard.transport.TransportConfig;
@@ -40,8 +41,9 @@ final class SseChannel extends HttpChannel {
         .header("Cache-Control", "no-cache")
         .timeout(Duration.ofDays(365)) // a stream lasts as long as it lasts; heartbeats keep it alive
         .GET();
-    if (stream.resumeId() != null) {
-      b.header("Last-Event-ID", stream.resumeId());
+    String after = stream.requestResume();
+    if (after != null) {
+      b.header("Last-Event-ID", after);
     }
     EventSubscriber events = new EventSubscriber(stream);
     stream.onAbort(events::cancel);
@@ -168,6 +170,14 @@ final class SseChannel extends HttpChannel {
     }
 
     @Override
+    public void onComment(String comment) {
+      String c = comment.strip();
+      if (c.startsWith(SseFormat.SUBSCRIBED)) {
+        stream.placed(Boolean.parseBoolean(c.substring(SseFormat.SUBSCRIBED.length())));
+      }
+    }
+
+    @Override
     public void onRetry(long millis) {
       retryMillis = millis;
     }
@@ -190,7 +200,7 @@ final class SseChannel extends HttpChannel {
           return data.substring(q1 + 1, q2);
         }
       }
-      return "history_gap";
+      return MessageListener.HISTORY_GAP;
     }
   }
 }

@@ -29,6 +29,18 @@ final class SseFormat {
     return ":\n\n".getBytes(StandardCharsets.US_ASCII);
   }
 
+  /** The comment that starts {@link #subscribed}; clients other than Switchboard's ignore comments. */
+  static final String SUBSCRIBED = "subscribed recovered=";
+
+  /**
+   * {@code : subscribed recovered=true|false}, a comment line saying the subscription is in place
+   * ({@code recovered} false when a resume hit a history gap; a reset event follows). EventSource
+   * and other third-party clients ignore comments.
+   */
+  static byte[] subscribed(boolean recovered) {
+    return (": " + SUBSCRIBED + recovered + "\n\n").getBytes(StandardCharsets.US_ASCII);
+  }
+
   static byte[] reset(String reason) {
     return ("event: reset\ndata: {\"reason\":\"" + reason + "\"}\n\n").getBytes(StandardCharsets.UTF_8);
   }

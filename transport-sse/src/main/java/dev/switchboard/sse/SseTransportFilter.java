@@ -45,7 +45,9 @@ import org.slf4j.LoggerFactory;
  * stream opens; allowed origins get CORS headers.
  *
  * <p>Each stream starts with {@code retry:}, resumes from the {@code Last-Event-ID} header or the
- * {@code lastEventId} query parameter (browsers cannot set headers on the first connect), sends an
+ * {@code lastEventId} query parameter (browsers cannot set headers on the first connect), says the
+ * subscription is in place with the comment {@code : subscribed recovered=true|false} (which
+ * EventSource ignores; Switchboard's client reports it as {@code onSubscribed}), sends an
  * {@code event: reset} with {@code {"reason":"history_gap"}} when it cannot, and a {@code :} comment
  * heartbeat on a stream that has written nothing for half the interval, checked every half interval
  * (interval 15 s, configurable; so no stream is silent for longer than the interval, and a busy one
@@ -265,13 +267,13 @@ public final class SseTransportFilter implements Filter {
 
     @Override
     protected byte[] encode(Connection.Event e) {
-      if (e instanceof Connection.Delivery) {
-        return SseFormat.encoded(((Connection.Delivery) e).message());
+      if (e instanceof Connection.Delivery d) {
+        return SseFormat.encoded(d.message());
       }
-      if (e instanceof Connection.Reset) {
-        return SseFormat.reset(((Connection.Reset) e).reason());
+      if (e instanceof Connection.Reset r) {
+        return SseFormat.reset(r.reason());
       }
-      return null; // Subscribed: SSE has no event for it
+      return e instanceof Connection.Subscribed s ? SseFormat.subscribed(s.recovered()) : null;
     }
 
     @Override

@@ -203,7 +203,7 @@ class SseWireTest {
   @Test
   void heartbeats_areCommentLines() throws Exception {
     RawStream s = new RawStream(events("hb"));
-    s.awaitContains("retry: 1234\n\n:\n\n:\n\n");
+    s.awaitContains("retry: 1234\n\n: subscribed recovered=true\n\n:\n\n:\n\n");
   }
 
   @Test

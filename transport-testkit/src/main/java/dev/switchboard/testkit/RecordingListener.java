@@ -11,10 +11,13 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Predicate;
 
 /**
  * A {@link MessageListener} that records every callback in order, for assertions. Thread-safe.
+ * {@link #onSubscribed} is recorded apart (see {@link #subscribed}), so tests that do not look for
+ * it are not disturbed by it.
  */
 public class RecordingListener implements MessageListener {
   /** One recorded callback: exactly one of the fields is set. */
@@ -26,21 +29,54 @@ public class RecordingListener implements MessageListener {
     }
   }
 
+  /**
+   * One {@link #onSubscribed} call.
+   *
+   * @param eventsBefore how many other events were recorded before it
+   */
+  public record Subscribed(String topic, boolean recovered, int eventsBefore) {}
+
   private final LinkedBlockingQueue<Event> events = new LinkedBlockingQueue<>();
+  private final LinkedBlockingQueue<Subscribed> subscribed = new LinkedBlockingQueue<>();
+  private final AtomicInteger recorded = new AtomicInteger();
 
   @Override
   public void onMessage(Message message) {
-    events.add(new Event(message, null, null));
+    add(new Event(message, null, null));
+  }
+
+  @Override
+  public void onSubscribed(String topic, boolean recovered) {
+    subscribed.add(new Subscribed(topic, recovered, recorded.get()));
   }
 
   @Override
   public void onReset(String topic, String reason) {
-    events.add(new Event(null, reason, null));
+    add(new Event(null, reason, null));
   }
 
   @Override
   public void onError(SwitchboardException error) {
-    events.add(new Event(null, null, error));
+    add(new Event(null, null, error));
+  }
+
+  private void add(Event e) {
+    recorded.incrementAndGet();
+    events.add(e);
+  }
+
+  /** The next {@link #onSubscribed} call, failing after {@code timeout}. */
+  public Subscribed subscribed(Duration timeout) {
+    try {
+      Subscribed s = subscribed.poll(timeout.toMillis(), TimeUnit.MILLISECONDS);
+      if (s == null) {
+        fail("no onSubscribed within " + timeout);
+      }
+      return s;
+    } catch (InterruptedException ie) {
+      Thread.currentThread().interrupt();
+      throw new AssertionError(ie);
+    }
   }
 
   /** The next event, failing after {@code timeout}. */

@@ -1,6 +1,7 @@
 package dev.switchboard.testkit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -13,6 +14,7 @@ import dev.switchboard.hub.InMemoryBroker;
 import dev.switchboard.transport.Backoff;
 import dev.switchboard.transport.Channel;
 import dev.switchboard.transport.Message;
+import dev.switchboard.transport.MessageListener;
 import dev.switchboard.transport.Status;
 import dev.switchboard.transport.Subscription;
 import dev.switchboard.transport.SwitchboardException;
@@ -388,6 +390,106 @@ public abstract class TransportContractTest {
     RecordingListener.Event e = l.next(WAIT);
     assertEquals("history_gap", e.reset(), "first event must be the reset, got " + e);
     assertEquals(numbered("g", 21, 31), texts(l.messages(10, WAIT)));
+  }
+
+  @Test
+  void onSubscribed_liveOnly_isNotRecovered_andEveryMessagePublishedAfterItArrives() {
+    Channel c = open();
+    RecordingListener l = listener();
+    c.subscribe("placed", l);
+    RecordingListener.Subscribed s = l.subscribed(WAIT);
+    assertEquals("placed", s.topic());
+    assertFalse(s.recovered(), "live only: nothing to recover");
+    publish("placed", "a");
+    publish("placed", "b");
+    assertEquals(List.of("a", "b"), texts(l.messages(2, WAIT)));
+  }
+
+  @Test
+  void onSubscribed_resumeWithinHistory_isRecovered_andComesFirst() {
+    Message marker = publish("placed-r", "m0");
+    publish("placed-r", "m1");
+    Channel c = open();
+    RecordingListener l = listener();
+    c.subscribe("placed-r", marker.id(), l);
+    assertEquals(List.of("m1"), texts(l.messages(1, WAIT)));
+    RecordingListener.Subscribed s = l.subscribed(WAIT);
+    assertTrue(s.recovered(), "every message after the id was still there");
+    assertEquals(0, s.eventsBefore(), "onSubscribed comes before the replay");
+  }
+
+  @Test
+  void onSubscribed_afterAHistoryGap_isNotRecovered_andTheResetFollows() throws Exception {
+    start(10, b -> {});
+    Message first = publish("placed-gap", "g0");
+    for (int i = 1; i <= 30; i++) {
+      publish("placed-gap", "g" + i);
+    }
+    Channel c = open();
+    RecordingListener l = listener();
+    c.subscribe("placed-gap", first.id(), l);
+    assertEquals(MessageListener.HISTORY_GAP, l.next(WAIT).reset());
+    RecordingListener.Subscribed s = l.subscribed(WAIT);
+    assertFalse(s.recovered(), "history no longer held the id");
+    assertEquals(0, s.eventsBefore(), "onSubscribed comes before the reset");
+    assertEquals(numbered("g", 21, 31), texts(l.messages(10, WAIT)));
+  }
+
+  @Test
+  void stateListener_seesTheChannelOpenOnlyOnceTheServerAnswers() throws Exception {
+    int port = server.port();
+    URI url = server.url();
+    server.close();
+    hub.shutdown();
+    server = new Server() { // the stopped server's address, for open()
+      @Override
+      public URI url() {
+        return url;
+      }
+
+      @Override
+      public int port() {
+        return port;
+      }
+
+      @Override
+      public void close() {}
+    };
+    Channel c = open();
+    List<String> seen = new CopyOnWriteArrayList<>();
+    c.addStateListener((from, to, cause) -> seen.add(from + ">" + to));
+    Channel.State before = c.state();
+    assertTrue(before == Channel.State.CONNECTING || before == Channel.State.RECONNECTING,
+        "nothing has answered yet, but the channel is " + before);
+    hub = Hub.builder().broker(broker).maxPayloadBytes(64 * 1024).build();
+    server = startServer(hub, port);
+    awaitCondition("channel OPEN", () -> c.state() == Channel.State.OPEN);
+    assertTrue(seen.get(seen.size() - 1).endsWith(">OPEN"), seen.toString());
+    assertFalse(seen.stream().anyMatch(t -> t.contains("CLOSED")), seen.toString());
+  }
+
+  @Test
+  void publishTheServerNeverAnswers_failsWithinTheRequestTimeout_andPublishesPastTheBoundAreRefused()
+      throws Exception {
+    CompletableFuture<Message> stalled = new CompletableFuture<>();
+    start(100, b -> b.broker(new ForwardingBroker(broker) {
+      @Override
+      public java.util.concurrent.CompletionStage<Message> publish(Message draft) {
+        return stalled; // the server never answers
+      }
+    }));
+    try {
+      Channel c = open(b -> b.requestTimeout(Duration.ofSeconds(1)).maxPendingPublishes(2));
+      CompletableFuture<Message> p1 = c.send(Message.text("stall", "1")).toCompletableFuture();
+      CompletableFuture<Message> p2 = c.send(Message.text("stall", "2")).toCompletableFuture();
+      SwitchboardException refused = failure(c.send(Message.text("stall", "3")).toCompletableFuture());
+      assertEquals(Status.TOO_MANY_REQUESTS, refused.status());
+      assertEquals("too_many_pending", refused.errorCode());
+      assertEquals(Status.UNAVAILABLE, failure(p1).status());
+      assertEquals(Status.UNAVAILABLE, failure(p2).status());
+    } finally {
+      stalled.completeExceptionally(new SwitchboardException(Status.UNAVAILABLE, "test over"));
+    }
   }
 
   @Test

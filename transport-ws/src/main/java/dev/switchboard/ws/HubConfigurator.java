@@ -18,7 +18,7 @@ import java.util.Map;
  * (only {@link WebSocketTransport#register(jakarta.websocket.server.ServerContainer)} was called),
  * the origin policy and the hub's Authenticator are applied here, from the handshake's headers. The
  * verdict goes into the session's user properties; {@link HubEndpoint#onOpen} closes refused
- * sessions with 1008 before any frame is read or written (after the upgrade: only the filter can
+ * sessions with 4403 or 4401 before any frame is read or written (after the upgrade: only the filter can
  * answer with an HTTP status).
  */
 final class HubConfigurator extends ServerEndpointConfig.Configurator {

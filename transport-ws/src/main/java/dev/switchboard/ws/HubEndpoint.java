@@ -54,18 +54,17 @@ public final class HubEndpoint extends Endpoint {
   public void onOpen(Session s, EndpointConfig config) {
     this.session = s;
     Object refused = config.getUserProperties().get(HubConfigurator.REFUSED);
-    if (refused instanceof SwitchboardException) {
-      SwitchboardException e = (SwitchboardException) refused;
-      close(Status.PERMISSION_DENIED.webSocketCloseCode(), e.errorCode() + ": " + e.getMessage());
+    if (refused instanceof SwitchboardException e) {
+      close(e.status().webSocketCloseCode(), e.errorCode() + ": " + e.getMessage());
       return;
     }
     principal = (Principal) config.getUserProperties().get(HubConfigurator.PRINCIPAL);
     if (principal == null) {
-      close(1008, "unauthenticated: handshake was not authenticated");
+      close(Status.UNAUTHENTICATED.webSocketCloseCode(), "unauthenticated: handshake was not authenticated");
       return;
     }
     s.setMaxTextMessageBufferSize(transport.maxMessageBytes);
-    s.setMaxBinaryMessageBufferSize(64 * 1024);
+    s.setMaxBinaryMessageBufferSize(WsProtocol.MAX_BINARY_BYTES);
     s.setMaxIdleTimeout(transport.idleTimeout.toMillis());
     try {
       connection = out.connect(transport.hub, principal,
@@ -76,8 +75,8 @@ public final class HubEndpoint extends Endpoint {
     }
     s.addMessageHandler(String.class, (MessageHandler.Whole<String>) this::onText);
     s.addMessageHandler(ByteBuffer.class, (MessageHandler.Whole<ByteBuffer>) b -> out.reply(WsProtocol.error(null,
-        new SwitchboardException(Status.UNSUPPORTED_MEDIA_TYPE, "binary_frame",
-            "binary frames are not supported: send one JSON object per text frame", null, null))));
+        SwitchboardException.of(Status.UNSUPPORTED_MEDIA_TYPE, "binary_frame",
+            "binary frames are not supported: send one JSON object per text frame"))));
     s.addMessageHandler(PongMessage.class, (MessageHandler.Whole<PongMessage>) p -> lastPongNanos = System.nanoTime());
     transport.opened(this);
     out.start();
@@ -86,15 +85,14 @@ public final class HubEndpoint extends Endpoint {
   private void onText(String text) {
     String ref = null;
     try {
-      WsProtocol.Frame f = WsProtocol.parse(text);
+      WsProtocol.ClientFrame f = WsProtocol.parseClient(text);
       ref = f.ref();
-      switch (f.op()) {
-        case "subscribe": subscribe(f); break;
-        case "unsubscribe": unsubscribe(f); break;
-        case "publish": publish(f); break;
-        default:
-          throw WsProtocol.bad("unknown_op", "unknown op '" + shorten(f.op())
-              + "': use subscribe, unsubscribe or publish", ref);
+      if (f instanceof WsProtocol.Subscribe s) {
+        subscribe(s);
+      } else if (f instanceof WsProtocol.Unsubscribe u) {
+        unsubscribe(u);
+      } else if (f instanceof WsProtocol.Publish p) {
+        publish(p);
       }
     } catch (WsProtocol.BadFrame e) {
       out.reply(WsProtocol.error(e.ref, e.error));
@@ -106,15 +104,15 @@ public final class HubEndpoint extends Endpoint {
     }
   }
 
-  private String requireTopic(WsProtocol.Frame f) throws WsProtocol.BadFrame {
-    if (f.topic() == null) {
-      throw WsProtocol.bad("missing_field", f.op() + " needs 'topic'", f.ref());
+  private static String requireTopic(String op, String topic, String ref) throws WsProtocol.BadFrame {
+    if (topic == null) {
+      throw WsProtocol.bad("missing_field", op + " needs 'topic'", ref);
     }
-    return Topics.requireValid(f.topic());
+    return Topics.requireValid(topic);
   }
 
-  private void subscribe(WsProtocol.Frame f) throws WsProtocol.BadFrame {
-    String topic = requireTopic(f);
+  private void subscribe(WsProtocol.Subscribe f) throws WsProtocol.BadFrame {
+    String topic = requireTopic("subscribe", f.topic(), f.ref());
     String ref = f.ref();
     connection.subscribe(topic, f.after()).whenComplete((v, err) -> {
       if (err != null) {
@@ -123,14 +121,14 @@ public final class HubEndpoint extends Endpoint {
     });
   }
 
-  private void unsubscribe(WsProtocol.Frame f) throws WsProtocol.BadFrame {
-    String topic = requireTopic(f);
+  private void unsubscribe(WsProtocol.Unsubscribe f) throws WsProtocol.BadFrame {
+    String topic = requireTopic("unsubscribe", f.topic(), f.ref());
     connection.unsubscribe(topic);
     out.reply(WsProtocol.unsubscribed(topic, f.ref()));
   }
 
-  private void publish(WsProtocol.Frame f) throws WsProtocol.BadFrame {
-    String topic = requireTopic(f);
+  private void publish(WsProtocol.Publish f) throws WsProtocol.BadFrame {
+    String topic = requireTopic("publish", f.topic(), f.ref());
     Message draft = WsProtocol.payload(Message.builder(topic).event(Topics.requireValidEvent(f.event())), f).build();
     String ref = f.ref();
     connection.publish(draft).whenComplete((stored, err) -> out.reply(err == null
@@ -148,11 +146,10 @@ public final class HubEndpoint extends Endpoint {
 
     @Override
     protected String encode(Connection.Event e) {
-      if (e instanceof Connection.Delivery) {
-        return WsProtocol.message(((Connection.Delivery) e).message());
+      if (e instanceof Connection.Delivery d) {
+        return WsProtocol.message(d.message());
       }
-      if (e instanceof Connection.Reset) {
-        Connection.Reset r = (Connection.Reset) e;
+      if (e instanceof Connection.Reset r) {
         return WsProtocol.reset(r.topic(), r.reason());
       }
       Connection.Subscribed sub = (Connection.Subscribed) e;
@@ -174,7 +171,7 @@ public final class HubEndpoint extends Endpoint {
     @Override
     protected void close(SwitchboardException error) {
       if (error == null) {
-        HubEndpoint.this.close(1000, "closing");
+        HubEndpoint.this.close(WsProtocol.CLOSE_NORMAL, "closing");
       } else {
         HubEndpoint.this.close(error.status().webSocketCloseCode(), error.errorCode() + ": " + error.getMessage());
       }
@@ -187,8 +184,8 @@ public final class HubEndpoint extends Endpoint {
       return;
     }
     if (System.nanoTime() - lastPongNanos > interval.toNanos() * 2 + interval.toNanos() / 2) {
-      out.closeNow(new SwitchboardException(Status.UNAVAILABLE, "ping_timeout",
-          "no pong for " + interval.multipliedBy(2).toSeconds() + " s", null, null));
+      out.closeNow(SwitchboardException.of(Status.UNAVAILABLE, "ping_timeout",
+          "no pong for " + interval.multipliedBy(2).toSeconds() + " s"));
       return;
     }
     try {
@@ -231,9 +228,5 @@ public final class HubEndpoint extends Endpoint {
   @Override
   public void onError(Session s, Throwable t) {
     log.debug("websocket error: {}", t.toString());
-  }
-
-  private static String shorten(String s) {
-    return s.length() > 40 ? s.substring(0, 40) + "..." : s;
   }
 }

@@ -38,7 +38,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * handshakes are refused by default), 401 when the hub's {@code Authenticator} refuses the
  * credentials, 503 with {@code Retry-After} at the connection limit or while shutting down. Without
  * the filter (only the endpoint added) the same checks run in the endpoint's configurator, after
- * the upgrade: the session is closed at once with 1008 (1001 for capacity) and a reason naming why.
+ * the upgrade: the session is closed at once with 4403 or 4401 (1001 for capacity) and a reason naming why.
  *
  * <p>Frames are answered per
  * docs/protocol.md §4; a bad frame gets an {@code error} frame and the connection stays usable. Outbound
@@ -70,7 +70,7 @@ public final class WebSocketTransport {
     this.pingInterval = b.pingInterval;
     this.idleTimeout = b.idleTimeout;
     this.maxMessageBytes = b.maxMessageBytes > 0 ? b.maxMessageBytes
-        : (int) Math.min(Integer.MAX_VALUE, hub.maxPayloadBytes() * 2L + 64 * 1024);
+        : (int) Math.min(Integer.MAX_VALUE, hub.maxPayloadBytes() * 2L + WsProtocol.ENVELOPE_BYTES);
   }
 
   public static Builder builder(Hub hub) {
@@ -87,7 +87,7 @@ public final class WebSocketTransport {
 
   /**
    * Adds the endpoint to a container, without the {@link #handshakeFilter() handshake filter}: a
-   * refused handshake is then upgraded and closed at once (1008 for origin, host or credentials,
+   * refused handshake is then upgraded and closed at once (4403 for origin or host, 4401 for credentials,
    * 1001 for the connection limit) instead of answered 403, 401 or 503, which browsers and most
    * WebSocket clients report as a successful open followed by a close. Prefer
    * {@link #register(ServletContext, ServerContainer)}.

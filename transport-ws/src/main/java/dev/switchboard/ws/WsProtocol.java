@@ -1,5 +1,7 @@
 package dev.switchboard.ws;
 
+import static java.util.Map.entry;
+
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import dev.switchboard.transport.Message;
@@ -9,28 +11,82 @@ import dev.switchboard.transport.internal.FanoutCache;
 import dev.switchboard.transport.internal.MessageJson;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
 import java.util.Arrays;
 import java.util.Base64;
+import java.util.HashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.function.Function;
 
 /**
- * The {@code switchboard.v1.json} frames of docs/protocol.md §4: one JSON object per text frame, read and
- * written with jackson-core streaming. Thread-safe (stateless but for a small encode cache).
+ * The {@code switchboard.v1.json} frames (docs/protocol.md §4): one JSON object per text frame, read
+ * and written with jackson-core streaming. What a client sends ({@link ClientFrame}) and what a
+ * server sends ({@link ServerFrame}) are separate types; both are read by one table of fields (how
+ * each field's value must look) and one table of ops per direction. Thread-safe (stateless but for a
+ * small encode cache).
  */
 final class WsProtocol {
   /** The subprotocol name. */
   static final String SUBPROTOCOL = "switchboard.v1.json";
+  /**
+   * Room for a frame's JSON around its payload; the server's text limit is twice the payload limit
+   * (JSON escaping, base64) plus this.
+   */
+  static final int ENVELOPE_BYTES = 64 * 1024;
+  /** The longest binary frame the server reads before answering that binary is not supported. */
+  static final int MAX_BINARY_BYTES = 64 * 1024;
+  /** The longest {@code ref}, in characters. */
+  static final int MAX_REF_CHARS = 200;
+  /** The close code of an orderly close (RFC 6455). */
+  static final int CLOSE_NORMAL = 1000;
 
   private WsProtocol() {}
 
-  /** A parsed client or server frame; absent fields are null. */
-  record Frame(String op, String topic, String after, String event, String ref, String contentType,
-      String encoding, byte[] raw, int dataStart, int dataEnd, JsonToken dataToken, String dataString,
-      Boolean recovered, String id, String reason, Integer status, String error, String message,
-      Long retryAfter) {
-    boolean hasData() {
-      return dataStart >= 0;
-    }
+  // ---- client → server frames
+
+  /** A frame a client sends; {@code ref}, when given, is echoed on the answer. */
+  sealed interface ClientFrame permits Subscribe, Unsubscribe, Publish {
+    String ref();
   }
+
+  /** {@code {"op":"subscribe","topic","after"?,"ref"?}} */
+  record Subscribe(String ref, String topic, String after) implements ClientFrame {}
+
+  /** {@code {"op":"unsubscribe","topic","ref"?}} */
+  record Unsubscribe(String ref, String topic) implements ClientFrame {}
+
+  /** {@code {"op":"publish","topic","event"?,"contentType"?,"encoding"?,"data","ref"?}}; data null when absent. */
+  record Publish(String ref, String topic, String event, String contentType, String encoding, Data data)
+      implements ClientFrame {}
+
+  /** A publish's {@code data}: where its JSON value lies in the frame's bytes, and its text when a string. */
+  record Data(byte[] raw, int start, int end, JsonToken token, String text) {}
+
+  // ---- server → client frames
+
+  /** A frame a server sends. */
+  sealed interface ServerFrame permits MessageFrame, Subscribed, Ack, Reset, ErrorFrame, OtherFrame {}
+
+  /** {@code {"op":"message",<msg>}}: the frame's bytes, read as a message by {@link MessageJson#readMessage}. */
+  record MessageFrame(byte[] raw) implements ServerFrame {}
+
+  /** {@code {"op":"subscribed","topic","recovered"}} */
+  record Subscribed(String topic, boolean recovered) implements ServerFrame {}
+
+  /** {@code {"op":"ack","ref","id","time"?}} */
+  record Ack(String ref, String id, Instant time) implements ServerFrame {}
+
+  /** {@code {"op":"reset","topic","reason"}} */
+  record Reset(String topic, String reason) implements ServerFrame {}
+
+  /** {@code {"op":"error","ref"?,"status","error","message","retryAfter"?}} */
+  record ErrorFrame(String ref, SwitchboardException error) implements ServerFrame {}
+
+  /** {@code unsubscribed}, and ops of newer servers: nothing for a client to do. */
+  record OtherFrame(String op) implements ServerFrame {}
 
   /** A frame that cannot be acted on: answered with an error frame, the connection kept. */
   static final class BadFrame extends Exception {
@@ -46,118 +102,170 @@ final class WsProtocol {
   }
 
   static BadFrame bad(String code, String message, String ref) {
-    return new BadFrame(new SwitchboardException(Status.INVALID_ARGUMENT, code, message, null, null), ref);
+    return new BadFrame(SwitchboardException.of(Status.INVALID_ARGUMENT, code, message), ref);
   }
 
-  /** Parses one frame; string fields must be strings, {@code recovered} a boolean, {@code status} a number. */
-  static Frame parse(String text) throws BadFrame {
+  // ---- reading
+
+  /** How a field's value must look. */
+  private enum Kind {
+    /** A string (or null, as if absent); anything else makes the frame invalid. */
+    TEXT,
+    /** A boolean; anything else makes the frame invalid. */
+    FLAG,
+    /** A whole number; anything else makes the frame invalid. */
+    NUMBER,
+    /** A whole number, ignored when it is anything else (a hint). */
+    HINT,
+    /** A string, ignored when it is anything else (informative). */
+    NOTE,
+    /** Any JSON value, kept as its place in the frame's bytes. */
+    DATA
+  }
+
+  /** Every field a frame of either direction may have; others are ignored (forward compatibility). */
+  private static final Map<String, Kind> FIELDS = Map.ofEntries(
+      entry("op", Kind.TEXT), entry("topic", Kind.TEXT), entry("after", Kind.TEXT), entry("event", Kind.TEXT),
+      entry("ref", Kind.TEXT), entry("contentType", Kind.TEXT), entry("encoding", Kind.TEXT),
+      entry("id", Kind.TEXT), entry("reason", Kind.TEXT), entry("error", Kind.TEXT), entry("message", Kind.TEXT),
+      entry("recovered", Kind.FLAG), entry("status", Kind.NUMBER), entry("retryAfter", Kind.HINT),
+      entry("time", Kind.NOTE), entry("data", Kind.DATA));
+
+  /** One frame's fields as the table read them; absent ones are null. */
+  private record Fields(byte[] raw, Map<String, Object> values, Data data) {
+    String text(String name) {
+      return (String) values.get(name);
+    }
+
+    String ref() {
+      return text("ref");
+    }
+  }
+
+  private static final Map<String, Function<Fields, ClientFrame>> CLIENT_OPS = Map.of(
+      "subscribe", f -> new Subscribe(f.ref(), f.text("topic"), f.text("after")),
+      "unsubscribe", f -> new Unsubscribe(f.ref(), f.text("topic")),
+      "publish", f -> new Publish(f.ref(), f.text("topic"), f.text("event"), f.text("contentType"),
+          f.text("encoding"), f.data()));
+
+  private static final Map<String, Function<Fields, ServerFrame>> SERVER_OPS = Map.of(
+      "message", f -> new MessageFrame(f.raw()),
+      "subscribed", f -> new Subscribed(f.text("topic"), !Boolean.FALSE.equals(f.values().get("recovered"))),
+      "ack", f -> new Ack(f.ref(), f.text("id"), instant(f.text("time"))),
+      "reset", f -> new Reset(f.text("topic"), f.text("reason")),
+      "error", f -> new ErrorFrame(f.ref(), errorOf(f)));
+
+  /**
+   * Reads a frame a client sent.
+   *
+   * @throws BadFrame when it is not one JSON object, a field has the wrong type, the ref is too
+   *     long, the text has an unpaired surrogate, or the op is missing or unknown
+   */
+  static ClientFrame parseClient(String text) throws BadFrame {
+    Fields f = read(text);
+    Function<Fields, ClientFrame> op = CLIENT_OPS.get(f.text("op"));
+    if (op == null) {
+      throw bad("unknown_op", "unknown op '" + shorten(f.text("op"))
+          + "': use subscribe, unsubscribe or publish", f.ref());
+    }
+    return op.apply(f);
+  }
+
+  /**
+   * Reads a frame a server sent; an op this client does not know is an {@link OtherFrame}.
+   *
+   * @throws BadFrame as {@link #parseClient} does, but for unknown ops
+   */
+  static ServerFrame parseServer(String text) throws BadFrame {
+    Fields f = read(text);
+    Function<Fields, ServerFrame> op = SERVER_OPS.get(f.text("op"));
+    return op == null ? new OtherFrame(f.text("op")) : op.apply(f);
+  }
+
+  /** Reads every field by the table; string fields must be strings, {@code recovered} a boolean, {@code status} a number. */
+  private static Fields read(String text) throws BadFrame {
     byte[] raw = text.getBytes(StandardCharsets.UTF_8);
-    String op = null, topic = null, after = null, event = null, ref = null, contentType = null;
-    String encoding = null, dataString = null, id = null, reason = null, error = null, message = null;
-    Boolean recovered = null;
-    Integer status = null;
-    Long retryAfter = null;
-    int dataStart = -1;
-    int dataEnd = -1;
-    JsonToken dataToken = null;
+    Map<String, Object> values = new HashMap<>();
+    Data data = null;
     String badField = null;
     try (JsonParser p = MessageJson.JSON.createParser(raw)) {
       if (p.nextToken() != JsonToken.START_OBJECT) {
         throw bad("invalid_frame", "a frame must be one JSON object", null);
       }
       while (p.nextToken() == JsonToken.FIELD_NAME) {
-        String f = p.currentName();
+        String name = p.currentName();
         JsonToken t = p.nextToken();
-        if (f.equals("data")) {
-          dataStart = (int) p.currentTokenLocation().getByteOffset();
-          dataToken = t;
-          if (t == JsonToken.VALUE_STRING) {
-            dataString = p.getText();
-          }
+        Kind kind = FIELDS.get(name);
+        boolean valid = kind == null || switch (kind) {
+          case TEXT -> t == JsonToken.VALUE_STRING || t == JsonToken.VALUE_NULL;
+          case FLAG -> t.isBoolean();
+          case NUMBER -> t == JsonToken.VALUE_NUMBER_INT;
+          case HINT, NOTE, DATA -> true;
+        };
+        if (!valid) {
+          badField = name;
+        } else if (kind == Kind.DATA) {
+          int start = (int) p.currentTokenLocation().getByteOffset();
+          String string = t == JsonToken.VALUE_STRING ? p.getText() : null;
           p.skipChildren();
-          dataEnd = (int) p.currentLocation().getByteOffset();
+          data = new Data(raw, start, (int) p.currentLocation().getByteOffset(), t, string);
           continue;
+        } else if (kind != null) {
+          Object v = switch (kind) {
+            case TEXT, NOTE -> t == JsonToken.VALUE_STRING ? p.getText() : null;
+            case FLAG -> p.getBooleanValue();
+            case NUMBER -> p.getIntValue();
+            case HINT -> t == JsonToken.VALUE_NUMBER_INT ? p.getLongValue() : values.get(name);
+            case DATA -> throw new AssertionError(kind);
+          };
+          values.put(name, v);
         }
-        if (f.equals("recovered")) {
-          if (t.isBoolean()) {
-            recovered = p.getBooleanValue();
-          } else {
-            badField = f;
-          }
-          continue;
-        }
-        if (f.equals("retryAfter")) {
-          if (t == JsonToken.VALUE_NUMBER_INT) {
-            retryAfter = p.getLongValue();
-          }
-          continue;
-        }
-        if (f.equals("status")) {
-          if (t == JsonToken.VALUE_NUMBER_INT) {
-            status = p.getIntValue();
-          } else {
-            badField = f;
-          }
-          continue;
-        }
-        String v = null;
-        if (t == JsonToken.VALUE_STRING) {
-          v = p.getText();
-        } else if (t != JsonToken.VALUE_NULL) {
-          p.skipChildren();
-          if (isKnownString(f)) {
-            badField = f;
-          }
-          continue;
-        }
-        switch (f) {
-          case "op": op = v; break;
-          case "topic": topic = v; break;
-          case "after": after = v; break;
-          case "event": event = v; break;
-          case "ref": ref = v; break;
-          case "contentType": contentType = v; break;
-          case "encoding": encoding = v; break;
-          case "id": id = v; break;
-          case "reason": reason = v; break;
-          case "error": error = v; break;
-          case "message": message = v; break;
-          default: // unknown fields are ignored, for forward compatibility
-        }
+        p.skipChildren();
       }
       if (p.nextToken() != null) {
-        throw bad("invalid_frame", "a frame must be exactly one JSON object", ref);
+        throw bad("invalid_frame", "a frame must be exactly one JSON object", (String) values.get("ref"));
       }
     } catch (IOException e) {
       throw bad("invalid_json", "frame is not valid JSON: " + firstLine(e.getMessage()), null);
     }
-    if (ref != null && (ref.isEmpty() || ref.length() > 200)) {
-      throw bad("invalid_field", "ref must be 1-200 characters", null);
+    String ref = (String) values.get("ref");
+    if (ref != null && (ref.isEmpty() || ref.length() > MAX_REF_CHARS)) {
+      throw bad("invalid_field", "ref must be 1-" + MAX_REF_CHARS + " characters", null);
     }
     int surrogate = unpairedSurrogateAt(text);
     if (surrogate >= 0) {
       // Encoding it as UTF-8 would have turned it into '?': refuse rather than store a changed text.
       throw bad("invalid_text", "frame has an unpaired surrogate (U+" + Integer.toHexString(text.charAt(surrogate))
-          .toUpperCase(java.util.Locale.ROOT) + ") at character " + surrogate + ": send valid Unicode", ref);
+          .toUpperCase(Locale.ROOT) + ") at character " + surrogate + ": send valid Unicode", ref);
     }
     if (badField != null) {
       throw bad("invalid_field", "field '" + badField + "' has the wrong type", ref);
     }
-    if (op == null) {
+    if (values.get("op") == null) {
       throw bad("missing_field", "frame has no 'op'", ref);
     }
-    return new Frame(op, topic, after, event, ref, contentType, encoding, raw, dataStart, dataEnd, dataToken,
-        dataString, recovered, id, reason, status, error, message, retryAfter);
+    return new Fields(raw, values, data);
   }
 
-  private static boolean isKnownString(String f) {
-    switch (f) {
-      case "op": case "topic": case "after": case "event": case "ref": case "contentType":
-      case "encoding": case "id": case "reason": case "error": case "message":
-        return true;
-      default:
-        return false;
+  private static Instant instant(String time) {
+    try {
+      return time == null ? null : Instant.parse(time);
+    } catch (DateTimeParseException e) {
+      return null; // informative only: the ack still carries the id
     }
+  }
+
+  private static SwitchboardException errorOf(Fields f) {
+    Integer status = (Integer) f.values().get("status");
+    Long retryAfter = (Long) f.values().get("retryAfter");
+    String error = f.text("error");
+    return new SwitchboardException(Status.fromHttpStatus(status == null ? 500 : status),
+        error == null ? "error" : error, f.text("message"),
+        retryAfter == null || retryAfter < 1 ? null : Duration.ofSeconds(retryAfter), null);
+  }
+
+  private static String shorten(String s) {
+    return s.length() > 40 ? s.substring(0, 40) + "..." : s;
   }
 
   /**
@@ -169,18 +277,19 @@ final class WsProtocol {
    * @throws BadFrame for missing or malformed data, unknown encodings and unpaired surrogates
    * @throws SwitchboardException for a content type no message may have (control characters)
    */
-  static Message.Builder payload(Message.Builder b, Frame f) throws BadFrame {
-    if (!f.hasData()) {
+  static Message.Builder payload(Message.Builder b, Publish f) throws BadFrame {
+    Data data = f.data();
+    if (data == null) {
       throw bad("missing_field", "publish needs 'data'", f.ref());
     }
     String ct = f.contentType();
     if ("base64".equals(f.encoding())) {
-      if (f.dataToken() != JsonToken.VALUE_STRING) {
+      if (data.token() != JsonToken.VALUE_STRING) {
         throw bad("invalid_field", "base64 data must be a string", f.ref());
       }
       byte[] decoded;
       try {
-        decoded = Base64.getDecoder().decode(f.dataString());
+        decoded = Base64.getDecoder().decode(data.text());
       } catch (IllegalArgumentException e) {
         throw bad("invalid_field", "data is not base64: " + e.getMessage(), f.ref());
       }
@@ -190,17 +299,17 @@ final class WsProtocol {
       throw bad("invalid_field", "unknown encoding '" + f.encoding() + "' (only base64)", f.ref());
     }
     boolean declaredJson = ct != null && isJson(ct);
-    if (declaredJson || f.dataToken() != JsonToken.VALUE_STRING) {
-      return b.payload(Arrays.copyOfRange(f.raw(), f.dataStart(), f.dataEnd()),
+    if (declaredJson || data.token() != JsonToken.VALUE_STRING) {
+      return b.payload(Arrays.copyOfRange(data.raw(), data.start(), data.end()),
           ct != null ? ct : Message.JSON_CONTENT_TYPE);
     }
-    int surrogate = unpairedSurrogateAt(f.dataString());
+    int surrogate = unpairedSurrogateAt(data.text());
     if (surrogate >= 0) {
       throw bad("invalid_text", "data has an unpaired surrogate (a \\u" + Integer.toHexString(
-          f.dataString().charAt(surrogate)) + " escape) at character " + surrogate
+          data.text().charAt(surrogate)) + " escape) at character " + surrogate
           + ": text must be valid Unicode", f.ref());
     }
-    return b.payload(f.dataString().getBytes(StandardCharsets.UTF_8), ct != null ? ct : Message.TEXT_CONTENT_TYPE);
+    return b.payload(data.text().getBytes(StandardCharsets.UTF_8), ct != null ? ct : Message.TEXT_CONTENT_TYPE);
   }
 
   /** The index of the first surrogate without its partner, or -1. */

@@ -30,15 +30,15 @@ class WsProtocolFuzzTest {
   @FuzzTest(maxDuration = "60s")
   void clientFrames_parseOrAreRefusedAsClientErrors(byte[] utf8) {
     String text = new String(utf8, StandardCharsets.UTF_8);
-    WsProtocol.Frame f;
+    WsProtocol.ClientFrame frame;
     try {
-      f = WsProtocol.parse(text);
+      frame = WsProtocol.parseClient(text);
     } catch (WsProtocol.BadFrame e) {
       assertEquals(Status.INVALID_ARGUMENT, e.error.status());
       return;
     }
-    assertNotNull(f.op());
-    if (!f.op().equals("publish") || f.topic() == null) {
+    assertNotNull(frame);
+    if (!(frame instanceof WsProtocol.Publish f) || f.topic() == null) {
       return;
     }
     try {
@@ -61,19 +61,19 @@ class WsProtocolFuzzTest {
   @FuzzTest(maxDuration = "60s")
   void serverFrames_readOrFailWithDocumentedExceptions(byte[] utf8) {
     String text = new String(utf8, StandardCharsets.UTF_8);
-    WsProtocol.Frame f;
+    WsProtocol.ServerFrame f;
     try {
-      f = WsProtocol.parse(text);
+      f = WsProtocol.parseServer(text);
     } catch (WsProtocol.BadFrame e) {
       return;
     }
-    if (f.op().equals("error") && f.status() != null) {
-      assertNotNull(Status.fromHttpStatus(f.status()));
+    if (f instanceof WsProtocol.ErrorFrame e) {
+      assertNotNull(e.error().status());
     }
-    if (f.op().equals("message")) {
-      try (JsonParser p = MessageJson.JSON.createParser(f.raw())) {
+    if (f instanceof WsProtocol.MessageFrame mf) {
+      try (JsonParser p = MessageJson.JSON.createParser(mf.raw())) {
         p.nextToken();
-        Message m = MessageJson.readMessage(p, f.raw());
+        Message m = MessageJson.readMessage(p, mf.raw());
         assertNotNull(m.topic());
       } catch (IOException | SwitchboardException expected) {
         // skipped by the client as a malformed message frame
@@ -86,8 +86,7 @@ class WsProtocolFuzzTest {
   void publishFrames_roundTrip(FuzzedDataProvider data) throws Exception {
     Message m = message(data);
     String ref = "r" + data.consumeString(20);
-    WsProtocol.Frame f = WsProtocol.parse(WsProtocol.publish(m, ref));
-    assertEquals("publish", f.op());
+    WsProtocol.Publish f = (WsProtocol.Publish) WsProtocol.parseClient(WsProtocol.publish(m, ref));
     assertEquals(ref, f.ref());
     Message back = WsProtocol.payload(Message.builder(f.topic()).event(f.event()), f).build();
     assertEquals(m.topic(), back.topic());
@@ -100,8 +99,7 @@ class WsProtocolFuzzTest {
   @FuzzTest(maxDuration = "60s")
   void messageFrames_roundTrip(FuzzedDataProvider data) throws Exception {
     Message m = message(data).toBuilder().id("i" + data.consumeString(30).replaceAll("[^\\x21-\\x7e]", "")).build();
-    WsProtocol.Frame f = WsProtocol.parse(WsProtocol.message(m));
-    assertEquals("message", f.op());
+    WsProtocol.MessageFrame f = (WsProtocol.MessageFrame) WsProtocol.parseServer(WsProtocol.message(m));
     try (JsonParser p = MessageJson.JSON.createParser(f.raw())) {
       p.nextToken();
       assertEquals(m, MessageJson.readMessage(p, f.raw()));

@@ -47,7 +47,7 @@ import org.junit.jupiter.api.Timeout;
 /**
  * The WebSocket wire protocol of docs/protocol.md §4, frame by frame, with the JDK WebSocket client. The
  * endpoint is registered without its handshake filter, so refused handshakes are the configurator's
- * second line (closed with 1008); {@link WsHandshakeRefusalTest} covers the filter's HTTP answers.
+ * second line (closed with 4403 or 4401); {@link WsHandshakeRefusalTest} covers the filter's HTTP answers.
  */
 @Timeout(120)
 class WsWireTest {
@@ -274,11 +274,11 @@ class WsWireTest {
   @Test
   void aRawUnpairedSurrogateInAFrame_isRefusedWithItsRef_notStoredAsAQuestionMark() {
     WsProtocol.BadFrame e = org.junit.jupiter.api.Assertions.assertThrows(WsProtocol.BadFrame.class,
-        () -> WsProtocol.parse("{\"op\":\"publish\",\"topic\":\"t\",\"data\":\"a\uD800\",\"ref\":\"x\"}"));
+        () -> WsProtocol.parseClient("{\"op\":\"publish\",\"topic\":\"t\",\"data\":\"a\uD800\",\"ref\":\"x\"}"));
     assertEquals("invalid_text", e.error.errorCode());
     assertEquals("x", e.ref);
     // A pair is fine.
-    org.junit.jupiter.api.Assertions.assertDoesNotThrow(() -> WsProtocol.parse("{\"op\":\"publish\",\"topic\":\"t\",\"data\":\"\uD83D\uDE00\"}"));
+    org.junit.jupiter.api.Assertions.assertDoesNotThrow(() -> WsProtocol.parseClient("{\"op\":\"publish\",\"topic\":\"t\",\"data\":\"\uD83D\uDE00\"}"));
   }
 
   @Test
@@ -385,11 +385,11 @@ class WsWireTest {
   }
 
   @Test
-  void crossOriginHandshake_withoutTheHandshakeFilter_isClosedWith1008_unlessAllowed() throws Exception {
+  void crossOriginHandshake_withoutTheHandshakeFilter_isClosedWith4403_unlessAllowed() throws Exception {
     Hub h = Hub.builder().originPolicy(OriginPolicy.builder().allowOrigin("https://app.example").build()).build();
     start(h, WebSocketTransport.builder(h));
     Raw evil = new Raw().open("Origin", "https://evil.example");
-    assertTrue(evil.closeReason().startsWith("1008 forbidden_origin"), evil.closed.get());
+    assertTrue(evil.closeReason().startsWith("4403 forbidden_origin"), evil.closed.get());
     Raw allowed = new Raw().open("Origin", "https://app.example");
     allowed.send("{\"op\":\"subscribe\",\"topic\":\"o\"}");
     assertTrue(allowed.next().contains("subscribed"));
@@ -397,18 +397,18 @@ class WsWireTest {
     same.send("{\"op\":\"subscribe\",\"topic\":\"o2\"}");
     assertTrue(same.next().contains("subscribed"));
     Raw otherScheme = new Raw().open("Origin", "https://127.0.0.1:" + jetty.port());
-    assertTrue(otherScheme.closeReason().startsWith("1008 forbidden_origin"), otherScheme.closed.get());
+    assertTrue(otherScheme.closeReason().startsWith("4403 forbidden_origin"), otherScheme.closed.get());
     Raw noOrigin = new Raw().open(); // not a browser: no Origin header, nothing to hijack
     noOrigin.send("{\"op\":\"subscribe\",\"topic\":\"o3\"}");
     assertTrue(noOrigin.next().contains("subscribed"));
   }
 
   @Test
-  void unauthenticatedHandshake_withoutTheHandshakeFilter_isClosedWith1008_andTheAuthenticatorSeesHeadersAndQuery() throws Exception {
+  void unauthenticatedHandshake_withoutTheHandshakeFilter_isClosedWith4401_andTheAuthenticatorSeesHeadersAndQuery() throws Exception {
     Principal bob = () -> "bob";
     Hub h = Hub.builder().authenticator(Authenticator.bearer(t -> t.equals("tok") ? bob : null)).build();
     start(h, WebSocketTransport.builder(h));
-    assertTrue(new Raw().open().closeReason().startsWith("1008 unauthenticated"));
+    assertTrue(new Raw().open().closeReason().startsWith("4401 unauthenticated"));
     Raw header = new Raw().open("Authorization", "Bearer tok");
     header.send("{\"op\":\"subscribe\",\"topic\":\"a\"}");
     assertTrue(header.next().contains("subscribed"));

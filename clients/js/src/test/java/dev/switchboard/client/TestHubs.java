@@ -38,7 +38,7 @@ import org.eclipse.jetty.server.ServerConnector;
  * Real hubs for the Node suite, driven over a small control API on loopback (a second Jetty):
  * {@code POST /hubs?websocket=false&history=N&token=T&wsAuth=http} starts one (with {@code token}, only
  * that bearer token is accepted; with {@code wsAuth=http} a WebSocket handshake without it gets 401
- * before the upgrade instead of a close 1008 after it) (Jetty, every transport, the client at
+ * before the upgrade instead of a close 4401 after it) (Jetty, every transport, the client at
  * {@code /v1/client.js}) and answers {@code {"id","url"}}; {@code POST /hubs/ID/stop} and
  * {@code /start} restart it on the same port with the same broker (history survives);
  * {@code POST /hubs/ID/publish?topic=T} publishes the body as text straight to the broker (works

@@ -28,7 +28,7 @@ import org.springframework.boot.test.context.SpringBootTest;
  * upgrade) on Boot's embedded Tomcat: a refused handshake is a plain HTTP 403 or 401 with the JSON
  * error body, never a 101 followed by a close. Checked on the wire with a raw socket and with the
  * JDK WebSocket client; a valid handshake on the same path is the control that gets 101. (Without
- * the filter these refusals are 101 and a close 1008, and these tests fail. Setting the filter's
+ * the filter these refusals are 101 and a close 4401 or 4403, and these tests fail. Setting the filter's
  * {@code matchAfter} did not change the outcome: Boot adds its filters from its own
  * {@code ServletContainerInitializer}, which runs before Tomcat's {@code WsSci} adds {@code WsFilter}.)
  */

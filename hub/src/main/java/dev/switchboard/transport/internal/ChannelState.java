@@ -43,6 +43,13 @@ public final class ChannelState {
     notify(from, to, cause);
   }
 
+  /** Moves from {@code from} to {@code to} only if it is in {@code from}; tells the listeners. */
+  public void leave(State from, State to) {
+    if (state.compareAndSet(from, to)) {
+      notify(from, to, null);
+    }
+  }
+
   /**
    * Moves to CLOSED and tells the listeners, the last callback they get.
    *

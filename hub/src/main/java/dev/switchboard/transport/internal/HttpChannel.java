@@ -34,7 +34,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * publishing is an HTTP POST with an automatic {@code Idempotency-Key} and safe retries; each
  * subscription is a downstream {@link Stream} (an SSE stream or a chain of long polls) that the
  * subclass runs and that this class reconnects with backoff, resuming from the last delivered id.
- * With HTTP/2 every request of the channel shares one connection.
+ * With HTTP/2 every request of the channel shares one connection. The channel is CONNECTING until
+ * the server first answers one of its requests (a probe made at once, a stream, a poll, a publish),
+ * then OPEN; RECONNECTING while a stream is down.
  *
  * <p>Internal. Thread-safe.
  */
@@ -43,15 +45,17 @@ public abstract class HttpChannel implements Channel {
   private final String transport;
   protected final TransportConfig config;
   protected final HttpClient http;
-  private final ChannelState state = new ChannelState(State.OPEN);
+  private final ChannelState state = new ChannelState(State.CONNECTING);
   private final Set<Stream> streams = ConcurrentHashMap.newKeySet();
   private final AtomicInteger streamsDown = new AtomicInteger();
+  private final PublishGate gate;
   /** Completes once the first connection is set up, so later requests can share it. */
   private final CompletableFuture<Void> ready;
 
   protected HttpChannel(String transport, TransportConfig config) {
     this.transport = transport;
     this.config = config;
+    this.gate = new PublishGate(config);
     String scheme = config.url().getScheme();
     if (!"http".equalsIgnoreCase(scheme) && !"https".equalsIgnoreCase(scheme)) {
       throw new IllegalArgumentException("transport " + transport + " needs an http:// or https:// URL, not "
@@ -62,16 +66,34 @@ public abstract class HttpChannel implements Channel {
         .connectTimeout(config.connectTimeout())
         .followRedirects(HttpClient.Redirect.NEVER)
         .build();
-    if (config.http2() && "http".equalsIgnoreCase(scheme)) {
-      // Cleartext HTTP/2 starts with an Upgrade on the first request; requests sent before it
-      // completes would each open their own HTTP/1.1 connection. One cheap request goes first.
-      HttpRequest probe = request(URI.create(stripSlash(config.url().toString()) + "/v1/"))
-          .method("HEAD", HttpRequest.BodyPublishers.noBody()).build();
-      ready = http.sendAsync(probe, HttpResponse.BodyHandlers.discarding())
-          .handle((r, e) -> (Void) null);
-    } else {
-      ready = CompletableFuture.completedFuture(null);
-    }
+    CompletableFuture<Void> probed = probe(config.reconnectBackoff().start());
+    // Cleartext HTTP/2 starts with an Upgrade on the first request; requests sent before it
+    // completes would each open their own HTTP/1.1 connection, so they wait for the probe.
+    ready = config.http2() && "http".equalsIgnoreCase(scheme) ? probed : CompletableFuture.completedFuture(null);
+  }
+
+  /**
+   * One cheap request ({@code HEAD /v1/}) made at once: any answer means the server is there, and
+   * the channel is OPEN (as a WebSocket channel is once connected). Until then it is CONNECTING; a
+   * probe that gets no answer is repeated with the reconnect backoff while nothing else got through.
+   *
+   * @return completes after the first attempt, answered or not
+   */
+  private CompletableFuture<Void> probe(Backoff.Retry retry) {
+    HttpRequest probe = request(URI.create(stripSlash(config.url().toString()) + "/v1/"))
+        .method("HEAD", HttpRequest.BodyPublishers.noBody()).build();
+    return http.sendAsync(probe, HttpResponse.BodyHandlers.discarding()).handle((r, e) -> {
+      if (e == null) {
+        state.leave(State.CONNECTING, State.OPEN);
+      } else if (state.get() == State.CONNECTING) {
+        retry.next(null).ifPresent(d -> ClientSupport.TIMER.schedule(() -> {
+          if (state.get() == State.CONNECTING) {
+            probe(retry);
+          }
+        }, d.toMillis(), TimeUnit.MILLISECONDS));
+      }
+      return null;
+    });
   }
 
   private static String stripSlash(String s) {
@@ -115,12 +137,10 @@ public abstract class HttpChannel implements Channel {
     if (state.get() == State.CLOSED) {
       return CompletableFuture.failedFuture(new SwitchboardException(Status.UNAVAILABLE, "channel is closed"));
     }
-    if (message.payloadSize() > config.maxMessageBytes()) {
-      return CompletableFuture.failedFuture(new SwitchboardException(Status.PAYLOAD_TOO_LARGE,
-          "payload of " + message.payloadSize() + " bytes is over the client limit of "
-              + config.maxMessageBytes() + " bytes (switchboard.max-message-bytes)"));
+    CompletableFuture<Message> result = gate.admit(message);
+    if (result.isDone()) {
+      return result;
     }
-    CompletableFuture<Message> result = new CompletableFuture<>();
     String key = UUID.randomUUID().toString();
     ready.thenRun(() -> publishAttempt(message, key, config.publishBackoff().start(), result));
     return result;
@@ -150,6 +170,7 @@ public abstract class HttpChannel implements Channel {
         }
         int sc = resp.statusCode();
         if (sc == 201 || sc == 200) {
+          state.leave(State.CONNECTING, State.OPEN);
           result.complete(MessageJson.readPublishResponse(resp.body(), m));
         } else {
           Duration hint = retryAfter(resp.headers());
@@ -205,6 +226,7 @@ public abstract class HttpChannel implements Channel {
     private volatile boolean positioned;
     private volatile Runnable abort;
     private boolean down; // guarded by this
+    private volatile boolean placed;
     private int resetsInARow; // guarded by this
 
     Stream(String topic, String afterId, MessageListener listener) {
@@ -267,7 +289,23 @@ public abstract class HttpChannel implements Channel {
     /** The attempt connected: resets the backoff and counts the stream as up. */
     public void opened() {
       retry.reset();
+      state.leave(State.CONNECTING, State.OPEN);
       markUp();
+    }
+
+    /**
+     * The subscription is in place on the server ({@code serverRecovered}: nothing after the
+     * requested id was lost): tells the listener once per connected period, i.e. again only after
+     * the stream was down.
+     */
+    public void placed(boolean serverRecovered) {
+      synchronized (this) {
+        if (placed) {
+          return;
+        }
+        placed = true;
+      }
+      subscribed(serverRecovered);
     }
 
     /**
@@ -282,6 +320,7 @@ public abstract class HttpChannel implements Channel {
         fail(cause);
         return;
       }
+      placed = false;
       markDown(cause);
       Optional<Duration> delay = retry.next(hint);
       if (delay.isEmpty()) {

@@ -104,8 +104,8 @@ public final class IdempotentPublishes {
   public Outcome publish(Principal principal, Message draft, String key,
       Function<Message, CompletionStage<Message>> publisher) {
     if (key.isEmpty() || key.length() > 255 || !key.chars().allMatch(c -> c >= 0x21 && c <= 0x7e)) {
-      throw new SwitchboardException(Status.INVALID_ARGUMENT, "invalid_idempotency_key",
-          "idempotency key must be 1-255 visible ASCII characters", null, null);
+      throw SwitchboardException.of(Status.INVALID_ARGUMENT, "invalid_idempotency_key",
+          "idempotency key must be 1-255 visible ASCII characters");
     }
     String scoped = principal.getName() + "\u0000" + draft.topic() + "\u0000" + key;
     byte[] digest = digest(draft);
@@ -116,13 +116,12 @@ public final class IdempotentPublishes {
       Entry existing = entries.get(scoped);
       if (existing != null) {
         if (!MessageDigest.isEqual(existing.digest, digest)) {
-          throw new SwitchboardException(Status.UNPROCESSABLE, "idempotency_key_reused",
-              "idempotency key '" + key + "' was already used with a different request", null, null);
+          throw SwitchboardException.of(Status.UNPROCESSABLE, "idempotency_key_reused",
+              "idempotency key '" + key + "' was already used with a different request");
         }
         if (existing.id == null) {
-          throw new SwitchboardException(Status.CONFLICT, "idempotency_key_in_flight",
-              "a request with idempotency key '" + key + "' is still being processed; retry later",
-              null, null);
+          throw SwitchboardException.of(Status.CONFLICT, "idempotency_key_in_flight",
+              "a request with idempotency key '" + key + "' is still being processed; retry later");
         }
         // Same digest: the retried request is the stored message but for its id and time.
         return new Outcome(CompletableFuture.completedFuture(

@@ -19,6 +19,7 @@ public abstract class ListenerSubscription implements Subscription {
   private final MessageListener listener;
   private volatile String lastId;
   private volatile boolean active = true;
+  private volatile boolean resumeRequested;
 
   protected ListenerSubscription(String topic, String afterId, MessageListener listener) {
     this.topic = topic;
@@ -58,6 +59,30 @@ public abstract class ListenerSubscription implements Subscription {
       listener.onMessage(m);
     } catch (RuntimeException e) {
       log.warn("listener for topic {} threw; delivery continues", topic, e);
+    }
+  }
+
+  /**
+   * The id the next subscribe request resumes after (null: live only), noting whether it asked to
+   * resume, which {@link #subscribed} needs. Call once per subscribe request.
+   */
+  public String requestResume() {
+    String id = lastId;
+    resumeRequested = id != null;
+    return id;
+  }
+
+  /**
+   * The subscription is in place; {@code serverRecovered} is the server's word that nothing after the
+   * requested id was lost. The listener hears {@code recovered} only when a resume was asked for.
+   */
+  public void subscribed(boolean serverRecovered) {
+    if (active) {
+      try {
+        listener.onSubscribed(topic, resumeRequested && serverRecovered);
+      } catch (RuntimeException e) {
+        log.warn("listener for topic {} threw", topic, e);
+      }
     }
   }
 

@@ -181,8 +181,8 @@ public final class MessageJson {
   }
 
   private static SwitchboardException invalidJson(String problem) {
-    return new SwitchboardException(Status.INVALID_ARGUMENT, "invalid_json",
-        "payload is declared JSON but " + problem, null, null);
+    return SwitchboardException.of(Status.INVALID_ARGUMENT, "invalid_json",
+        "payload is declared JSON but " + problem);
   }
 
   /** Parses a publish response into the stored form of {@code draft}. */

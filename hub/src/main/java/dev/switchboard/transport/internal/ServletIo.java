@@ -58,8 +58,8 @@ public final class ServletIo {
       return null;
     }
     if (values.size() > 1) {
-      throw new SwitchboardException(Status.INVALID_ARGUMENT, "invalid_" + name,
-          "query parameter " + name + " is given " + values.size() + " times; give it once", null, null);
+      throw SwitchboardException.of(Status.INVALID_ARGUMENT, "invalid_" + name,
+          "query parameter " + name + " is given " + values.size() + " times; give it once");
     }
     return values.get(0);
   }
@@ -68,8 +68,8 @@ public final class ServletIo {
     try {
       return WirePaths.percentDecode(s.replace("+", "%20"));
     } catch (SwitchboardException e) {
-      throw new SwitchboardException(Status.INVALID_ARGUMENT, "invalid_query",
-          "query string is not valid percent-encoded UTF-8 near " + Printable.quote(s), null, null);
+      throw SwitchboardException.of(Status.INVALID_ARGUMENT, "invalid_query",
+          "query string is not valid percent-encoded UTF-8 near " + Printable.quote(s));
     }
   }
 

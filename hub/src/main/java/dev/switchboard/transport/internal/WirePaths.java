@@ -167,7 +167,7 @@ public final class WirePaths {
 
   private static SwitchboardException bad(String s) {
     // Quoted: the segment is the client's, and a raw control character would forge a log line.
-    return new SwitchboardException(Status.INVALID_ARGUMENT, "invalid_path",
-        "path segment is not valid percent-encoded UTF-8: " + Printable.quote(s), null, null);
+    return SwitchboardException.of(Status.INVALID_ARGUMENT, "invalid_path",
+        "path segment is not valid percent-encoded UTF-8: " + Printable.quote(s));
   }
 }
