@@ -180,6 +180,7 @@ public final class BenchServer {
 
   /**
    * {@code /bench/stats} (heap after GC, RSS), {@code /bench/cpu} (process CPU ns),
+   * {@code /bench/cost} (process CPU ns and bytes allocated by all threads, {@link #allocatedBytes}),
    * {@code /bench/subscribers}, {@code /bench/publish?rate=&seconds=}.
    */
   private static final class ControlServlet extends HttpServlet {
@@ -210,6 +211,9 @@ public final class BenchServer {
       } else if ("/cpu".equals(op)) {
         body = Long.toString(((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean())
             .getProcessCpuTime());
+      } else if ("/cost".equals(op)) {
+        body = ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean())
+            .getProcessCpuTime() + " " + allocatedBytes();
       } else if ("/subscribers".equals(op)) {
         body = Integer.toString(subscribers.getAsInt());
       } else if ("/publish".equals(op)) {
@@ -236,6 +240,31 @@ public final class BenchServer {
       }
       res.setContentType("text/plain");
       res.getWriter().print(body);
+    }
+
+    /** The last allocated-bytes figure seen of every thread, live or ended, by thread id (never reused). */
+    private static final java.util.Map<Long, Long> ALLOCATED = new java.util.HashMap<>();
+
+    /**
+     * Bytes allocated so far by all of this JVM's threads ({@code ThreadMXBean.getThreadAllocatedBytes}):
+     * the container's, the hub's and the publisher's threads alike. JDK 17 has no total that includes ended
+     * threads, so each thread's last figure is kept: a thread that ends between two reads loses only
+     * what it allocated after the first (the container's pool threads live for the whole run).
+     */
+    static synchronized long allocatedBytes() {
+      com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+      long[] ids = threads.getAllThreadIds();
+      long[] bytes = threads.getThreadAllocatedBytes(ids);
+      for (int i = 0; i < ids.length; i++) {
+        if (bytes[i] >= 0) {
+          ALLOCATED.put(ids[i], bytes[i]);
+        }
+      }
+      long sum = 0;
+      for (long b : ALLOCATED.values()) {
+        sum += b;
+      }
+      return sum;
     }
 
     private static long rss() {
