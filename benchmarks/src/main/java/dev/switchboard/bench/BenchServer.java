@@ -51,7 +51,7 @@ import org.springframework.web.servlet.DispatcherServlet;
  * REST/long-poll filters) or the raw-Jetty SSE baseline, plus a control servlet at {@code /bench}
  * that publishes at a paced rate and reports heap and RSS.
  *
- * <p>Usage: {@code BenchServer switchboard|raw|raw-ws|raw-grpc|spring|atmosphere}. Prints {@code READY <http port> <grpc
+ * <p>Usage: {@code BenchServer switchboard|switchboard-metrics|switchboard-unbatched|raw|raw-ws|raw-grpc|spring|atmosphere}. Prints {@code READY <http port> <grpc
  * port>} when listening (Switchboard serves gRPC too; -1 when there is no gRPC server).
  */
 public final class BenchServer {
@@ -97,7 +97,7 @@ public final class BenchServer {
       // The same frame bytes Switchboard sends for such a message.
       publish = payload -> RawWsEndpoint.broadcast(wsFrame(payload, "raw-" + seq.incrementAndGet()));
       subscribers = RawWsEndpoint.SESSIONS::size;
-    } else if (kind.equals("switchboard") || kind.equals("switchboard-metrics")) {
+    } else if (kind.equals("switchboard") || kind.equals("switchboard-metrics") || kind.equals("switchboard-unbatched")) {
       Hub hub = Hub.builder().broker(new InMemoryBroker(10_000)).maxConnections(200_000).build();
       if (kind.equals("switchboard-metrics")) {
         // The same hub with its meters bound, to measure what metrics cost fan-out.
@@ -110,7 +110,8 @@ public final class BenchServer {
       rest.setAsyncSupported(true);
       context.addFilter(sse, "/v1/*", EnumSet.of(DispatcherType.REQUEST));
       context.addFilter(rest, "/v1/*", EnumSet.of(DispatcherType.REQUEST));
-      WebSocketTransport ws = WebSocketTransport.builder(hub).build();
+      WebSocketTransport ws = WebSocketTransport.builder(hub)
+          .maxWriteBatch(kind.equals("switchboard-unbatched") ? 0 : 64 * 1024).build();
       JakartaWebSocketServletContainerInitializer.configure(context, (sc, container) -> ws.register(container));
       context.addServlet(new ServletHolder(new HttpServlet() {
         private static final long serialVersionUID = 1L;
@@ -136,7 +137,8 @@ public final class BenchServer {
       subscribers = atmosphere::count;
     } else {
       throw new IllegalArgumentException(
-          "kind must be switchboard, raw, raw-ws, raw-grpc, spring or atmosphere: " + kind);
+          "kind must be switchboard, switchboard-metrics, switchboard-unbatched, raw, raw-ws, raw-grpc, spring"
+              + " or atmosphere: " + kind);
     }
     ServletHolder control = new ServletHolder(new ControlServlet(publish, subscribers));
     context.addServlet(control, "/bench/*");

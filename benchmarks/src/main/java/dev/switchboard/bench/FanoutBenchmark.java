@@ -34,7 +34,8 @@ import org.HdrHistogram.Histogram;
  * users would pick instead ({@code spring-sse}, {@code spring-ws}: {@link SpringPeer};
  * {@code atmosphere-sse}, {@code atmosphere-ws}: {@link AtmospherePeer}); on request only,
  * {@code switchboard-metrics-sse} and {@code -ws}: the same hub with {@code SwitchboardMetrics} bound,
- * to compare with {@code switchboard-sse} and {@code -ws}. Each is compared with the
+ * to compare with {@code switchboard-sse} and {@code -ws}; {@code switchboard-unbatched-ws}: WebSocket
+ * without coalesced writes ({@code maxWriteBatch(0)}), to compare with {@code switchboard-ws}. Each is compared with the
  * raw baseline of its protocol ({@link #baselineOf}).
  *
  * <p>Usage: {@code FanoutBenchmark [--quick] [--subscribers 1000,10000] [--step-seconds 3]
@@ -122,7 +123,8 @@ public final class FanoutBenchmark {
   /** Run only when named in {@code --targets}: the same hub with its Micrometer meters bound. */
   static final List<Target> ON_REQUEST_TARGETS = List.of(
       new Target("switchboard-metrics-sse", "switchboard-metrics", "/v1/topics/bench/events", LoadClient.Mode.SSE),
-      new Target("switchboard-metrics-ws", "switchboard-metrics", "/v1/ws", LoadClient.Mode.WS));
+      new Target("switchboard-metrics-ws", "switchboard-metrics", "/v1/ws", LoadClient.Mode.WS),
+      new Target("switchboard-unbatched-ws", "switchboard-unbatched", "/v1/ws", LoadClient.Mode.WS));
 
   static final List<Target> TARGETS = List.of(
       new Target("raw-jetty-sse", "raw", "/raw/events", LoadClient.Mode.SSE),
