@@ -268,30 +268,24 @@ public final class FanoutBenchmark {
   }
 
   private static String diffs(List<Double> values) {
-    StringBuilder sb = new StringBuilder();
-    for (double v : values) {
-      sb.append(String.format(Locale.ROOT, "%+.0f ", v));
-    }
-    List<Double> sorted = new ArrayList<>(values);
-    sorted.sort(null);
-    double median = sorted.size() % 2 == 1 ? sorted.get(sorted.size() / 2)
-        : (sorted.get(sorted.size() / 2 - 1) + sorted.get(sorted.size() / 2)) / 2;
-    return sb.append(String.format(Locale.ROOT, "-> %+.0f B", median)).toString();
+    return listWithMedian(values, "%+.0f", "-> %+.0f B");
   }
 
   private static String ratios(List<Double> values) {
-    if (values.isEmpty()) {
-      return "-";
-    }
+    return values.isEmpty() ? "-" : listWithMedian(values, "%.2f", "-> %.2fx");
+  }
+
+  /** Each value in {@code each}'s format, then the median (the mean of the middle two for an even count). */
+  private static String listWithMedian(List<Double> values, String each, String median) {
     StringBuilder sb = new StringBuilder();
     for (double v : values) {
-      sb.append(String.format(Locale.ROOT, "%.2f ", v));
+      sb.append(String.format(Locale.ROOT, each, v)).append(' ');
     }
     List<Double> sorted = new ArrayList<>(values);
     sorted.sort(null);
-    double median = sorted.size() % 2 == 1 ? sorted.get(sorted.size() / 2)
+    double m = sorted.size() % 2 == 1 ? sorted.get(sorted.size() / 2)
         : (sorted.get(sorted.size() / 2 - 1) + sorted.get(sorted.size() / 2)) / 2;
-    return sb.append(String.format(Locale.ROOT, "-> %.2fx", median)).toString();
+    return sb.append(String.format(Locale.ROOT, median, m)).toString();
   }
 
   static List<Result> run(List<Integer> ns, double stepSeconds, boolean quick, List<String> only) throws Exception {
@@ -452,7 +446,12 @@ public final class FanoutBenchmark {
         }
         best = Math.max(best, bestComplete(steps)); // a refinement step may beat every ladder step
         Step half = step(base, client, n, Math.max(1, (sustainedRate > 0 ? sustainedRate : bestRate) / 2), stepSeconds);
-        // The same offered load for every target, after the ladder (JIT warm): what a delivery costs.
+        // The same offered load for every target, after the ladder and one more unrecorded step at that
+        // load, so that every target gets at least that much warm-up however early its ladder stopped
+        // (cold code allocates what the JIT would scalar-replace): what a delivery costs.
+        if (!quick) {
+          step(base, client, n, costMsgRate, costSeconds);
+        }
         Step cost = quick ? half : costStep(t, n, base, client, costMsgRate);
         return new Result(t.name(), n, connectSeconds, heapPer, rssPer, best, sustained, half, steps, cost);
       }
