@@ -273,6 +273,10 @@ public final class WebSocketTransport {
      * 0 turns it off. A lone frame is always written at once, so latency at low rates is unchanged.
      * Done on Jetty 12 through its frame flusher's batch mode, which does not block; on other
      * containers frames are written one at a time (the Jakarta API's {@code flushBatch()} blocks).
+     * A batch taken from the hub's queue no longer counts against its limits while Jetty writes it: a
+     * session holds at most this much (plus one frame) beyond {@link Hub.Builder#maxQueuedBytes}.
+     *
+     * @throws IllegalArgumentException when negative
      */
     public Builder maxWriteBatch(int chars) {
       if (chars < 0) {
