@@ -4,6 +4,8 @@ module dev.switchboard.ws {
   requires transitive dev.switchboard.hub;
   requires static jakarta.websocket;
   requires static jakarta.servlet;
+  requires static org.eclipse.jetty.websocket.core.common; // JettyFrames, only on Jetty
+  requires static org.eclipse.jetty.util;
   requires java.net.http;
   requires com.fasterxml.jackson.core;
 

@@ -51,7 +51,7 @@ import org.springframework.web.servlet.DispatcherServlet;
  * REST/long-poll filters) or the raw-Jetty SSE baseline, plus a control servlet at {@code /bench}
  * that publishes at a paced rate and reports heap and RSS.
  *
- * <p>Usage: {@code BenchServer switchboard|raw|raw-ws|raw-grpc|spring|atmosphere}. Prints {@code READY <http port> <grpc
+ * <p>Usage: {@code BenchServer switchboard|switchboard-metrics|switchboard-unbatched|raw|raw-ws|raw-grpc|spring|atmosphere}. Prints {@code READY <http port> <grpc
  * port>} when listening (Switchboard serves gRPC too; -1 when there is no gRPC server).
  */
 public final class BenchServer {
@@ -97,7 +97,7 @@ public final class BenchServer {
       // The same frame bytes Switchboard sends for such a message.
       publish = payload -> RawWsEndpoint.broadcast(wsFrame(payload, "raw-" + seq.incrementAndGet()));
       subscribers = RawWsEndpoint.SESSIONS::size;
-    } else if (kind.equals("switchboard") || kind.equals("switchboard-metrics")) {
+    } else if (kind.equals("switchboard") || kind.equals("switchboard-metrics") || kind.equals("switchboard-unbatched")) {
       Hub hub = Hub.builder().broker(new InMemoryBroker(10_000)).maxConnections(200_000).build();
       if (kind.equals("switchboard-metrics")) {
         // The same hub with its meters bound, to measure what metrics cost fan-out.
@@ -110,7 +110,8 @@ public final class BenchServer {
       rest.setAsyncSupported(true);
       context.addFilter(sse, "/v1/*", EnumSet.of(DispatcherType.REQUEST));
       context.addFilter(rest, "/v1/*", EnumSet.of(DispatcherType.REQUEST));
-      WebSocketTransport ws = WebSocketTransport.builder(hub).build();
+      WebSocketTransport ws = WebSocketTransport.builder(hub)
+          .maxWriteBatch(kind.equals("switchboard-unbatched") ? 0 : 64 * 1024).build();
       JakartaWebSocketServletContainerInitializer.configure(context, (sc, container) -> ws.register(container));
       context.addServlet(new ServletHolder(new HttpServlet() {
         private static final long serialVersionUID = 1L;
@@ -136,7 +137,8 @@ public final class BenchServer {
       subscribers = atmosphere::count;
     } else {
       throw new IllegalArgumentException(
-          "kind must be switchboard, raw, raw-ws, raw-grpc, spring or atmosphere: " + kind);
+          "kind must be switchboard, switchboard-metrics, switchboard-unbatched, raw, raw-ws, raw-grpc, spring"
+              + " or atmosphere: " + kind);
     }
     ServletHolder control = new ServletHolder(new ControlServlet(publish, subscribers));
     context.addServlet(control, "/bench/*");
@@ -180,6 +182,7 @@ public final class BenchServer {
 
   /**
    * {@code /bench/stats} (heap after GC, RSS), {@code /bench/cpu} (process CPU ns),
+   * {@code /bench/cost} (process CPU ns and bytes allocated by all threads, {@link #allocatedBytes}),
    * {@code /bench/subscribers}, {@code /bench/publish?rate=&seconds=}.
    */
   private static final class ControlServlet extends HttpServlet {
@@ -210,6 +213,9 @@ public final class BenchServer {
       } else if ("/cpu".equals(op)) {
         body = Long.toString(((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean())
             .getProcessCpuTime());
+      } else if ("/cost".equals(op)) {
+        body = ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean())
+            .getProcessCpuTime() + " " + allocatedBytes();
       } else if ("/subscribers".equals(op)) {
         body = Integer.toString(subscribers.getAsInt());
       } else if ("/publish".equals(op)) {
@@ -236,6 +242,31 @@ public final class BenchServer {
       }
       res.setContentType("text/plain");
       res.getWriter().print(body);
+    }
+
+    /** The last allocated-bytes figure seen of every thread, live or ended, by thread id (never reused). */
+    private static final java.util.Map<Long, Long> ALLOCATED = new java.util.HashMap<>();
+
+    /**
+     * Bytes allocated so far by all of this JVM's threads ({@code ThreadMXBean.getThreadAllocatedBytes}):
+     * the container's, the hub's and the publisher's threads alike. JDK 17 has no total that includes ended
+     * threads, so each thread's last figure is kept: a thread that ends between two reads loses only
+     * what it allocated after the first (the container's pool threads live for the whole run).
+     */
+    static synchronized long allocatedBytes() {
+      com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+      long[] ids = threads.getAllThreadIds();
+      long[] bytes = threads.getThreadAllocatedBytes(ids);
+      for (int i = 0; i < ids.length; i++) {
+        if (bytes[i] >= 0) {
+          ALLOCATED.put(ids[i], bytes[i]);
+        }
+      }
+      long sum = 0;
+      for (long b : ALLOCATED.values()) {
+        sum += b;
+      }
+      return sum;
     }
 
     private static long rss() {

@@ -25,18 +25,22 @@ import org.HdrHistogram.Histogram;
  * JVM, connects N subscribers to one topic from one cheap NIO client, measures heap and RSS per idle
  * connection and the time to connect them, then publishes 100-byte messages at stepped-up rates until
  * delivery falls behind, and finally measures latency and server CPU at half the highest rate that
- * kept p99 within 100 ms. Prints a table, writes JSON and draws PNG charts ({@link FanoutCharts}).
+ * kept p99 within 100 ms, and CPU time and bytes allocated per delivery in one more step at the same
+ * offered rate for every target ({@link #costRate}; the ratios to the raw baseline are the comparable
+ * cost figures). Prints a table, writes JSON and draws PNG charts ({@link FanoutCharts}).
  *
  * <p>Targets: Switchboard ({@code switchboard-sse}, {@code -longpoll}, {@code -ws}, {@code -grpc});
  * the containers' own limits ({@code raw-jetty-sse}, {@code raw-jakarta-ws}, {@code raw-grpc}); what
  * users would pick instead ({@code spring-sse}, {@code spring-ws}: {@link SpringPeer};
  * {@code atmosphere-sse}, {@code atmosphere-ws}: {@link AtmospherePeer}); on request only,
  * {@code switchboard-metrics-sse} and {@code -ws}: the same hub with {@code SwitchboardMetrics} bound,
- * to compare with {@code switchboard-sse} and {@code -ws}. Each is compared with the
+ * to compare with {@code switchboard-sse} and {@code -ws}; {@code switchboard-unbatched-ws}: WebSocket
+ * without coalesced writes ({@code maxWriteBatch(0)}), to compare with {@code switchboard-ws}. Each is compared with the
  * raw baseline of its protocol ({@link #baselineOf}).
  *
  * <p>Usage: {@code FanoutBenchmark [--quick] [--subscribers 1000,10000] [--step-seconds 3]
- * [--targets a,b] [--grpc-streams-per-connection 10] [--rounds 1] [--out FILE] [--charts DIR]}; with
+ * [--targets a,b] [--grpc-streams-per-connection 10] [--rounds 1] [--cost-rate 20000] [--cost-seconds 5]
+ * [--out FILE] [--charts DIR]}; with
  * {@code --rounds K} every target runs K times, interleaved with its baseline, and the table shows the
  * median round and each round's ratio to its baseline; the JSON then holds the median rows and every
  * round ({@link #jsonRounds}), so the ratios can be recomputed from it. {@code --replot FILE.json}
@@ -45,9 +49,17 @@ import org.HdrHistogram.Histogram;
 public final class FanoutBenchmark {
   record Target(String name, String serverKind, String path, LoadClient.Mode mode) {}
 
-  /** One publish rate held for a step: what arrived, how late (µs), and the server's CPU time. */
+  /**
+   * One publish rate held for a step: what arrived, how late (µs), the server's CPU time and the
+   * bytes its threads allocated (-1 when not measured: files written before issue 22).
+   */
   record Step(int rate, long expected, long delivered, double deliveredPerSec, long p50, long p99, long max,
-      boolean complete, long serverCpuNanos) {
+      boolean complete, long serverCpuNanos, long serverAllocBytes) {
+    Step(int rate, long expected, long delivered, double deliveredPerSec, long p50, long p99, long max,
+        boolean complete, long serverCpuNanos) {
+      this(rate, expected, delivered, deliveredPerSec, p50, p99, max, complete, serverCpuNanos, -1);
+    }
+
     /** Within the latency bound: everything arrived and p99 stayed at or under {@link #P99_BOUND_MICROS}. */
     boolean sustained() {
       return complete && p99 <= P99_BOUND_MICROS;
@@ -57,16 +69,50 @@ public final class FanoutBenchmark {
     double cpuMillisPer100k() {
       return delivered == 0 ? 0 : serverCpuNanos / 1e6 / (delivered / 1e5);
     }
+
+    /** Server CPU microseconds per delivery. */
+    double cpuMicrosPerDelivery() {
+      return delivered == 0 ? 0 : serverCpuNanos / 1e3 / delivered;
+    }
+
+    /** Bytes the server allocated per delivery, or -1 when not measured. */
+    double allocBytesPerDelivery() {
+      return delivered == 0 || serverAllocBytes < 0 ? -1 : (double) serverAllocBytes / delivered;
+    }
   }
 
   /**
    * One target at one N. {@code maxDeliveredPerSec}: best step where everything arrived;
    * {@code maxSustainedPerSec}: best step that also kept p99 ≤ 100 ms (0 when even the lowest rate
    * did not); {@code half}: the step at half the rate of the sustained best (of the delivered best
-   * when nothing was sustained).
+   * when nothing was sustained); {@code cost}: the step at the rate offered to every target alike
+   * ({@link #costRate}), where CPU and allocation per delivery are compared (null in files written
+   * before issue 22).
    */
   record Result(String target, int subscribers, double connectSeconds, double heapPerConn, double rssPerConn,
-      double maxDeliveredPerSec, double maxSustainedPerSec, Step half, List<Step> steps) {}
+      double maxDeliveredPerSec, double maxSustainedPerSec, Step half, List<Step> steps, Step cost) {
+    Result(String target, int subscribers, double connectSeconds, double heapPerConn, double rssPerConn,
+        double maxDeliveredPerSec, double maxSustainedPerSec, Step half, List<Step> steps) {
+      this(target, subscribers, connectSeconds, heapPerConn, rssPerConn, maxDeliveredPerSec, maxSustainedPerSec,
+          half, steps, null);
+    }
+  }
+
+  /**
+   * Deliveries per second offered to every target, at every N, for the cost step (publish rate
+   * {@code costRate / N} msg/s, at least 1): low enough for every Switchboard target and raw baseline
+   * to deliver everything, so CPU and allocation per delivery are compared at the same load.
+   */
+  static int costRate = 20_000;
+
+  /** Length of the cost step, seconds. */
+  static double costSeconds = 5;
+
+  /**
+   * Only the cost: one warm-up step at the cost rate, then the cost step; no ladder (throughput
+   * figures are 0). For profiling and for quick paired cost rounds.
+   */
+  static boolean costOnly;
 
   /** The latency bound of "sustained" throughput. */
   static final long P99_BOUND_MICROS = 100_000;
@@ -77,7 +123,8 @@ public final class FanoutBenchmark {
   /** Run only when named in {@code --targets}: the same hub with its Micrometer meters bound. */
   static final List<Target> ON_REQUEST_TARGETS = List.of(
       new Target("switchboard-metrics-sse", "switchboard-metrics", "/v1/topics/bench/events", LoadClient.Mode.SSE),
-      new Target("switchboard-metrics-ws", "switchboard-metrics", "/v1/ws", LoadClient.Mode.WS));
+      new Target("switchboard-metrics-ws", "switchboard-metrics", "/v1/ws", LoadClient.Mode.WS),
+      new Target("switchboard-unbatched-ws", "switchboard-unbatched", "/v1/ws", LoadClient.Mode.WS));
 
   static final List<Target> TARGETS = List.of(
       new Target("raw-jetty-sse", "raw", "/raw/events", LoadClient.Mode.SSE),
@@ -125,17 +172,21 @@ public final class FanoutBenchmark {
         case "--replot": replot = Path.of(args[++i]); break;
         case "--targets": only = List.of(args[++i].split(",")); break;
         case "--grpc-streams-per-connection": grpcStreamsPerConnection = Integer.parseInt(args[++i]); break;
+        case "--cost-rate": costRate = Integer.parseInt(args[++i]); break;
+        case "--cost-seconds": costSeconds = Double.parseDouble(args[++i]); break;
+        case "--cost-only": costOnly = true; break;
         default:
           System.err.println("unknown option " + args[i]
               + "\nusage: FanoutBenchmark [--quick] [--subscribers 1000,10000] [--step-seconds 5] [--targets a,b]"
-              + " [--grpc-streams-per-connection 10] [--rounds 1] [--out FILE] [--charts DIR]"
+              + " [--grpc-streams-per-connection 10] [--rounds 1] [--cost-rate 20000] [--cost-seconds 5]"
+              + " [--cost-only] [--out FILE] [--charts DIR]"
               + "\n       FanoutBenchmark --replot FILE.json [--charts DIR]   (table and charts of an earlier run)");
           System.exit(2);
       }
     }
     if (replot != null) {
       List<Result> earlier = readJson(Files.readString(replot));
-      System.out.println(table(earlier));
+      System.out.println(table(earlier) + "\n" + costTable(earlier));
       for (Path png : FanoutCharts.write(earlier, charts != null ? charts : replot.toAbsolutePath().getParent())) {
         System.out.println("wrote " + png);
       }
@@ -146,7 +197,7 @@ public final class FanoutBenchmark {
       all.add(run(ns, stepSeconds, quick, only));
     }
     List<Result> results = medianRound(all);
-    String table = table(results) + (rounds > 1 ? roundRatios(all) : "");
+    String table = table(results) + "\n" + costTable(results) + (rounds > 1 ? roundRatios(all) : "");
     System.out.println(table);
     Files.createDirectories(out.toAbsolutePath().getParent());
     Files.writeString(out, rounds > 1 ? jsonRounds(results, all) : json(results));
@@ -184,36 +235,57 @@ public final class FanoutBenchmark {
       }
       List<Double> max = new ArrayList<>();
       List<Double> sustained = new ArrayList<>();
+      List<Double> cpu = new ArrayList<>();
+      List<Double> alloc = new ArrayList<>();
       for (List<Result> round : rounds) {
         Result r = round.get(i);
         Result raw = baselineIn(round, r).orElse(null);
         if (raw == null) {
           continue;
         }
-        max.add(r.maxDeliveredPerSec() / raw.maxDeliveredPerSec());
+        if (raw.maxDeliveredPerSec() > 0) { // 0 in --cost-only runs: no ladder
+          max.add(r.maxDeliveredPerSec() / raw.maxDeliveredPerSec());
+        }
         if (raw.maxSustainedPerSec() > 0) {
           sustained.add(r.maxSustainedPerSec() / raw.maxSustainedPerSec());
         }
+        if (comparableCost(r, raw)) {
+          cpu.add(r.cost().cpuMicrosPerDelivery() / raw.cost().cpuMicrosPerDelivery());
+          alloc.add(r.cost().allocBytesPerDelivery() - raw.cost().allocBytesPerDelivery());
+        }
       }
-      sb.append(String.format(Locale.ROOT, "%-22s N=%-6d %s | %s%n", first.target(), first.subscribers(),
-          ratios(max), ratios(sustained)));
+      sb.append(String.format(Locale.ROOT, "%-22s N=%-6d %s | %s%s%n", first.target(), first.subscribers(),
+          ratios(max), ratios(sustained), cpu.isEmpty() ? ""
+              : "\n" + " ".repeat(31) + "CPU/delivery " + ratios(cpu) + " | alloc B/delivery - raw " + diffs(alloc)));
     }
     return sb.toString();
   }
 
+  /** Both have a cost step that delivered everything with allocation measured. */
+  static boolean comparableCost(Result r, Result raw) {
+    return r.cost() != null && raw.cost() != null && r.cost().delivered() > 0 && raw.cost().delivered() > 0
+        && r.cost().allocBytesPerDelivery() >= 0 && raw.cost().allocBytesPerDelivery() >= 0;
+  }
+
+  private static String diffs(List<Double> values) {
+    return listWithMedian(values, "%+.0f", "-> %+.0f B");
+  }
+
   private static String ratios(List<Double> values) {
-    if (values.isEmpty()) {
-      return "-";
-    }
+    return values.isEmpty() ? "-" : listWithMedian(values, "%.2f", "-> %.2fx");
+  }
+
+  /** Each value in {@code each}'s format, then the median (the mean of the middle two for an even count). */
+  private static String listWithMedian(List<Double> values, String each, String median) {
     StringBuilder sb = new StringBuilder();
     for (double v : values) {
-      sb.append(String.format(Locale.ROOT, "%.2f ", v));
+      sb.append(String.format(Locale.ROOT, each, v)).append(' ');
     }
     List<Double> sorted = new ArrayList<>(values);
     sorted.sort(null);
-    double median = sorted.size() % 2 == 1 ? sorted.get(sorted.size() / 2)
+    double m = sorted.size() % 2 == 1 ? sorted.get(sorted.size() / 2)
         : (sorted.get(sorted.size() / 2 - 1) + sorted.get(sorted.size() / 2)) / 2;
-    return sb.append(String.format(Locale.ROOT, "-> %.2fx", median)).toString();
+    return sb.append(String.format(Locale.ROOT, median, m)).toString();
   }
 
   static List<Result> run(List<Integer> ns, double stepSeconds, boolean quick, List<String> only) throws Exception {
@@ -227,10 +299,28 @@ public final class FanoutBenchmark {
         if (only != null && !only.contains(t.name())) {
           continue;
         }
-        results.add(runOne(t, n, stepSeconds, quick));
+        results.add(runWithRetry(t, n, stepSeconds, quick));
       }
     }
     return results;
+  }
+
+  /**
+   * {@link #runOne}, again in a fresh server (at most twice more) when the subscribers could not all
+   * connect: on a loaded machine handshakes time out now and then, and one such target must not end a
+   * run of many rounds. A target that fails three times in a row still fails the run.
+   */
+  private static Result runWithRetry(Target t, int n, double stepSeconds, boolean quick) throws Exception {
+    for (int attempt = 1; ; attempt++) {
+      try {
+        return runOne(t, n, stepSeconds, quick);
+      } catch (IllegalStateException e) {
+        if (attempt == 3) {
+          throw e;
+        }
+        System.err.println(e.getMessage() + ": trying again in a fresh server");
+      }
+    }
   }
 
   private static Result runOne(Target t, int n, double stepSeconds, boolean quick) throws Exception {
@@ -283,6 +373,12 @@ public final class FanoutBenchmark {
         double heapPer = (after[0] - before[0]) / (double) n;
         double rssPer = (after[1] - before[1]) / (double) n;
 
+        int costMsgRate = Math.max(1, (int) Math.round((double) costRate / n));
+        if (costOnly && !quick) {
+          step(base, client, n, costMsgRate, costSeconds); // warm-up (JIT), not recorded
+          Step cost = costStep(t, n, base, client, costMsgRate);
+          return new Result(t.name(), n, connectSeconds, heapPer, rssPer, 0, 0, cost, List.of(cost), cost);
+        }
         int[] rates = quick ? new int[] {Math.max(1, 500 / n), Math.max(1, 2000 / n)} : ladder(n);
         if (!quick) {
           step(base, client, n, rates[0], stepSeconds); // warm-up (JIT), not recorded
@@ -350,12 +446,27 @@ public final class FanoutBenchmark {
         }
         best = Math.max(best, bestComplete(steps)); // a refinement step may beat every ladder step
         Step half = step(base, client, n, Math.max(1, (sustainedRate > 0 ? sustainedRate : bestRate) / 2), stepSeconds);
-        return new Result(t.name(), n, connectSeconds, heapPer, rssPer, best, sustained, half, steps);
+        // The same offered load for every target, after the ladder and one more unrecorded step at that
+        // load, so that every target gets at least that much warm-up however early its ladder stopped
+        // (cold code allocates what the JIT would scalar-replace): what a delivery costs.
+        if (!quick) {
+          step(base, client, n, costMsgRate, costSeconds);
+        }
+        Step cost = quick ? half : costStep(t, n, base, client, costMsgRate);
+        return new Result(t.name(), n, connectSeconds, heapPer, rssPer, best, sustained, half, steps, cost);
       }
     } finally {
       server.destroy();
       server.waitFor();
     }
+  }
+
+  private static Step costStep(Target t, int n, String base, FanoutClient client, int rate) throws Exception {
+    Step cost = step(base, client, n, rate, costSeconds);
+    System.err.printf(Locale.ROOT, "%s N=%d rate=%d msg/s -> %.0f deliveries/s: %.2f µs CPU, %.0f B allocated"
+        + " per delivery (cost step)%s%n", t.name(), n, cost.rate(), cost.deliveredPerSec(),
+        cost.cpuMicrosPerDelivery(), cost.allocBytesPerDelivery(), cost.complete() ? "" : " (fell behind)");
+    return cost;
   }
 
   /** Delivered/s of the best step where everything arrived, 0 when none did. */
@@ -396,7 +507,7 @@ public final class FanoutBenchmark {
     client.recorder().getIntervalHistogram(); // reset
     long d0 = client.delivered();
     long expected = (long) (rate * seconds) * n;
-    long cpu0 = Long.parseLong(control(base + "/bench/cpu").trim());
+    long[] cost0 = cost(base);
     long start = System.nanoTime();
     control(base + "/bench/publish?rate=" + rate + "&seconds=" + seconds);
     long drainUntil = System.nanoTime() + Duration.ofSeconds(5).toNanos();
@@ -404,13 +515,19 @@ public final class FanoutBenchmark {
       Thread.sleep(5);
     }
     long end = System.nanoTime();
-    long cpu = Long.parseLong(control(base + "/bench/cpu").trim()) - cpu0;
+    long[] cost1 = cost(base);
     long got = client.delivered() - d0;
     Histogram h = client.recorder().getIntervalHistogram();
     // Over at least the step's length: a step of few messages must not count as faster than offered.
     double perSec = got / Math.max((end - start) / 1e9, seconds);
     return new Step(rate, expected, got, perSec, h.getValueAtPercentile(50), h.getValueAtPercentile(99),
-        h.getMaxValue(), got >= expected * 0.99 && client.failed() == 0, cpu);
+        h.getMaxValue(), got >= expected * 0.99 && client.failed() == 0, cost1[0] - cost0[0], cost1[1] - cost0[1]);
+  }
+
+  /** The server's process CPU time (ns) and the bytes its threads have allocated so far. */
+  private static long[] cost(String base) throws IOException, InterruptedException {
+    String[] s = control(base + "/bench/cost").trim().split(" ");
+    return new long[] {Long.parseLong(s[0]), Long.parseLong(s[1])};
   }
 
   /**
@@ -471,12 +588,40 @@ public final class FanoutBenchmark {
     for (Result r : results) {
       Result raw = baselineIn(results, r).orElse(r);
       sb.append(String.format(Locale.ROOT,
-          "%-22s %6d %11.0f %6.2fx %11.0f %7s %8.2f %8.2f %8.2f %9.2f %9.0f %9.0f %9.0f %9.1f%n",
-          r.target(), r.subscribers(), r.maxDeliveredPerSec(), r.maxDeliveredPerSec() / raw.maxDeliveredPerSec(),
+          "%-22s %6d %11.0f %7s %11.0f %7s %8.2f %8.2f %8.2f %9.2f %9.0f %9.0f %9.0f %9.1f%n",
+          r.target(), r.subscribers(), r.maxDeliveredPerSec(), raw.maxDeliveredPerSec() > 0
+              ? String.format(Locale.ROOT, "%.2fx", r.maxDeliveredPerSec() / raw.maxDeliveredPerSec()) : "-",
           r.maxSustainedPerSec(), raw.maxSustainedPerSec() > 0
               ? String.format(Locale.ROOT, "%.2fx", r.maxSustainedPerSec() / raw.maxSustainedPerSec()) : "-",
           r.half().p50() / 1000.0, r.half().p99() / 1000.0, r.half().max() / 1000.0, r.connectSeconds(),
           r.heapPerConn(), r.rssPerConn(), r.heapPerConn() - raw.heapPerConn(), r.half().cpuMillisPer100k()));
+    }
+    return sb.toString();
+  }
+
+  /**
+   * CPU and allocation per delivery at the offered rate every target had alike (the cost step), as
+   * ratios to (CPU) and differences from (allocation) the raw baseline of the same run.
+   */
+  static String costTable(List<Result> results) {
+    StringBuilder sb = new StringBuilder(String.format(Locale.ROOT,
+        "cost per delivery at the same offered load for every target (%,d deliveries/s unless the row's rate"
+            + " says otherwise), server process CPU and bytes allocated by all server threads:%n", costRate));
+    sb.append(String.format(Locale.ROOT, "%-22s %6s %6s %9s %9s %13s %7s %13s %9s%n", "target", "N", "msg/s",
+        "deliv/s", "complete", "CPU µs/deliv", "vs raw", "alloc B/deliv", "- raw B"));
+    for (Result r : results) {
+      Step c = r.cost();
+      if (c == null) {
+        continue;
+      }
+      Result raw = baselineIn(results, r).orElse(r);
+      boolean both = comparableCost(r, raw);
+      sb.append(String.format(Locale.ROOT, "%-22s %6d %6d %9.0f %9s %13.2f %7s %13.0f %9s%n", r.target(),
+          r.subscribers(), c.rate(), c.deliveredPerSec(), c.complete() ? "yes" : "NO", c.cpuMicrosPerDelivery(),
+          both ? String.format(Locale.ROOT, "%.2fx", c.cpuMicrosPerDelivery() / raw.cost().cpuMicrosPerDelivery()) : "-",
+          c.allocBytesPerDelivery(),
+          both ? String.format(Locale.ROOT, "%+.0f", c.allocBytesPerDelivery() - raw.cost().allocBytesPerDelivery())
+              : "-"));
     }
     return sb.toString();
   }
@@ -526,16 +671,9 @@ public final class FanoutBenchmark {
       java.util.Map<String, Object> half = field(r, "atHalfRate", java.util.Map.class, target);
       List<Step> steps = new ArrayList<>();
       for (Object o : field(r, "steps", List.class, target)) {
-        if (!(o instanceof java.util.Map)) {
-          throw new IOException("fan-out result " + target + ": a step is not an object: " + o);
-        }
-        java.util.Map<String, Object> s = (java.util.Map<String, Object>) o;
-        steps.add(new Step(num(s, "rate", target).intValue(), num(s, "expected", target).longValue(),
-            num(s, "delivered", target).longValue(), num(s, "deliveredPerSecond", target).doubleValue(),
-            num(s, "p50Micros", target).longValue(), num(s, "p99Micros", target).longValue(),
-            num(s, "maxMicros", target).longValue(), field(s, "complete", Boolean.class, target),
-            (long) (num(s, "serverCpuMillis", target).doubleValue() * 1e6)));
+        steps.add(readStep(o, target));
       }
+      Step cost = r.containsKey("atCostRate") ? readStep(r.get("atCostRate"), target) : null;
       Step halfStep = new Step(num(half, "rate", target).intValue(), 100_000, 100_000, 0,
           num(half, "p50Micros", target).longValue(), num(half, "p99Micros", target).longValue(),
           num(half, "maxMicros", target).longValue(), true,
@@ -543,9 +681,24 @@ public final class FanoutBenchmark {
       out.add(new Result(target, n, num(r, "connectSeconds", target).doubleValue(),
           num(r, "heapBytesPerConnection", target).doubleValue(), num(r, "rssBytesPerConnection", target).doubleValue(),
           num(r, "maxDeliveredPerSecond", target).doubleValue(), num(r, "maxSustainedPerSecond", target).doubleValue(),
-          halfStep, steps));
+          halfStep, steps, cost));
     }
     return out;
+  }
+
+  @SuppressWarnings("unchecked")
+  private static Step readStep(Object o, String target) throws IOException {
+    if (!(o instanceof java.util.Map)) {
+      throw new IOException("fan-out result " + target + ": a step is not an object: " + o);
+    }
+    java.util.Map<String, Object> s = (java.util.Map<String, Object>) o;
+    Object alloc = s.get("serverAllocBytes"); // absent in files written before issue 22
+    return new Step(num(s, "rate", target).intValue(), num(s, "expected", target).longValue(),
+        num(s, "delivered", target).longValue(), num(s, "deliveredPerSecond", target).doubleValue(),
+        num(s, "p50Micros", target).longValue(), num(s, "p99Micros", target).longValue(),
+        num(s, "maxMicros", target).longValue(), field(s, "complete", Boolean.class, target),
+        (long) (num(s, "serverCpuMillis", target).doubleValue() * 1e6),
+        alloc == null ? -1 : num(s, "serverAllocBytes", target).longValue());
   }
 
   private static Number num(java.util.Map<String, Object> o, String name, String target) throws IOException {
@@ -592,6 +745,14 @@ public final class FanoutBenchmark {
     }
   }
 
+  private static String stepJson(Step s) {
+    return String.format(Locale.ROOT,
+        "{\"rate\":%d,\"expected\":%d,\"delivered\":%d,\"deliveredPerSecond\":%.0f,\"p50Micros\":%d,"
+            + "\"p99Micros\":%d,\"maxMicros\":%d,\"complete\":%b,\"serverCpuMillis\":%.1f,\"serverAllocBytes\":%d}",
+        s.rate(), s.expected(), s.delivered(), s.deliveredPerSec(), s.p50(), s.p99(), s.max(), s.complete(),
+        s.serverCpuNanos() / 1e6, s.serverAllocBytes());
+  }
+
   static String json(List<Result> results) {
     StringBuilder sb = new StringBuilder("[\n");
     for (int i = 0; i < results.size(); i++) {
@@ -600,17 +761,12 @@ public final class FanoutBenchmark {
           "  {\"target\":\"%s\",\"subscribers\":%d,\"connectSeconds\":%.3f,\"heapBytesPerConnection\":%.0f,"
               + "\"rssBytesPerConnection\":%.0f,\"maxDeliveredPerSecond\":%.0f,\"maxSustainedPerSecond\":%.0f,"
               + "\"atHalfRate\":{\"rate\":%d,\"p50Micros\":%d,\"p99Micros\":%d,\"maxMicros\":%d,"
-              + "\"serverCpuMillisPer100k\":%.1f},\"steps\":[",
+              + "\"serverCpuMillisPer100k\":%.1f},%s\"steps\":[",
           r.target(), r.subscribers(), r.connectSeconds(), r.heapPerConn(), r.rssPerConn(), r.maxDeliveredPerSec(),
           r.maxSustainedPerSec(), r.half().rate(), r.half().p50(), r.half().p99(), r.half().max(),
-          r.half().cpuMillisPer100k()));
+          r.half().cpuMillisPer100k(), r.cost() == null ? "" : "\"atCostRate\":" + stepJson(r.cost()) + ","));
       for (int j = 0; j < r.steps().size(); j++) {
-        Step s = r.steps().get(j);
-        sb.append(String.format(Locale.ROOT,
-            "%s{\"rate\":%d,\"expected\":%d,\"delivered\":%d,\"deliveredPerSecond\":%.0f,\"p50Micros\":%d,"
-                + "\"p99Micros\":%d,\"maxMicros\":%d,\"complete\":%b,\"serverCpuMillis\":%.1f}",
-            j == 0 ? "" : ",", s.rate(), s.expected(), s.delivered(), s.deliveredPerSec(), s.p50(), s.p99(), s.max(),
-            s.complete(), s.serverCpuNanos() / 1e6));
+        sb.append(j == 0 ? "" : ",").append(stepJson(r.steps().get(j)));
       }
       sb.append("]}").append(i + 1 < results.size() ? ",\n" : "\n");
     }

@@ -28,6 +28,7 @@ class FanoutBenchmarkSmokeTest {
       assertTrue(first.complete(), r.target() + " lost messages at the lowest rate: " + first);
       assertTrue(r.half().delivered() == r.half().expected(), r.target() + " at half rate: " + r.half());
       assertTrue(r.half().serverCpuNanos() > 0, r.target() + ": no server CPU time measured");
+      assertTrue(r.cost() != null && r.cost().serverAllocBytes() > 0, r.target() + ": no allocation measured");
       assertTrue(r.connectSeconds() > 0, r.target());
     }
     String table = FanoutBenchmark.table(results);
@@ -35,6 +36,8 @@ class FanoutBenchmarkSmokeTest {
       assertTrue(table.contains(t.name() + " "), t.name() + " missing from\n" + table);
     }
     assertTrue(FanoutBenchmark.json(results).startsWith("[\n  {\"target\":\"raw-jetty-sse\""));
+    String costs = FanoutBenchmark.costTable(results);
+    assertTrue(costs.contains("switchboard-ws "), costs);
 
     List<Path> charts = FanoutCharts.write(results, dir);
     assertEquals(5, charts.size(), charts.toString()); // 2 throughput, p50 and p99 for the one N, memory
@@ -60,6 +63,9 @@ class FanoutBenchmarkSmokeTest {
     // max: 0.90, 0.50, 2.00 -> median 0.90; sustained: 0.90, 1.00 (round 3's baseline sustained nothing) -> 0.95
     assertTrue(ratios.contains("switchboard-ws         N=1000   0.90 0.50 2.00 -> 0.90x | 0.90 1.00 -> 0.95x"), ratios);
     assertTrue(!ratios.contains("raw-jakarta-ws  "), ratios);
+    // CPU per delivery: 90/100, 100/200, 300/150 -> 0.90 0.50 2.00; allocation minus raw: -10, -100, +150
+    assertTrue(ratios.contains("CPU/delivery 0.90 0.50 2.00 -> 0.90x | alloc B/delivery - raw -10 -100 +150 -> -10 B"),
+        ratios);
 
     String json = FanoutBenchmark.jsonRounds(median, rounds);
     assertTrue(json.startsWith("{\"median\":[\n  {\"target\":\"raw-jakarta-ws\""), json);
@@ -78,8 +84,11 @@ class FanoutBenchmarkSmokeTest {
     FanoutBenchmark.Step a = new FanoutBenchmark.Step(10, 20_000, 19_990, 9_995, 1_200, 48_000, 51_000, true, 470_000_000);
     FanoutBenchmark.Step b = new FanoutBenchmark.Step(14, 28_000, 20_000, 9_000, 90_000, 1_900_000, 2_000_000, false, 900_000_000);
     FanoutBenchmark.Step half = new FanoutBenchmark.Step(5, 10_000, 10_000, 5_000, 800, 20_000, 30_000, true, 250_000_000);
+    FanoutBenchmark.Step cost = new FanoutBenchmark.Step(20, 100_000, 100_000, 20_000, 700, 9_000, 12_000, true,
+        150_000_000, 40_000_000);
     List<FanoutBenchmark.Result> written = List.of(
-        new FanoutBenchmark.Result("switchboard-sse", 1000, 0.75, 8100, 67_887, 9_996, 9_996, half, List.of(a, b)),
+        new FanoutBenchmark.Result("switchboard-sse", 1000, 0.75, 8100, 67_887, 9_996, 9_996, half, List.of(a, b),
+            cost),
         result("raw-jetty-sse", 120, 0));
     List<FanoutBenchmark.Result> read = FanoutBenchmark.readJson(FanoutBenchmark.json(written));
     assertEquals(2, read.size());
@@ -92,7 +101,10 @@ class FanoutBenchmarkSmokeTest {
     assertEquals(5, r.half().rate());
     assertEquals(20_000, r.half().p99());
     assertEquals(half.cpuMillisPer100k(), r.half().cpuMillisPer100k(), 0.1);
+    assertEquals(cost, r.cost(), "the cost step survives");
+    assertEquals(400, r.cost().allocBytesPerDelivery(), 0.001);
     assertEquals(FanoutBenchmark.table(written), FanoutBenchmark.table(read), "the replotted table is the same");
+    assertEquals(FanoutBenchmark.costTable(written), FanoutBenchmark.costTable(read));
 
     List<FanoutBenchmark.Result> median = FanoutBenchmark.readJson(
         FanoutBenchmark.jsonRounds(written, List.of(written, written)));
@@ -141,6 +153,9 @@ class FanoutBenchmarkSmokeTest {
 
   private static FanoutBenchmark.Result result(String target, double max, double sustained) {
     FanoutBenchmark.Step step = new FanoutBenchmark.Step(1, 1000, 1000, max, 1, 2, 3, true, 1_000_000);
-    return new FanoutBenchmark.Result(target, 1000, 1, 1, 1, max, sustained, step, List.of(step));
+    // The cost step: CPU in proportion to max (so ratios are known), allocation 100 B per delivery + max.
+    FanoutBenchmark.Step cost = new FanoutBenchmark.Step(20, 100_000, 100_000, 20_000, 1, 2, 3, true,
+        (long) (max * 1_000_000), (long) ((100 + max) * 100_000));
+    return new FanoutBenchmark.Result(target, 1000, 1, 1, 1, max, sustained, step, List.of(step), cost);
   }
 }

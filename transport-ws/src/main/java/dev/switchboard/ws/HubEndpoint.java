@@ -66,6 +66,9 @@ public final class HubEndpoint extends Endpoint {
     s.setMaxTextMessageBufferSize(transport.maxMessageBytes);
     s.setMaxBinaryMessageBufferSize(WsProtocol.MAX_BINARY_BYTES);
     s.setMaxIdleTimeout(transport.idleTimeout.toMillis());
+    if (transport.maxWriteBatch > 0 && WebSocketTransport.JETTY_CORE_VISIBLE) {
+      out.jetty = JettyFrames.of(s.getAsyncRemote());
+    }
     try {
       connection = out.connect(transport.hub, principal,
           (InetSocketAddress) config.getUserProperties().get(HubConfigurator.REMOTE), "ws");
@@ -135,10 +138,17 @@ public final class HubEndpoint extends Endpoint {
         ? WsProtocol.ack(ref, stored.id(), stored.time()) : WsProtocol.error(ref, SwitchboardException.from(err))));
   }
 
-  /** The session's writer: frames go out through the async remote, one send in flight. */
+  /**
+   * The session's writer: frames go out through the async remote, one send in flight; on Jetty the
+   * frames queued when a send starts go out with it in one write ({@link JettyFrames}).
+   */
   private final class Outbound extends OutboundWriter<String> {
     /** The one completion handler of every send (no allocation per frame). */
     private final SendHandler onSent = this::onSent;
+    /** Jetty's frame flusher, or null on other containers (set in onOpen, before start()). */
+    JettyFrames jetty;
+    private JettyFrames.Done lastSent;
+    private JettyFrames.Done batched;
 
     Outbound() {
       super(true);
@@ -158,9 +168,28 @@ public final class HubEndpoint extends Endpoint {
 
     @Override
     protected void write(String frame) {
-      // Tomcat throws IllegalStateException here when the session closed under us: the writer
-      // ends this session only.
-      session.getAsyncRemote().sendText(frame, onSent);
+      JettyFrames j = jetty;
+      String next;
+      if (j == null || (next = pollFrame()) == null) {
+        // Tomcat throws IllegalStateException here when the session closed under us: the writer
+        // ends this session only.
+        session.getAsyncRemote().sendText(frame, onSent);
+        return;
+      }
+      if (lastSent == null) {
+        lastSent = new JettyFrames.Done(() -> sent(null), this::sent);
+        // A batched frame's failure fails the frame after it too (Jetty's flusher fails what is
+        // queued behind it), whose completion ends the session: nothing to do here.
+        batched = new JettyFrames.Done(() -> { }, t -> log.debug("batched send failed: {}", t.toString()));
+      }
+      int chars = frame.length();
+      do {
+        j.send(frame, true, batched);
+        frame = next;
+        chars += frame.length();
+      } while (chars < transport.maxWriteBatch && (next = pollFrame()) != null);
+      transport.coalescedWrites.increment();
+      j.send(frame, false, lastSent); // writes the batch and this frame together; completes the write
     }
 
     private void onSent(SendResult result) {

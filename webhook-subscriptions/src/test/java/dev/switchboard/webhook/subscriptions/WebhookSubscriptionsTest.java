@@ -142,6 +142,9 @@ class WebhookSubscriptionsTest {
     String id = s.create("alice", EndpointChange.of(rx.url, List.of("t"))).endpoint().id();
     String ok = publish("t", 1).get(0);
     assertEquals(ok, rx.take().header("webhook-id"));
+    // The receiver records a request before it answers: wait for the 2xx to be acknowledged before
+    // the receiver starts failing, or the first delivery could get the 500 too.
+    await(() -> ok.equals(s.get(id).orElseThrow().cursors().get("t")));
     rx.status.set(500);
     String failing = publish("t", 1).get(0);
     await(() -> !s.get(id).orElseThrow().endpoint().enabled());
