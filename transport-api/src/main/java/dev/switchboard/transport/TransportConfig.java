@@ -10,6 +10,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Properties;
 import java.util.TreeMap;
+import javax.net.ssl.SSLContext;
 
 /**
  * Client configuration for {@link Transports#open(TransportConfig)}: which transport, where, and the
@@ -32,9 +33,14 @@ import java.util.TreeMap;
  *   <tr><td>switchboard.max-message-bytes</td><td>SWITCHBOARD_MAX_MESSAGE_BYTES</td><td>1048576</td></tr>
  *   <tr><td>switchboard.long-poll-wait</td><td>SWITCHBOARD_LONG_POLL_WAIT</td><td>30s (max 60s)</td></tr>
  *   <tr><td>switchboard.http2</td><td>SWITCHBOARD_HTTP2</td><td>true</td></tr>
+ *   <tr><td>switchboard.http3</td><td>SWITCHBOARD_HTTP3</td><td>false: SSE and long polling over HTTP/3 (QUIC),
+ *       needs {@code dev.switchboard:switchboard-http3} and an https:// URL</td></tr>
  *   <tr><td>switchboard.keep-alive</td><td>SWITCHBOARD_KEEP_ALIVE</td><td>0 (off): gRPC client keepalive ping interval</td></tr>
  *   <tr><td>switchboard.header.NAME</td><td>—</td><td>extra request header NAME</td></tr>
  * </table>
+ *
+ * <p>The {@link SSLContext} for https:// and wss:// URLs ({@link Builder#sslContext}) is set in
+ * code only; without one the JDK's default (its trusted CAs) is used.
  *
  * <p>Durations accept {@code 250ms}, {@code 10s}, {@code 5m}, {@code 1h}, ISO-8601 ({@code PT10S})
  * or a plain number of milliseconds. Immutable and thread-safe.
@@ -45,7 +51,7 @@ public final class TransportConfig {
 
   private static final List<String> KEYS = List.of("transport", "url", "token", "connect-timeout",
       "request-timeout", "reconnect.initial", "reconnect.max", "reconnect.max-attempts",
-      "publish.max-attempts", "max-message-bytes", "long-poll-wait", "http2", "keep-alive");
+      "publish.max-attempts", "max-message-bytes", "long-poll-wait", "http2", "http3", "keep-alive");
 
   private final String transport;
   private final URI url;
@@ -56,6 +62,8 @@ public final class TransportConfig {
   private final int maxMessageBytes;
   private final Duration longPollWait;
   private final boolean http2;
+  private final boolean http3;
+  private final SSLContext sslContext;
   private final Duration keepAlive;
   private final Map<String, String> headers;
 
@@ -69,6 +77,8 @@ public final class TransportConfig {
     this.maxMessageBytes = b.maxMessageBytes;
     this.longPollWait = b.longPollWait;
     this.http2 = b.http2;
+    this.http3 = b.http3;
+    this.sslContext = b.sslContext;
     this.keepAlive = b.keepAlive;
     this.headers = Collections.unmodifiableMap(new LinkedHashMap<>(b.headers));
   }
@@ -164,6 +174,16 @@ public final class TransportConfig {
     return http2;
   }
 
+  /** Whether SSE and long polling run over HTTP/3 (QUIC); see {@link Builder#http3(boolean)}. */
+  public boolean http3() {
+    return http3;
+  }
+
+  /** The TLS context for https:// and wss:// URLs, or null for the JDK's default. */
+  public SSLContext sslContext() {
+    return sslContext;
+  }
+
   /** Interval between the client's keepalive pings (gRPC); {@link Duration#ZERO} when off. */
   public Duration keepAlive() {
     return keepAlive;
@@ -186,6 +206,8 @@ public final class TransportConfig {
     b.maxMessageBytes = maxMessageBytes;
     b.longPollWait = longPollWait;
     b.http2 = http2;
+    b.http3 = http3;
+    b.sslContext = sslContext;
     b.keepAlive = keepAlive;
     b.headers.putAll(headers);
     return b;
@@ -196,7 +218,7 @@ public final class TransportConfig {
     return "TransportConfig{transport=" + transport + ", url=" + url + ", connectTimeout="
         + connectTimeout + ", requestTimeout=" + requestTimeout + ", reconnect=" + reconnectBackoff
         + ", maxMessageBytes=" + maxMessageBytes + ", longPollWait=" + longPollWait + ", http2="
-        + http2 + ", keepAlive=" + keepAlive + ", headers=" + headers.keySet() + "}";
+        + http2 + ", http3=" + http3 + ", keepAlive=" + keepAlive + ", headers=" + headers.keySet() + "}";
   }
 
   /**
@@ -214,6 +236,8 @@ public final class TransportConfig {
     private int maxMessageBytes = 1 << 20;
     private Duration longPollWait = Duration.ofSeconds(30);
     private boolean http2 = true;
+    private boolean http3;
+    private SSLContext sslContext;
     private Duration keepAlive = Duration.ZERO;
     private final Map<String, String> headers = new LinkedHashMap<>();
 
@@ -291,6 +315,25 @@ public final class TransportConfig {
     }
 
     /**
+     * Runs SSE and long polling over HTTP/3 (QUIC over UDP) with Jetty's HTTP/3 client; default
+     * false. Needs {@code dev.switchboard:switchboard-http3} on the class path and an https:// URL
+     * (opening a channel fails naming what is missing). WebSocket and gRPC ignore it.
+     */
+    public Builder http3(boolean http3) {
+      this.http3 = http3;
+      return this;
+    }
+
+    /**
+     * The TLS context for https:// and wss:// URLs (e.g. one trusting a private CA or a test
+     * certificate); null (default) uses the JDK's default context.
+     */
+    public Builder sslContext(SSLContext sslContext) {
+      this.sslContext = sslContext;
+      return this;
+    }
+
+    /**
      * Sends a keepalive ping after this long without traffic (gRPC; at least 10s), so a dead
      * connection is noticed and a NAT keeps its mapping; {@link Duration#ZERO} (default) turns it
      * off. The server must permit pings this often (Switchboard's {@code GrpcHubServer} permits 10s).
@@ -340,6 +383,7 @@ public final class TransportConfig {
           case "max-message-bytes": return maxMessageBytes(Integer.parseInt(v));
           case "long-poll-wait": return longPollWait(parseDuration(v));
           case "http2": return http2(parseBoolean(v));
+          case "http3": return http3(parseBoolean(v));
           case "keep-alive": return keepAlive(parseDuration(v));
           default:
             if (key.startsWith("header.") && key.length() > "header.".length()) {

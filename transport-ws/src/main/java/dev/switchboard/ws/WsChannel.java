@@ -64,7 +64,11 @@ final class WsChannel implements Channel {
     this.config = config;
     this.uri = webSocketUri(config.url());
     this.retry = config.reconnectBackoff().start();
-    this.http = HttpClient.newBuilder().connectTimeout(config.connectTimeout()).build();
+    HttpClient.Builder hb = HttpClient.newBuilder().connectTimeout(config.connectTimeout());
+    if (config.sslContext() != null) {
+      hb.sslContext(config.sslContext());
+    }
+    this.http = hb.build();
     connect();
   }
 

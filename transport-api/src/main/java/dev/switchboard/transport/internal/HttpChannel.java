@@ -57,11 +57,14 @@ public abstract class HttpChannel implements Channel {
       throw new IllegalArgumentException("transport " + transport + " needs an http:// or https:// URL, not "
           + config.url());
     }
-    this.http = HttpClient.newBuilder()
+    HttpClient.Builder hb = HttpClient.newBuilder()
         .version(config.http2() ? HttpClient.Version.HTTP_2 : HttpClient.Version.HTTP_1_1)
         .connectTimeout(config.connectTimeout())
-        .followRedirects(HttpClient.Redirect.NEVER)
-        .build();
+        .followRedirects(HttpClient.Redirect.NEVER);
+    if (config.sslContext() != null) {
+      hb.sslContext(config.sslContext());
+    }
+    this.http = hb.build();
     if (config.http2() && "http".equalsIgnoreCase(scheme)) {
       // Cleartext HTTP/2 starts with an Upgrade on the first request; requests sent before it
       // completes would each open their own HTTP/1.1 connection. One cheap request goes first.
