@@ -12,8 +12,16 @@ module dev.switchboard.http3 {
   requires org.eclipse.jetty.quic.quiche.jna;
   requires org.eclipse.jetty.quic.server;
   requires org.eclipse.jetty.quic.common;
+  requires org.eclipse.jetty.client;
+  requires org.eclipse.jetty.http3.client;
+  requires org.eclipse.jetty.http3.client.transport;
+  requires org.eclipse.jetty.quic.quiche.client;
+  requires org.eclipse.jetty.quic.client;
+  requires java.net.http;
 
   exports dev.switchboard.http3;
 
   uses org.eclipse.jetty.quic.quiche.QuicheBinding;
+
+  provides dev.switchboard.transport.internal.Http3Clients with dev.switchboard.http3.Http3ClientsProvider;
 }

@@ -12,8 +12,9 @@ module dev.switchboard.transport {
   exports dev.switchboard.hub;
   // Shared wire helpers for Switchboard's own transport modules only.
   exports dev.switchboard.transport.internal to dev.switchboard.http, dev.switchboard.sse, dev.switchboard.ws,
-      dev.switchboard.grpc, dev.switchboard.redis, dev.switchboard.kafka;
+      dev.switchboard.grpc, dev.switchboard.redis, dev.switchboard.kafka, dev.switchboard.http3;
 
   uses dev.switchboard.transport.TransportProvider;
   uses dev.switchboard.hub.BrokerProvider;
+  uses dev.switchboard.transport.internal.Http3Clients;
 }

@@ -168,7 +168,7 @@ public final class Http3 {
     }
   }
 
-  private static Path privateTempDir() throws IOException {
+  static Path privateTempDir() throws IOException {
     try {
       return Files.createTempDirectory("switchboard-quic",
           PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
@@ -177,7 +177,7 @@ public final class Http3 {
     }
   }
 
-  private static void deleteTree(Path dir) {
+  static void deleteTree(Path dir) {
     try (Stream<Path> files = Files.walk(dir)) {
       files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
     } catch (IOException e) {

@@ -73,7 +73,7 @@ final class Http3TestServer implements TransportContractTest.Server {
 
   @Override
   public URI url() {
-    return URI.create("https://127.0.0.1:" + port());
+    return URI.create("https://localhost:" + port());
   }
 
   @Override

@@ -10,7 +10,10 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Properties;
 import java.util.TreeMap;
+import java.security.GeneralSecurityException;
+import java.security.KeyStore;
 import javax.net.ssl.SSLContext;
+import javax.net.ssl.TrustManagerFactory;
 
 /**
  * Client configuration for {@link Transports#open(TransportConfig)}: which transport, where, and the
@@ -39,8 +42,9 @@ import javax.net.ssl.SSLContext;
  *   <tr><td>switchboard.header.NAME</td><td>—</td><td>extra request header NAME</td></tr>
  * </table>
  *
- * <p>The {@link SSLContext} for https:// and wss:// URLs ({@link Builder#sslContext}) is set in
- * code only; without one the JDK's default (its trusted CAs) is used.
+ * <p>The {@link SSLContext} for https:// and wss:// URLs ({@link Builder#sslContext}), or the
+ * certificates to trust ({@link Builder#trustStore}, which the HTTP/3 transport needs), are set in
+ * code only; without them the JDK's default (its trusted CAs) is used.
  *
  * <p>Durations accept {@code 250ms}, {@code 10s}, {@code 5m}, {@code 1h}, ISO-8601 ({@code PT10S})
  * or a plain number of milliseconds. Immutable and thread-safe.
@@ -64,6 +68,8 @@ public final class TransportConfig {
   private final boolean http2;
   private final boolean http3;
   private final SSLContext sslContext;
+  private final SSLContext givenSslContext;
+  private final KeyStore trustStore;
   private final Duration keepAlive;
   private final Map<String, String> headers;
 
@@ -78,7 +84,9 @@ public final class TransportConfig {
     this.longPollWait = b.longPollWait;
     this.http2 = b.http2;
     this.http3 = b.http3;
-    this.sslContext = b.sslContext;
+    this.trustStore = b.trustStore;
+    this.givenSslContext = b.sslContext;
+    this.sslContext = b.sslContext != null || b.trustStore == null ? b.sslContext : trusting(b.trustStore);
     this.keepAlive = b.keepAlive;
     this.headers = Collections.unmodifiableMap(new LinkedHashMap<>(b.headers));
   }
@@ -179,9 +187,29 @@ public final class TransportConfig {
     return http3;
   }
 
-  /** The TLS context for https:// and wss:// URLs, or null for the JDK's default. */
+  /**
+   * The TLS context for https:// and wss:// URLs: the one given, else one trusting
+   * {@link #trustStore()} if given, else null for the JDK's default.
+   */
   public SSLContext sslContext() {
     return sslContext;
+  }
+
+  /** The certificates to trust, or null; see {@link Builder#trustStore}. */
+  public KeyStore trustStore() {
+    return trustStore;
+  }
+
+  private static SSLContext trusting(KeyStore trust) {
+    try {
+      TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+      tmf.init(trust);
+      SSLContext ctx = SSLContext.getInstance("TLS");
+      ctx.init(null, tmf.getTrustManagers(), null);
+      return ctx;
+    } catch (GeneralSecurityException e) {
+      throw new IllegalArgumentException("trust-store cannot make a TLS context: " + e.getMessage(), e);
+    }
   }
 
   /** Interval between the client's keepalive pings (gRPC); {@link Duration#ZERO} when off. */
@@ -207,7 +235,8 @@ public final class TransportConfig {
     b.longPollWait = longPollWait;
     b.http2 = http2;
     b.http3 = http3;
-    b.sslContext = sslContext;
+    b.sslContext = givenSslContext;
+    b.trustStore = trustStore;
     b.keepAlive = keepAlive;
     b.headers.putAll(headers);
     return b;
@@ -238,6 +267,7 @@ public final class TransportConfig {
     private boolean http2 = true;
     private boolean http3;
     private SSLContext sslContext;
+    private KeyStore trustStore;
     private Duration keepAlive = Duration.ZERO;
     private final Map<String, String> headers = new LinkedHashMap<>();
 
@@ -330,6 +360,17 @@ public final class TransportConfig {
      */
     public Builder sslContext(SSLContext sslContext) {
       this.sslContext = sslContext;
+      return this;
+    }
+
+    /**
+     * The certificates to trust for https:// and wss:// URLs (e.g. a private CA or a test certificate),
+     * as a key store of trusted certificate entries; null (default) trusts the JDK's CAs. The HTTP/3
+     * transport needs this form: its TLS runs in native code (quiche), which reads certificates, not an
+     * {@link SSLContext}. The TCP transports use it too when no {@link #sslContext} is set.
+     */
+    public Builder trustStore(KeyStore trustStore) {
+      this.trustStore = trustStore;
       return this;
     }
 

@@ -154,18 +154,28 @@ public final class SelfSignedCertificate {
     }
   }
 
-  /** A client {@link SSLContext} that trusts this certificate only. */
-  public SSLContext clientContext() {
+  /** A key store holding this certificate as its one trusted entry (for {@code TransportConfig.trustStore}). */
+  public KeyStore trustStore() {
     try {
       KeyStore trust = KeyStore.getInstance("PKCS12");
       trust.load(null, null);
       trust.setCertificateEntry("switchboard", certificate);
+      return trust;
+    } catch (IOException | GeneralSecurityException e) {
+      throw new IllegalStateException("cannot build a trust store: " + e, e);
+    }
+  }
+
+  /** A client {@link SSLContext} that trusts this certificate only. */
+  public SSLContext clientContext() {
+    try {
+      KeyStore trust = trustStore();
       TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
       tmf.init(trust);
       SSLContext ctx = SSLContext.getInstance("TLS");
       ctx.init(null, tmf.getTrustManagers(), null);
       return ctx;
-    } catch (IOException | GeneralSecurityException e) {
+    } catch (GeneralSecurityException e) {
       throw new IllegalStateException("cannot build a client TLS context: " + e, e);
     }
   }

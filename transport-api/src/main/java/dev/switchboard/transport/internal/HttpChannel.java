@@ -64,8 +64,8 @@ public abstract class HttpChannel implements Channel {
     if (config.sslContext() != null) {
       hb.sslContext(config.sslContext());
     }
-    this.http = hb.build();
-    if (config.http2() && "http".equalsIgnoreCase(scheme)) {
+    this.http = config.http3() ? Http3Clients.open(config) : hb.build();
+    if (config.http2() && !config.http3() && "http".equalsIgnoreCase(scheme)) {
       // Cleartext HTTP/2 starts with an Upgrade on the first request; requests sent before it
       // completes would each open their own HTTP/1.1 connection. One cheap request goes first.
       HttpRequest probe = request(URI.create(stripSlash(config.url().toString()) + "/v1/"))
@@ -195,6 +195,13 @@ public abstract class HttpChannel implements Channel {
     if (state.close(null)) {
       for (Stream s : List.copyOf(streams)) {
         s.close();
+      }
+      if (http instanceof java.io.Closeable) { // the HTTP/3 client holds threads and a UDP socket
+        try {
+          ((java.io.Closeable) http).close();
+        } catch (java.io.IOException e) {
+          // closing: nothing more to do
+        }
       }
     }
   }
