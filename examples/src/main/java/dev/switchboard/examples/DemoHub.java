@@ -206,7 +206,7 @@ public final class DemoHub implements AutoCloseable {
     return args[i];
   }
 
-  private static int portValue(String option, String v) {
+  static int portValue(String option, String v) {
     try {
       int p = Integer.parseInt(v);
       if (p >= 0 && p <= 65535) {

@@ -70,8 +70,8 @@ final class DemoTls {
         v = args[i + 1];
       }
       switch (a) {
-        case "--https-port": httpsPort = port(a, v); break;
-        case "--http3-port": http3Port = port(a, v); break;
+        case "--https-port": httpsPort = DemoHub.portValue(a, v); break;
+        case "--http3-port": http3Port = DemoHub.portValue(a, v); break;
         case "--keystore": keystore = Path.of(v); break;
         default: password = v; break;
       }
@@ -89,18 +89,6 @@ final class DemoTls {
         throw new IllegalArgumentException("--keystore needs --https-port or --http3-port");
       }
       return new Settings(httpsPort, http3Port, keystore, password);
-    }
-
-    private static int port(String option, String v) {
-      try {
-        int p = Integer.parseInt(v);
-        if (p >= 0 && p <= 65535) {
-          return p;
-        }
-      } catch (NumberFormatException e) {
-        // below
-      }
-      throw new IllegalArgumentException(option + " must be a port from 0 to 65535, not '" + v + "'");
     }
   }
 

@@ -10,7 +10,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -30,16 +29,6 @@ import org.openqa.selenium.chrome.ChromeOptions;
 class DemoHttp3BrowserTest {
   private static final Path CHROMIUM = Path.of("/usr/bin/chromium");
   private static final Path CHROMEDRIVER = Path.of("/usr/bin/chromedriver");
-
-  private static void await(String what, BooleanSupplier condition) throws InterruptedException {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-    while (!condition.getAsBoolean()) {
-      if (System.nanoTime() > deadline) {
-        throw new AssertionError("timed out waiting until " + what);
-      }
-      Thread.sleep(100);
-    }
-  }
 
   @SuppressWarnings("unchecked")
   private static List<Object> script(ChromeDriver driver, String js) {
@@ -74,9 +63,9 @@ class DemoHttp3BrowserTest {
                 + ".map(e => e.name + ' ' + e.nextHopProtocol);");
         assertTrue(!protocols.isEmpty() && protocols.get(0).toString().endsWith(" h3"),
             "the page itself came over h3: " + protocols);
-        await("the SSE column receives prices", () -> ids(driver).size() >= 3);
+        DemoBrowserTest.await("the SSE column receives prices", () -> ids(driver).size() >= 3);
         List<String> before = ids(driver);
-        await("more prices arrive while the page is open", () -> ids(driver).size() >= before.size() + 2);
+        DemoBrowserTest.await("more prices arrive while the page is open", () -> ids(driver).size() >= before.size() + 2);
         List<Object> sse = script(driver, "return performance.getEntriesByType('resource')"
             + ".filter(e => e.name.includes('/events')).map(e => e.nextHopProtocol);");
         assertTrue(sse.isEmpty() || sse.stream().allMatch("h3"::equals), "SSE over h3: " + sse);

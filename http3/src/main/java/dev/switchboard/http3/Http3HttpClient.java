@@ -81,6 +81,9 @@ final class Http3HttpClient extends HttpClient implements Closeable {
       jetty.setConnectTimeout(config.connectTimeout().toMillis());
       jetty.setIdleTimeout(0);
       jetty.start();
+      // Statuses are the channel's to interpret: Jetty's protocol handlers (added at start) would turn a
+      // 401 without WWW-Authenticate (the hub's bearer refusal) into a failed exchange.
+      jetty.getProtocolHandlers().clear();
     } catch (IOException e) {
       throw new IllegalStateException("cannot start the HTTP/3 client: " + e, e);
     } catch (Exception e) {
@@ -264,15 +267,19 @@ final class Http3HttpClient extends HttpClient implements Closeable {
     void complete(org.eclipse.jetty.client.Result r) {
       HttpResponse.BodySubscriber<T> s;
       boolean now;
+      // A response read to its end counts even when sending the request body failed: the server may
+      // answer (401, 413) before reading it all, and Jetty then fails the request side.
+      boolean failed;
       synchronized (this) {
         s = subscriber;
         completed = true;
-        now = r.isFailed() || pending == null;
+        failed = r.getResponseFailure() != null || s == null;
+        now = failed || pending == null;
         if (now) {
           finished = true;
         }
       }
-      if (r.isFailed()) {
+      if (failed) {
         Throwable f = r.getFailure();
         IOException e = f instanceof IOException ? (IOException) f : new IOException(String.valueOf(f), f);
         if (s != null && !cancelled) {

@@ -7,14 +7,10 @@ import dev.switchboard.sse.SseTransportFilter;
 import dev.switchboard.testkit.EmbeddedJetty;
 import dev.switchboard.testkit.SelfSignedCertificate;
 import dev.switchboard.testkit.TransportContractTest;
-import jakarta.servlet.DispatcherType;
 import jakarta.servlet.Filter;
 import java.net.URI;
 import java.time.Duration;
-import java.util.EnumSet;
 import java.util.List;
-import org.eclipse.jetty.ee10.servlet.FilterHolder;
-import org.eclipse.jetty.ee10.servlet.ServletContextHandler;
 import org.eclipse.jetty.quic.quiche.server.QuicheServerConnector;
 import org.eclipse.jetty.server.HttpConfiguration;
 import org.eclipse.jetty.server.Server;
@@ -55,14 +51,7 @@ final class Http3TestServer implements TransportContractTest.Server {
     tls.open(); // the TCP port first, so the UDP connector can take the same number
     QuicheServerConnector h3 = Http3.addConnector(server, ssl, config, "127.0.0.1", tls.getLocalPort());
     Http3.advertise(config, h3);
-    ServletContextHandler context = new ServletContextHandler();
-    context.setContextPath("/");
-    for (Filter f : filters) {
-      FilterHolder holder = new FilterHolder(f);
-      holder.setAsyncSupported(true);
-      context.addFilter(holder, "/*", EnumSet.of(DispatcherType.REQUEST));
-    }
-    server.setHandler(context);
+    server.setHandler(EmbeddedJetty.context(filters));
     server.start();
     return new Http3TestServer(server, tls, h3);
   }

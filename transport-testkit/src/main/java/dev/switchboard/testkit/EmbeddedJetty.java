@@ -89,6 +89,18 @@ public final class EmbeddedJetty implements TransportContractTest.Server {
     });
   }
 
+  /** A servlet context at {@code /} with the filters mapped to {@code /*}, async supported. */
+  public static ServletContextHandler context(List<? extends Filter> filters) {
+    ServletContextHandler context = new ServletContextHandler();
+    context.setContextPath("/");
+    for (Filter f : filters) {
+      FilterHolder holder = new FilterHolder(f);
+      holder.setAsyncSupported(true);
+      context.addFilter(holder, "/*", EnumSet.of(DispatcherType.REQUEST));
+    }
+    return context;
+  }
+
   /** Jetty's server-side TLS settings for a certificate's key store. */
   public static SslContextFactory.Server sslContextFactory(SelfSignedCertificate certificate) {
     SslContextFactory.Server ssl = new SslContextFactory.Server();
@@ -127,13 +139,7 @@ public final class EmbeddedJetty implements TransportContractTest.Server {
     connector.setPort(port);
     connector.setReuseAddress(true);
     server.addConnector(connector);
-    ServletContextHandler context = new ServletContextHandler();
-    context.setContextPath("/");
-    for (Filter f : filters) {
-      FilterHolder holder = new FilterHolder(f);
-      holder.setAsyncSupported(true);
-      context.addFilter(holder, "/*", EnumSet.of(DispatcherType.REQUEST));
-    }
+    ServletContextHandler context = context(filters);
     setup.accept(context);
     server.setHandler(context);
     server.start();

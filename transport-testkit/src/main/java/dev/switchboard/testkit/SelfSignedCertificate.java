@@ -1,5 +1,6 @@
 package dev.switchboard.testkit;
 
+import dev.switchboard.transport.TransportConfig;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -15,7 +16,6 @@ import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import javax.net.ssl.SSLContext;
-import javax.net.ssl.TrustManagerFactory;
 
 /**
  * A TLS certificate and its private key in a PKCS12 key store, for tests and the demo hub: either
@@ -168,15 +168,7 @@ public final class SelfSignedCertificate {
 
   /** A client {@link SSLContext} that trusts this certificate only. */
   public SSLContext clientContext() {
-    try {
-      KeyStore trust = trustStore();
-      TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-      tmf.init(trust);
-      SSLContext ctx = SSLContext.getInstance("TLS");
-      ctx.init(null, tmf.getTrustManagers(), null);
-      return ctx;
-    } catch (GeneralSecurityException e) {
-      throw new IllegalStateException("cannot build a client TLS context: " + e, e);
-    }
+    // TransportConfig makes the context trusting a trust store (the URL is only there to build it).
+    return TransportConfig.builder().url("https://localhost").trustStore(trustStore()).build().sslContext();
   }
 }
