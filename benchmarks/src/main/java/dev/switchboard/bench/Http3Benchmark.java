@@ -47,8 +47,9 @@ import org.eclipse.jetty.util.thread.QueuedThreadPool;
  *   <li>throughput: a burst of B messages published in-process, deliveries per second until all N×B
  *       arrived;
  *   <li>latency: K messages, one every P ms, publish→receive p50/p99 (nanoTime in the payload);
- *   <li>server CPU per delivery: CPU time of the server's threads (Jetty's pool, named
- *       {@code bench-server}) during the burst, divided by the deliveries.
+ *   <li>server CPU per delivery: the process's CPU time less the client threads' during the burst
+ *       (so the server's threads, the hub's, the publishing thread, GC and JIT), divided by the
+ *       deliveries.
  * </ul>
  *
  * <p>{@code --profile FILE} records the last HTTP/3 burst with JFR and prints the top frames of the
@@ -82,6 +83,7 @@ public final class Http3Benchmark {
     QueuedThreadPool pool = new QueuedThreadPool(200, 8);
     pool.setName(SERVER_THREADS);
     Server server = new Server(pool);
+    server.setStopTimeout(2000);
     HttpConfiguration config = new HttpConfiguration();
     var ssl = EmbeddedJetty.sslContextFactory(cert);
     ServerConnector tls = EmbeddedJetty.httpsConnector(server, ssl, config);
@@ -122,9 +124,12 @@ public final class Http3Benchmark {
       if (profile != null) {
         printProfile(Path.of(profile));
       }
+    } catch (Exception e) {
+      e.printStackTrace();
+      throw e;
     } finally {
-      server.stop();
       hub.shutdown();
+      server.stop();
     }
   }
 
@@ -165,7 +170,8 @@ public final class Http3Benchmark {
       }
       // Every subscriber is in place once a probe reaches all of them.
       hub.publish(Message.text(topic, System.nanoTime() + ":probe")).toCompletableFuture().get();
-      await(received, n, Duration.ofSeconds(120), "subscribers connected");
+      await(received, n, Duration.ofSeconds(120), (h3 ? "h3" : "h2") + " subscribers connected");
+      System.err.println((h3 ? "h3" : "h2") + ": " + n + " subscribers connected");
       received.reset();
 
       Recording recording = null;
@@ -215,13 +221,17 @@ public final class Http3Benchmark {
     }
   }
 
+  /**
+   * The process's CPU time less the client threads' (Jetty's HTTP/3 client pool, the JDK HttpClient's
+   * threads): the server's threads, the hub's, the publishing thread, GC and JIT.
+   */
   private static long serverCpuNanos() {
-    long sum = 0;
+    long sum = ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime();
     for (ThreadInfo t : THREADS.getThreadInfo(THREADS.getAllThreadIds())) {
-      if (t != null && t.getThreadName().startsWith(SERVER_THREADS)) {
+      if (t != null && (t.getThreadName().startsWith("switchboard-h3-client") || t.getThreadName().startsWith("HttpClient-"))) {
         long c = THREADS.getThreadCpuTime(t.getThreadId());
         if (c > 0) {
-          sum += c;
+          sum -= c;
         }
       }
     }

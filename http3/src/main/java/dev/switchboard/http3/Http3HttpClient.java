@@ -72,6 +72,11 @@ final class Http3HttpClient extends HttpClient implements Closeable {
       connector.setSslContextFactory(ssl);
       connector.setConnectTimeout(config.connectTimeout());
       HTTP3Client h3 = new HTTP3Client(quic, connector);
+      // No QPACK dynamic table for the request headers: with hundreds of streams per connection the
+      // 12.1.5 server's QPACK decoder failed on the encoder stream's instructions (IndexOutOfBounds in
+      // NBitStringDecoder, a session failure that stalls every stream); static-table and literal
+      // headers never touch it. The requests' headers are small and few.
+      h3.getHTTP3Configuration().setMaxEncoderTableCapacity(0);
       jetty = new org.eclipse.jetty.client.HttpClient(new Http3Transport(h3, new QuicheTransport(quic)));
       QueuedThreadPool threads = new QueuedThreadPool();
       threads.setName("switchboard-h3-client");
