@@ -14,7 +14,8 @@ module dev.switchboard.hub {
   exports dev.switchboard.hub;
   // Shared wire helpers for Switchboard's own transport modules only.
   exports dev.switchboard.transport.internal to dev.switchboard.http, dev.switchboard.sse, dev.switchboard.ws,
-      dev.switchboard.grpc, dev.switchboard.redis, dev.switchboard.kafka;
+      dev.switchboard.grpc, dev.switchboard.redis, dev.switchboard.kafka, dev.switchboard.http3;
 
   uses dev.switchboard.hub.BrokerProvider;
+  uses dev.switchboard.transport.internal.Http3Clients; // switchboard-http3, when present
 }

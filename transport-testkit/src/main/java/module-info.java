@@ -17,6 +17,7 @@ module dev.switchboard.testkit {
   requires org.eclipse.jetty.server;
   requires org.eclipse.jetty.ee10.servlet;
   requires org.eclipse.jetty.http2.server;
+  requires org.eclipse.jetty.alpn.server;
   requires org.eclipse.jetty.ee10.websocket.jakarta.server;
 
   exports dev.switchboard.testkit;

@@ -40,7 +40,7 @@ import org.eclipse.jetty.server.ServerConnector;
  * {@code switchboard.v1.Hub} service, health and reflection, and a simulated price ticker on topic
  * {@code prices}.
  *
- * <pre>java -XX:+ExitOnOutOfMemoryError -jar examples/target/switchboard-demo.jar [--port 8080] [--grpc-port 9090] [--host 127.0.0.1] [--no-demo-feed]</pre>
+ * <pre>java -XX:+ExitOnOutOfMemoryError -jar examples/target/switchboard-demo.jar [--port 8080] [--grpc-port 9090] [--host 127.0.0.1] [--no-demo-feed] [--https-port 8443 --http3-port 8443]</pre>
  *
  * <p>The in-memory broker runs with its documented defaults ({@link InMemoryBroker.Builder}: 1,000
  * messages and 16 MiB per topic, a quarter of the heap over all topics, 100,000 topics).
@@ -59,11 +59,18 @@ public final class DemoHub implements AutoCloseable {
       "  --allow-private-webhook-targets  let registered webhook endpoints be loopback/private addresses",
       "  --webhook-admin-token T          bearer token for /v1/webhooks/endpoints (generated and printed if absent)",
       "  --no-websocket  refuse WebSocket upgrades with 403 (as a blocking proxy would; clients fall back)",
+      String.join("\n", DemoTls.USAGE),
       "  --help          show this help");
 
   /** Parsed command line. */
   record Options(int port, int grpcPort, String host, String broker, boolean demoFeed, String webhookSecret, boolean allowPrivateWebhookTargets,
-      String webhookAdminToken, boolean websocket) {}
+      String webhookAdminToken, boolean websocket, DemoTls.Settings tls) {
+    Options(int port, int grpcPort, String host, String broker, boolean demoFeed, String webhookSecret,
+        boolean allowPrivateWebhookTargets, String webhookAdminToken, boolean websocket) {
+      this(port, grpcPort, host, broker, demoFeed, webhookSecret, allowPrivateWebhookTargets, webhookAdminToken,
+          websocket, DemoTls.Settings.OFF);
+    }
+  }
 
   private final Hub hub;
   private final Server server;
@@ -71,6 +78,7 @@ public final class DemoHub implements AutoCloseable {
   private final ScheduledExecutorService feed;
   private final WebhookBridge webhooks;
   private final GrpcHubServer grpc;
+  private DemoTls tls; // null without --https-port / --http3-port
 
   private DemoHub(Hub hub, Server server, ServerConnector connector, ScheduledExecutorService feed,
       WebhookBridge webhooks, GrpcHubServer grpc) {
@@ -96,7 +104,14 @@ public final class DemoHub implements AutoCloseable {
       System.out.println(USAGE);
       return;
     }
-    DemoHub demo = start(options);
+    DemoHub demo;
+    try {
+      demo = start(options);
+    } catch (IllegalStateException | IllegalArgumentException e) {
+      System.err.println("switchboard demo: " + e.getMessage()); // e.g. HTTP/3 unavailable here: one line
+      System.exit(1);
+      return;
+    }
     Runtime.getRuntime().addShutdownHook(new Thread(demo::close, "switchboard-demo-shutdown"));
     demo.printListening(System.out);
     demo.server.join();
@@ -118,6 +133,7 @@ public final class DemoHub implements AutoCloseable {
     boolean allowPrivate = false;
     String adminToken = null;
     boolean websocket = true;
+    DemoTls.Parser tls = new DemoTls.Parser();
     for (int i = 0; i < args.length; i++) {
       String a = args[i];
       switch (a) {
@@ -168,14 +184,19 @@ public final class DemoHub implements AutoCloseable {
           } else if (a.startsWith("--host=")) {
             host = a.substring(7);
           } else {
-            throw new IllegalArgumentException("unknown option '" + a + "'");
+            int taken = tls.parse(args, i);
+            if (taken == 0) {
+              throw new IllegalArgumentException("unknown option '" + a + "'");
+            }
+            i += taken - 1;
           }
       }
     }
     if (host.isBlank()) {
       throw new IllegalArgumentException("--host needs an address");
     }
-    return new Options(port, grpcPort, host, broker, demoFeed, webhookSecret, allowPrivate, adminToken, websocket);
+    return new Options(port, grpcPort, host, broker, demoFeed, webhookSecret, allowPrivate, adminToken, websocket,
+        tls.build());
   }
 
   private static String value(String[] args, int i, String option) {
@@ -185,7 +206,7 @@ public final class DemoHub implements AutoCloseable {
     return args[i];
   }
 
-  private static int portValue(String option, String v) {
+  static int portValue(String option, String v) {
     try {
       int p = Integer.parseInt(v);
       if (p >= 0 && p <= 65535) {
@@ -216,7 +237,12 @@ public final class DemoHub implements AutoCloseable {
     connector.setPort(o.port());
     server.addConnector(connector);
     connector.open(); // bound now, so the hosts the hub answers to name the real port
-    Hub hub = hubBuilder.originPolicy(originPolicy(o.host(), connector.getLocalPort())).build();
+    DemoTls tls = o.tls().enabled() ? DemoTls.add(server, config, o.tls(), o.host()) : null;
+    java.util.List<Integer> ports = new java.util.ArrayList<>(java.util.List.of(connector.getLocalPort()));
+    if (tls != null) {
+      ports.addAll(tls.ports());
+    }
+    Hub hub = hubBuilder.originPolicy(originPolicy(o.host(), ports.stream().mapToInt(Integer::intValue).toArray())).build();
 
     ServletContextHandler context = new ServletContextHandler();
     context.setContextPath("/");
@@ -282,7 +308,9 @@ public final class DemoHub implements AutoCloseable {
         hub.publish(Message.builder("prices").event("price").json(json).build());
       }, 0, 1, TimeUnit.SECONDS);
     }
-    return new DemoHub(hub, server, connector, feed, webhooks, grpc);
+    DemoHub demo = new DemoHub(hub, server, connector, feed, webhooks, grpc);
+    demo.tls = tls;
+    return demo;
   }
 
   /**
@@ -291,7 +319,7 @@ public final class DemoHub implements AutoCloseable {
    * {@code localhost}, {@code 127.0.0.1} and {@code [::1]} for a loopback address, and every
    * interface's address and the machine's name for a wildcard one; each with the bound port.
    */
-  static OriginPolicy originPolicy(String bindHost, int port) throws IOException {
+  static OriginPolicy originPolicy(String bindHost, int... ports) throws IOException {
     java.util.Set<String> hosts = new java.util.LinkedHashSet<>();
     hosts.add(bindHost);
     InetAddress bound = InetAddress.getByName(bindHost);
@@ -310,7 +338,9 @@ public final class DemoHub implements AutoCloseable {
     }
     OriginPolicy.Builder policy = OriginPolicy.builder();
     for (String h : hosts) {
-      policy.allowHost((h.indexOf(':') >= 0 && !h.startsWith("[") ? "[" + h + "]" : h) + ":" + port);
+      for (int port : ports) {
+        policy.allowHost((h.indexOf(':') >= 0 && !h.startsWith("[") ? "[" + h + "]" : h) + ":" + port);
+      }
     }
     return policy.build();
   }
@@ -331,8 +361,16 @@ public final class DemoHub implements AutoCloseable {
     return hub;
   }
 
+  /** The TLS connectors, or null when neither --https-port nor --http3-port was given. */
+  DemoTls tls() {
+    return tls;
+  }
+
   void printListening(PrintStream out) {
     out.println("switchboard demo listening http=" + httpUrl() + " grpc=" + grpcAddress());
+    if (tls != null) {
+      tls.print(out, connector.getHost());
+    }
     out.flush();
   }
 
@@ -349,6 +387,9 @@ public final class DemoHub implements AutoCloseable {
       server.stop();
     } catch (Exception e) {
       System.err.println("switchboard demo: error while stopping: " + e);
+    }
+    if (tls != null) {
+      tls.close();
     }
   }
 

@@ -10,6 +10,10 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Properties;
 import java.util.TreeMap;
+import java.security.GeneralSecurityException;
+import java.security.KeyStore;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.TrustManagerFactory;
 
 /**
  * Client configuration for {@link Transports#open(TransportConfig)}: which transport, where, and the
@@ -34,9 +38,15 @@ import java.util.TreeMap;
  *   <tr><td>switchboard.max-send-queue-bytes</td><td>SWITCHBOARD_MAX_SEND_QUEUE_BYTES</td><td>16777216 (WebSocket, gRPC: frames not yet written)</td></tr>
  *   <tr><td>switchboard.long-poll-wait</td><td>SWITCHBOARD_LONG_POLL_WAIT</td><td>30s (max 60s)</td></tr>
  *   <tr><td>switchboard.http2</td><td>SWITCHBOARD_HTTP2</td><td>true</td></tr>
+ *   <tr><td>switchboard.http3</td><td>SWITCHBOARD_HTTP3</td><td>false: SSE and long polling over HTTP/3 (QUIC),
+ *       needs {@code dev.switchboard:switchboard-http3} and an https:// URL</td></tr>
  *   <tr><td>switchboard.keep-alive</td><td>SWITCHBOARD_KEEP_ALIVE</td><td>0 (off): gRPC client keepalive ping interval</td></tr>
  *   <tr><td>switchboard.header.NAME</td><td>—</td><td>extra request header NAME</td></tr>
  * </table>
+ *
+ * <p>The {@link SSLContext} for https:// and wss:// URLs ({@link Builder#sslContext}), or the
+ * certificates to trust ({@link Builder#trustStore}, which the HTTP/3 transport needs), are set in
+ * code only; without them the JDK's default (its trusted CAs) is used.
  *
  * <p>Durations accept {@code 250ms}, {@code 10s}, {@code 5m}, {@code 1h}, ISO-8601 ({@code PT10S})
  * or a plain number of milliseconds. Immutable and thread-safe.
@@ -48,7 +58,7 @@ public final class TransportConfig {
   private static final List<String> KEYS = List.of("transport", "url", "token", "connect-timeout",
       "request-timeout", "reconnect.initial", "reconnect.max", "reconnect.max-attempts",
       "publish.max-attempts", "max-message-bytes", "max-pending-publishes", "max-send-queue-bytes",
-      "long-poll-wait", "http2", "keep-alive");
+      "long-poll-wait", "http2", "http3", "keep-alive");
 
   private final String transport;
   private final URI url;
@@ -61,6 +71,10 @@ public final class TransportConfig {
   private final long maxSendQueueBytes;
   private final Duration longPollWait;
   private final boolean http2;
+  private final boolean http3;
+  private final SSLContext sslContext;
+  private final SSLContext givenSslContext;
+  private final KeyStore trustStore;
   private final Duration keepAlive;
   private final Map<String, String> headers;
 
@@ -76,6 +90,10 @@ public final class TransportConfig {
     this.maxSendQueueBytes = b.maxSendQueueBytes;
     this.longPollWait = b.longPollWait;
     this.http2 = b.http2;
+    this.http3 = b.http3;
+    this.trustStore = b.trustStore;
+    this.givenSslContext = b.sslContext;
+    this.sslContext = b.sslContext != null || b.trustStore == null ? b.sslContext : trusting(b.trustStore);
     this.keepAlive = b.keepAlive;
     this.headers = Collections.unmodifiableMap(new LinkedHashMap<>(b.headers));
   }
@@ -181,6 +199,36 @@ public final class TransportConfig {
     return http2;
   }
 
+  /** Whether SSE and long polling run over HTTP/3 (QUIC); see {@link Builder#http3(boolean)}. */
+  public boolean http3() {
+    return http3;
+  }
+
+  /**
+   * The TLS context for https:// and wss:// URLs: the one given, else one trusting
+   * {@link #trustStore()} if given, else null for the JDK's default.
+   */
+  public SSLContext sslContext() {
+    return sslContext;
+  }
+
+  /** The certificates to trust, or null; see {@link Builder#trustStore}. */
+  public KeyStore trustStore() {
+    return trustStore;
+  }
+
+  private static SSLContext trusting(KeyStore trust) {
+    try {
+      TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+      tmf.init(trust);
+      SSLContext ctx = SSLContext.getInstance("TLS");
+      ctx.init(null, tmf.getTrustManagers(), null);
+      return ctx;
+    } catch (GeneralSecurityException e) {
+      throw new IllegalArgumentException("trust-store cannot make a TLS context: " + e.getMessage(), e);
+    }
+  }
+
   /** Interval between the client's keepalive pings (gRPC); {@link Duration#ZERO} when off. */
   public Duration keepAlive() {
     return keepAlive;
@@ -205,6 +253,9 @@ public final class TransportConfig {
     b.maxSendQueueBytes = maxSendQueueBytes;
     b.longPollWait = longPollWait;
     b.http2 = http2;
+    b.http3 = http3;
+    b.sslContext = givenSslContext;
+    b.trustStore = trustStore;
     b.keepAlive = keepAlive;
     b.headers.putAll(headers);
     return b;
@@ -216,7 +267,7 @@ public final class TransportConfig {
         + connectTimeout + ", requestTimeout=" + requestTimeout + ", reconnect=" + reconnectBackoff
         + ", maxMessageBytes=" + maxMessageBytes + ", maxPendingPublishes=" + maxPendingPublishes
         + ", maxSendQueueBytes=" + maxSendQueueBytes + ", longPollWait=" + longPollWait + ", http2="
-        + http2 + ", keepAlive=" + keepAlive + ", headers=" + headers.keySet() + "}";
+        + http2 + ", http3=" + http3 + ", keepAlive=" + keepAlive + ", headers=" + headers.keySet() + "}";
   }
 
   /**
@@ -236,6 +287,9 @@ public final class TransportConfig {
     private long maxSendQueueBytes = 16L << 20;
     private Duration longPollWait = Duration.ofSeconds(30);
     private boolean http2 = true;
+    private boolean http3;
+    private SSLContext sslContext;
+    private KeyStore trustStore;
     private Duration keepAlive = Duration.ZERO;
     private final Map<String, String> headers = new LinkedHashMap<>();
 
@@ -339,6 +393,36 @@ public final class TransportConfig {
     }
 
     /**
+     * Runs SSE and long polling over HTTP/3 (QUIC over UDP) with Jetty's HTTP/3 client; default
+     * false. Needs {@code dev.switchboard:switchboard-http3} on the class path and an https:// URL
+     * (opening a channel fails naming what is missing). WebSocket and gRPC ignore it.
+     */
+    public Builder http3(boolean http3) {
+      this.http3 = http3;
+      return this;
+    }
+
+    /**
+     * The TLS context for https:// and wss:// URLs (e.g. one trusting a private CA or a test
+     * certificate); null (default) uses the JDK's default context.
+     */
+    public Builder sslContext(SSLContext sslContext) {
+      this.sslContext = sslContext;
+      return this;
+    }
+
+    /**
+     * The certificates to trust for https:// and wss:// URLs (e.g. a private CA or a test certificate),
+     * as a key store of trusted certificate entries; null (default) trusts the JDK's CAs. The HTTP/3
+     * transport needs this form: its TLS runs in native code (quiche), which reads certificates, not an
+     * {@link SSLContext}. The TCP transports use it too when no {@link #sslContext} is set.
+     */
+    public Builder trustStore(KeyStore trustStore) {
+      this.trustStore = trustStore;
+      return this;
+    }
+
+    /**
      * Sends a keepalive ping after this long without traffic (gRPC; at least 10s), so a dead
      * connection is noticed and a NAT keeps its mapping; {@link Duration#ZERO} (default) turns it
      * off. The server must permit pings this often (Switchboard's {@code GrpcHubServer} permits 10s).
@@ -390,6 +474,7 @@ public final class TransportConfig {
           case "max-send-queue-bytes": return maxSendQueueBytes(Long.parseLong(v));
           case "long-poll-wait": return longPollWait(parseDuration(v));
           case "http2": return http2(parseBoolean(v));
+          case "http3": return http3(parseBoolean(v));
           case "keep-alive": return keepAlive(parseDuration(v));
           default:
             if (key.startsWith("header.") && key.length() > "header.".length()) {

@@ -78,6 +78,22 @@ class TransportConfigTest {
   }
 
   @Test
+  void http3AndSslContext_areKeptAndCopied() throws Exception {
+    TransportConfig c = TransportConfig.fromProperties(Map.of("switchboard.url", "https://h:8443",
+        "switchboard.http3", "true")).build();
+    assertTrue(c.http3());
+    assertEquals(null, c.sslContext());
+    javax.net.ssl.SSLContext tls = javax.net.ssl.SSLContext.getInstance("TLS");
+    TransportConfig copy = c.toBuilder().sslContext(tls).build();
+    assertTrue(copy.http3());
+    assertEquals(tls, copy.sslContext());
+    assertEquals(false, TransportConfig.builder().url("https://h").build().http3());
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> TransportConfig.fromProperties(Map.of("switchboard.http3", "yes")));
+    assertTrue(e.getMessage().contains("switchboard.http3"), e.getMessage());
+  }
+
+  @Test
   void badValues_failNamingTheSetting() {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
         () -> TransportConfig.fromProperties(Map.of("switchboard.conect-timeout", "1s")));

@@ -1,9 +1,7 @@
 package dev.switchboard.testkit;
 
 import jakarta.servlet.Filter;
-import jakarta.websocket.DeploymentException;
 import java.util.List;
-import org.eclipse.jetty.ee10.websocket.jakarta.server.config.JakartaWebSocketServletContainerInitializer;
 
 /**
  * The Servlet 6 containers the testkit embeds, so one test runs on each by naming it: a contract
@@ -21,16 +19,7 @@ public enum EmbeddedContainer {
       if (webSocket == null) {
         return EmbeddedJetty.start(port, filters);
       }
-      return EmbeddedJetty.start(port, filters, context ->
-          JakartaWebSocketServletContainerInitializer.configure(context, (servletContext, container) -> {
-            try {
-              webSocket.accept(servletContext, container);
-            } catch (DeploymentException | RuntimeException e) {
-              throw e;
-            } catch (Exception e) {
-              throw new DeploymentException("WebSocket setup failed", e);
-            }
-          }));
+      return EmbeddedJetty.start(port, filters, EmbeddedJetty.webSocket(webSocket));
     }
   },
   /** Tomcat 11 (tomcat-embed-core, tomcat-embed-websocket), {@link EmbeddedTomcat}. */

@@ -50,7 +50,11 @@ final class WsChannel extends FrameChannel<WebSocket, String> {
   private WsChannel(TransportConfig config, URI uri) {
     super("ws", config, uri);
     this.uri = uri;
-    this.http = HttpClient.newBuilder().connectTimeout(config.connectTimeout()).build();
+    HttpClient.Builder hb = HttpClient.newBuilder().connectTimeout(config.connectTimeout());
+    if (config.sslContext() != null) {
+      hb.sslContext(config.sslContext());
+    }
+    this.http = hb.build();
     start();
   }
 

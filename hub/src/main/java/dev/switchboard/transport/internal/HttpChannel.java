@@ -61,15 +61,19 @@ public abstract class HttpChannel implements Channel {
       throw new IllegalArgumentException("transport " + transport + " needs an http:// or https:// URL, not "
           + config.url());
     }
-    this.http = HttpClient.newBuilder()
+    HttpClient.Builder hb = HttpClient.newBuilder()
         .version(config.http2() ? HttpClient.Version.HTTP_2 : HttpClient.Version.HTTP_1_1)
         .connectTimeout(config.connectTimeout())
-        .followRedirects(HttpClient.Redirect.NEVER)
-        .build();
+        .followRedirects(HttpClient.Redirect.NEVER);
+    if (config.sslContext() != null) {
+      hb.sslContext(config.sslContext());
+    }
+    this.http = config.http3() ? Http3Clients.open(config) : hb.build();
     CompletableFuture<Void> probed = probe(config.reconnectBackoff().start());
     // Cleartext HTTP/2 starts with an Upgrade on the first request; requests sent before it
     // completes would each open their own HTTP/1.1 connection, so they wait for the probe.
-    ready = config.http2() && "http".equalsIgnoreCase(scheme) ? probed : CompletableFuture.completedFuture(null);
+    ready = config.http2() && !config.http3() && "http".equalsIgnoreCase(scheme)
+        ? probed : CompletableFuture.completedFuture(null);
   }
 
   /**
@@ -213,6 +217,13 @@ public abstract class HttpChannel implements Channel {
     if (state.close(null)) {
       for (Stream s : List.copyOf(streams)) {
         s.close();
+      }
+      if (http instanceof java.io.Closeable) { // the HTTP/3 client holds threads and a UDP socket
+        try {
+          ((java.io.Closeable) http).close();
+        } catch (java.io.IOException e) {
+          // closing: nothing more to do
+        }
       }
     }
   }
