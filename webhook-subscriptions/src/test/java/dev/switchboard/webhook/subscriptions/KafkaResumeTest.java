@@ -5,10 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.switchboard.kafka.KafkaBroker;
 import dev.switchboard.kafka.testbroker.KafkaTestBroker;
-import dev.switchboard.transport.Message;
 import dev.switchboard.transport.SwitchboardException;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -35,19 +33,6 @@ class KafkaResumeTest {
   @BeforeAll
   static void kafka() {
     bootstrap = KafkaTestBroker.shared().bootstrapServers();
-  }
-
-  private static List<String> publish(KafkaBroker broker, int n) {
-    List<String> ids = new ArrayList<>();
-    for (int i = 0; i < n; i++) {
-      ids.add(broker.publish(Message.builder("t").json("{\"n\":" + i + "}").build()).toCompletableFuture().join().id());
-    }
-    return ids;
-  }
-
-  private static WebhookSubscriptions start(KafkaBroker broker, EndpointStore store) {
-    return WebhookSubscriptions.builder(broker, store).sender(b -> b.allowPrivateTargets(true))
-        .cursorFlushInterval(Duration.ofMillis(50)).build().start();
   }
 
   private static KafkaBroker broker(String kafkaTopic) {
@@ -80,31 +65,31 @@ class KafkaResumeTest {
     EndpointStore store = EndpointStore.inMemory(); // outlives the nodes, as a durable store would
     try (Receiver rx = new Receiver()) {
       String id;
-      try (KafkaBroker b1 = firstBroker(kafkaTopic); WebhookSubscriptions s1 = start(b1, store)) {
+      try (KafkaBroker b1 = firstBroker(kafkaTopic); WebhookSubscriptions s1 = RedisResumeTest.start(b1, store)) {
         id = s1.create("alice", EndpointChange.of(rx.url, List.of("t"))).endpoint().id();
-        List<String> first = publish(b1, 2);
+        List<String> first = RedisResumeTest.publish(b1, 2);
         assertEquals(first, ids(rx, 2));
         WebhookSubscriptionsTest.await(() -> first.get(1).equals(store.cursors(id).get("t")));
       }
       List<String> whileDown;
       try (KafkaBroker other = broker(kafkaTopic)) { // another node publishes while this hub is down
-        whileDown = publish(other, 3);
+        whileDown = RedisResumeTest.publish(other, 3);
       }
-      try (KafkaBroker b2 = broker(kafkaTopic); WebhookSubscriptions s2 = start(b2, store)) {
+      try (KafkaBroker b2 = broker(kafkaTopic); WebhookSubscriptions s2 = RedisResumeTest.start(b2, store)) {
         assertEquals(whileDown, ids(rx, 3), "resumed from the cursor, through the Kafka log");
         WebhookSubscriptionsTest.await(() -> whileDown.get(2).equals(store.cursors(id).get("t")));
         assertTrue(rx.received.isEmpty(), "exactly those three");
       }
       List<String> trimmed;
       try (KafkaBroker other = broker(kafkaTopic)) {
-        trimmed = publish(other, 8);
+        trimmed = RedisResumeTest.publish(other, 8);
       }
       long cut = Long.parseLong(trimmed.get(3).split("-")[1]); // ids are <partition>-<offset>-<tag>
       try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
         admin.deleteRecords(Map.of(new TopicPartition(kafkaTopic, 0), RecordsToDelete.beforeOffset(cut)))
             .all().get(30, TimeUnit.SECONDS); // the log now starts after the cursor, as after retention
       }
-      try (KafkaBroker b3 = broker(kafkaTopic); WebhookSubscriptions s3 = start(b3, store)) {
+      try (KafkaBroker b3 = broker(kafkaTopic); WebhookSubscriptions s3 = RedisResumeTest.start(b3, store)) {
         Receiver.Request gap = rx.take();
         assertTrue(gap.text().contains("\"type\":\"history_gap\"") && gap.text().contains(whileDown.get(2))
             && gap.text().contains(trimmed.get(3)), gap.text());
