@@ -3,6 +3,7 @@ package dev.switchboard.webhook.subscriptions;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.switchboard.hub.Broker;
 import dev.switchboard.redis.RedisBroker;
 import dev.switchboard.transport.Message;
 import io.lettuce.core.RedisClient;
@@ -24,7 +25,8 @@ import org.junit.jupiter.api.Timeout;
 class RedisResumeTest {
   private static final String REDIS = "redis://127.0.0.1:6379";
 
-  private static List<String> publish(RedisBroker broker, int n) {
+  /** Publishes {@code n} messages on topic {@code t}; their ids (KafkaResumeTest too). */
+  static List<String> publish(Broker broker, int n) {
     List<String> ids = new ArrayList<>();
     for (int i = 0; i < n; i++) {
       ids.add(broker.publish(Message.builder("t").json("{\"n\":" + i + "}").build()).toCompletableFuture().join().id());
@@ -32,7 +34,8 @@ class RedisResumeTest {
     return ids;
   }
 
-  private static WebhookSubscriptions start(RedisBroker broker, EndpointStore store) {
+  /** Subscriptions on {@code broker} that flush cursors quickly (KafkaResumeTest too). */
+  static WebhookSubscriptions start(Broker broker, EndpointStore store) {
     return WebhookSubscriptions.builder(broker, store).sender(b -> b.allowPrivateTargets(true))
         .cursorFlushInterval(Duration.ofMillis(50)).build().start();
   }
