@@ -178,6 +178,7 @@ public final class RedisBroker implements Broker {
   private final Map<String, TopicListeners> topics = new ConcurrentHashMap<>();
   private final Map<String, String> scriptShas = new ConcurrentHashMap<>();
   private final ArrayDeque<PendingPublish> queue = new ArrayDeque<>(); // guarded by itself
+  private final Object sendLock = new Object(); // held while a batch is taken from the queue and sent
   private int batchesInFlight; // guarded by queue
   private final AtomicLong queuedBytes = new AtomicLong();
   private volatile boolean closed;
@@ -328,6 +329,17 @@ public final class RedisBroker implements Broker {
    * slot among them), so concurrent publishers share round trips and script calls.
    */
   private void drain() {
+    // Taking a batch and sending it happen under one lock, so batches reach Redis in the order they
+    // left the queue: two threads draining at once (a publisher, and Lettuce's thread finishing an
+    // earlier batch) could otherwise send the later batch first and store a topic out of order.
+    // Sending only hands the command to Lettuce (it does not wait for Redis); a command refused at
+    // once completes on this thread and drains again, which the reentrant lock allows.
+    synchronized (sendLock) {
+      drainLocked();
+    }
+  }
+
+  private void drainLocked() {
     while (true) {
       List<PendingPublish> batch;
       synchronized (queue) {
@@ -376,7 +388,11 @@ public final class RedisBroker implements Broker {
       args[3 + 2 * i] = p.channel;
       args[4 + 2 * i] = p.envelope;
     }
-    script(publishScript, ScriptOutputType.MULTI, keys, args).whenComplete((result, err) -> {
+    // EVAL with the script's text, not EVALSHA: a batch refused with NOSCRIPT (a node that has not
+    // seen the script yet, or restarted) and sent again would be stored after a later batch of the
+    // same topic that found the script already loaded (by another topic's EVAL in between), out of
+    // publish order. Redis caches the compiled script by its hash either way.
+    evalScript(publishScript, ScriptOutputType.MULTI, keys, args).whenComplete((result, err) -> {
       if (queued) {
         synchronized (queue) {
           batchesInFlight--;
@@ -627,7 +643,23 @@ public final class RedisBroker implements Broker {
     recover(topic, t);
   }
 
-  /** Runs a Lua script by its SHA, loading it again when Redis has forgotten it (a restart). */
+  /** Runs a Lua script by its text (see {@link #send} for why publishes never use EVALSHA). */
+  private CompletableFuture<Object> evalScript(String script, ScriptOutputType type, String[] keys, byte[][] args) {
+    CompletableFuture<Object> result = new CompletableFuture<>();
+    commands.<Object>eval(script, type, keys, args).whenComplete((v, err) -> {
+      if (err != null) {
+        result.completeExceptionally(unavailable(err));
+      } else {
+        result.complete(v);
+      }
+    });
+    return result;
+  }
+
+  /**
+   * Runs a read-only Lua script by its SHA, loading it again when Redis has forgotten it (a restart).
+   * Only for reads: a retried write could be reordered (see {@link #send}).
+   */
   private CompletableFuture<Object> script(String script, ScriptOutputType type, String[] keys, byte[][] args) {
     String sha = scriptShas.computeIfAbsent(script, s -> java.util.HexFormat.of().formatHex(digest(s)));
     CompletableFuture<Object> result = new CompletableFuture<>();

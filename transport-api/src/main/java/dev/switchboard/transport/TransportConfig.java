@@ -415,7 +415,8 @@ public final class TransportConfig {
      * The certificates to trust for https:// and wss:// URLs (e.g. a private CA or a test certificate),
      * as a key store of trusted certificate entries; null (default) trusts the JDK's CAs. The HTTP/3
      * transport needs this form: its TLS runs in native code (quiche), which reads certificates, not an
-     * {@link SSLContext}. The TCP transports use it too when no {@link #sslContext} is set.
+     * {@link SSLContext}. The WebSocket, SSE and long-polling clients use it too when no {@link #sslContext}
+     * is set; the gRPC client does not (it trusts the JDK's CAs).
      */
     public Builder trustStore(KeyStore trustStore) {
       this.trustStore = trustStore;
