@@ -252,10 +252,22 @@ public final class SseTransportFilter implements Filter {
    * One open stream: its {@link OutboundWriter} (the hub's sink), the container's write listener,
    * and its async listener. Writes are synchronous and non-blocking: only while the output
    * {@code isReady()}; the container calls {@code onWritePossible} when it is again.
+   *
+   * <p>Every use of the output stream and the async context holds {@link #io}, and the container's
+   * own end of the request ({@code onError}, {@code onTimeout}, {@code onComplete}) takes it too and
+   * marks the stream {@link #over}: from then on nothing touches the request. Writes come from any
+   * thread (publishers, the heartbeat timer), and on Tomcat 11 a write that fails on one of them
+   * hands the error to a container thread <em>before</em> it records the exception in the response;
+   * when that thread ended and recycled the request first, the next connection to reuse the
+   * processor inherited the stale "Broken pipe" and a new stream died after its first bytes (seen
+   * about once in 60 streams opened while others were closing). With the lock, the container cannot
+   * end the request while one of our writes is still inside it.
    */
   private final class SseStream extends OutboundWriter<byte[]> implements WriteListener, AsyncListener {
     private final AsyncContext ctx;
     private final ServletOutputStream out;
+    private final Object io = new Object();
+    private boolean over; // under io: the request has ended or is ending; no more use of it
     volatile boolean heartbeatQueued; // set by the heartbeat timer, cleared by any write
     volatile long lastWriteNanos = System.nanoTime(); // written by the writer, read by heartbeats
 
@@ -278,7 +290,9 @@ public final class SseTransportFilter implements Filter {
 
     @Override
     protected boolean isReady() {
-      return out.isReady();
+      synchronized (io) {
+        return !over && out.isReady(); // once over, the container's end (onError/onComplete) ends the writer
+      }
     }
 
     /**
@@ -288,16 +302,21 @@ public final class SseTransportFilter implements Filter {
     @Override
     protected void write(byte[] first) throws IOException {
       byte[] next = pollFrame();
-      if (next == null) {
-        out.write(first);
-      } else {
+      byte[] bytes = first;
+      if (next != null) {
         ByteArrayOutputStream batch = scratch();
         batch.writeBytes(first);
         do {
           batch.writeBytes(next);
         } while (batch.size() < MAX_BATCH && (next = pollFrame()) != null);
         // Copied out: the container may keep the array until the non-blocking write completes.
-        out.write(batch.toByteArray());
+        bytes = batch.toByteArray();
+      }
+      synchronized (io) {
+        if (over) {
+          throw new IOException("stream ended");
+        }
+        out.write(bytes);
       }
       if (heartbeatQueued) {
         heartbeatQueued = false;
@@ -307,16 +326,33 @@ public final class SseTransportFilter implements Filter {
 
     @Override
     protected void flush() throws IOException {
-      out.flush();
+      synchronized (io) {
+        if (!over) {
+          out.flush();
+        }
+      }
     }
 
     @Override
     protected void close(SwitchboardException error) {
       streams.remove(this);
-      try {
-        ctx.complete();
-      } catch (RuntimeException e) {
-        log.debug("completing SSE stream failed: {}", e.toString());
+      synchronized (io) {
+        if (over) {
+          return; // the container is ending the request itself
+        }
+        over = true;
+        try {
+          ctx.complete();
+        } catch (RuntimeException e) {
+          log.debug("completing SSE stream failed: {}", e.toString());
+        }
+      }
+    }
+
+    /** The container is ending the request: waits for a write in progress, then allows no more. */
+    private void containerEnds() {
+      synchronized (io) {
+        over = true;
       }
     }
 
@@ -328,6 +364,7 @@ public final class SseTransportFilter implements Filter {
     @Override
     public void onError(Throwable t) {
       log.debug("SSE stream failed: {}", String.valueOf(t));
+      containerEnds();
       closeNow(new SwitchboardException(Status.INTERNAL, "stream failed"));
     }
 
@@ -335,12 +372,14 @@ public final class SseTransportFilter implements Filter {
 
     @Override
     public void onComplete(AsyncEvent event) {
+      containerEnds();
       streams.remove(this);
       released();
     }
 
     @Override
     public void onTimeout(AsyncEvent event) {
+      containerEnds();
       closeNow(new SwitchboardException(Status.UNAVAILABLE, "stream timed out"));
     }
 
