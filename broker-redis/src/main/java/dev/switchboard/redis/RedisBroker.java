@@ -397,6 +397,9 @@ public final class RedisBroker implements Broker {
         synchronized (queue) {
           batchesInFlight--;
         }
+        // The next batch goes out before this one's callers run: what they chain on their
+        // futures runs on this thread and would otherwise hold back the publishes still queued.
+        drain();
       }
       List<?> ids = err == null ? (List<?>) result : null;
       for (int i = 0; i < batch.size(); i++) {
@@ -409,9 +412,6 @@ public final class RedisBroker implements Broker {
           p.result.complete(p.draft.toBuilder().id(new String((byte[]) ids.get(i), StandardCharsets.US_ASCII))
               .time(p.time).build());
         }
-      }
-      if (queued) {
-        drain();
       }
     });
   }
