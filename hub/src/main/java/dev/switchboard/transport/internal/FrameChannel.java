@@ -102,7 +102,10 @@ public abstract class FrameChannel<C, F> implements Channel {
   /** Whether the connection can no longer carry frames. */
   protected abstract boolean isEnded(C connection);
 
-  /** Ends a connection the channel no longer wants (closed, or opened after the close). */
+  /**
+   * Ends a connection the channel no longer wants (closed, or opened after the close). May be called
+   * twice for one connection when the close races its opening: must be idempotent.
+   */
   protected abstract void closeConnection(C connection);
 
   /** The channel ended (closed or given up): release what the transport holds. Called once. */
@@ -128,7 +131,12 @@ public abstract class FrameChannel<C, F> implements Channel {
     for (Sub s : subs.values()) {
       sendSubscribe(connection, s);
     }
-    attempt.complete(connection);
+    // close() may have run since the check above: it ends only a connection whose future it finds
+    // completed, so one it failed first (or that it raced) is ended here; else the server would keep
+    // this connection and its subscriptions for as long as the socket lives.
+    if (!attempt.complete(connection) || state.get() == State.CLOSED) {
+      closeConnection(connection);
+    }
   }
 
   /** The attempt failed or the connection is gone: fail what awaited an answer, then reconnect or end. */

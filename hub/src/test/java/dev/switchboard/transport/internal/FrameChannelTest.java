@@ -36,6 +36,8 @@ class FrameChannelTest {
     final List<String> written = new CopyOnWriteArrayList<>();
     final LinkedBlockingQueue<CompletableFuture<Void>> unfinished = new LinkedBlockingQueue<>();
     volatile boolean stalled;
+    final List<String> closedConnections = new CopyOnWriteArrayList<>();
+    volatile Runnable onWrite = () -> {};
 
     Fake(TransportConfig config) {
       super("fake", config, "fake://hub");
@@ -70,6 +72,7 @@ class FrameChannelTest {
     @Override
     protected CompletionStage<?> write(String connection, String frame) {
       written.add(frame);
+      onWrite.run();
       CompletableFuture<Void> done = new CompletableFuture<>();
       if (stalled) {
         unfinished.add(done);
@@ -85,7 +88,9 @@ class FrameChannelTest {
     }
 
     @Override
-    protected void closeConnection(String connection) {}
+    protected void closeConnection(String connection) {
+      closedConnections.add(connection);
+    }
 
     /** Answers the next connection attempt with {@code name}. */
     CompletableFuture<String> open(String name) throws InterruptedException {
@@ -114,6 +119,26 @@ class FrameChannelTest {
       throw new AssertionError("still pending", e);
     }
     return fail("expected a failure");
+  }
+
+  @Test
+  void aChannelClosedWhileItsConnectionOpens_endsThatConnection() throws Exception {
+    Fake c = channel(b -> {});
+    c.subscribe("t", new MessageListener() {
+      @Override
+      public void onMessage(Message message) {}
+    });
+    // close() lands while opened() resubscribes, after its own check of the state: the future is
+    // not complete yet, so close() cannot end the connection; opened() must.
+    c.onWrite = c::close;
+    c.open("one");
+    assertEquals(Channel.State.CLOSED, c.state());
+    assertEquals(List.of("one"), c.closedConnections, "the connection that opened during close() is ended");
+
+    Fake d = channel(b -> {});
+    d.open("two");
+    d.close();
+    assertEquals(List.of("two"), d.closedConnections, "an open connection is ended once by close()");
   }
 
   @Test
