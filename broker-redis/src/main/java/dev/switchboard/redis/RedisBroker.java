@@ -179,6 +179,13 @@ public final class RedisBroker implements Broker {
   private final Map<String, String> scriptShas = new ConcurrentHashMap<>();
   private final ArrayDeque<PendingPublish> queue = new ArrayDeque<>(); // guarded by itself
   private final Object sendLock = new Object(); // held while a batch is taken from the queue and sent
+  /** Drains for Netty threads, which must never hand Lettuce a publish themselves (see {@link #drain}). */
+  private final ExecutorService sender = Executors.newSingleThreadExecutor(r -> {
+    Thread t = new Thread(r, "switchboard-redis-sender");
+    t.setDaemon(true);
+    return t;
+  });
+  private final java.util.concurrent.atomic.AtomicBoolean senderDrainQueued = new java.util.concurrent.atomic.AtomicBoolean();
   private int batchesInFlight; // guarded by queue
   private final AtomicLong queuedBytes = new AtomicLong();
   private volatile boolean closed;
@@ -306,7 +313,11 @@ public final class RedisBroker implements Broker {
     // Completed on Lettuce's I/O thread: publish callbacks never block (unlike a history read,
     // whose callback may subscribe, which waits for Redis; those hop to the callback pool).
     if (maxBatchSize == 1) {
-      send(List.of(p), false);
+      if (onNettyThread()) {
+        sendLater(() -> send(List.of(p), false)); // see drain()
+      } else {
+        send(List.of(p), false);
+      }
       return p.result;
     }
     long size = p.size();
@@ -329,13 +340,41 @@ public final class RedisBroker implements Broker {
    * slot among them), so concurrent publishers share round trips and script calls.
    */
   private void drain() {
-    // Taking a batch and sending it happen under one lock, so batches reach Redis in the order they
-    // left the queue: two threads draining at once (a publisher, and Lettuce's thread finishing an
-    // earlier batch) could otherwise send the later batch first and store a topic out of order.
+    // Batches must reach Redis in the order they left the queue, or a topic is stored out of
+    // publish order. Two rules keep it:
+    // - Taking a batch and sending it happen under one lock: two threads draining at once (a
+    //   publisher, and a thread finishing an earlier batch) could otherwise send the later batch first.
+    // - No Netty thread sends. Lettuce hands a command to Netty, which writes it at once when called
+    //   on the connection's own event loop but queues it as a task from any other thread: a batch
+    //   sent from the event loop (where batches complete, and where callers chain their next
+    //   publish) would overtake one a publisher's thread had sent just before. Netty threads leave
+    //   the draining to one sender thread; every other thread drains itself (no hand-off, so a
+    //   publish on a quiet broker goes out at once).
     // Sending only hands the command to Lettuce (it does not wait for Redis); a command refused at
-    // once completes on this thread and drains again, which the reentrant lock allows.
+    // once completes on the sending thread and drains again, which the reentrant lock allows.
+    if (onNettyThread()) {
+      if (senderDrainQueued.compareAndSet(false, true)) {
+        sendLater(() -> {
+          senderDrainQueued.set(false);
+          drain();
+        });
+      }
+      return;
+    }
     synchronized (sendLock) {
       drainLocked();
+    }
+  }
+
+  private static boolean onNettyThread() {
+    return Thread.currentThread() instanceof io.netty.util.concurrent.FastThreadLocalThread;
+  }
+
+  private void sendLater(Runnable task) {
+    try {
+      sender.execute(task);
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      // closed: close() fails what is still queued
     }
   }
 
@@ -728,6 +767,7 @@ public final class RedisBroker implements Broker {
     for (PendingPublish p : left) {
       p.result.completeExceptionally(new SwitchboardException(Status.UNAVAILABLE, "broker is closed"));
     }
+    sender.shutdown();
     pubsub.close();
     connection.close();
     RedisTarget.shutdown(client);
