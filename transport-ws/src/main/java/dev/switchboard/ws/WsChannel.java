@@ -8,6 +8,7 @@ import dev.switchboard.transport.Message;
 import dev.switchboard.transport.Status;
 import dev.switchboard.transport.SwitchboardException;
 import dev.switchboard.transport.TransportConfig;
+import dev.switchboard.transport.internal.ClientSupport;
 import dev.switchboard.transport.internal.FrameChannel;
 import dev.switchboard.transport.internal.HttpChannel;
 import dev.switchboard.transport.internal.MessageJson;
@@ -22,7 +23,9 @@ import java.time.Duration;
 import java.util.Locale;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -32,11 +35,26 @@ import org.slf4j.LoggerFactory;
  * encodes frames as JSON text and writes them. A close for bad credentials (4401, 4403) ends the
  * channel.
  *
+ * <p>A connection that has been silent for {@link #PING_AFTER} is pinged (every few seconds until it
+ * answers), and one still silent {@link #DEAD_AFTER} after its last frame is dropped and
+ * reconnected. Besides a server that vanished without closing (power loss, a dropped network path),
+ * this covers a JDK bug: when the server's FIN arrives while a listener callback is still running,
+ * the JDK's WebSocket fails internally ({@code TransportImpl.acknowledgeReception} throws
+ * {@code InternalError} for want of demand) and never calls {@code onClose} or {@code onError}; the
+ * socket then stays in CLOSE_WAIT for ever.
+ *
  * <p>Thread-safe. Listener callbacks run on the HTTP client's threads, one at a time; a listener that
  * blocks stops reading (back-pressure), and the server then treats the client as a slow consumer.
  */
 final class WsChannel extends FrameChannel<WebSocket, String> {
   private static final Logger log = LoggerFactory.getLogger(WsChannel.class);
+  /** A connection with no frame from the server for this long is pinged. */
+  static final Duration PING_AFTER = Duration.ofSeconds(10);
+  /** A connection with no frame (pong included) from the server for this long is dropped. */
+  static final Duration DEAD_AFTER = Duration.ofSeconds(20);
+  private static final long CHECK_EVERY_MS = 2_000;
+  private static final ByteBuffer PING =
+      ByteBuffer.wrap("sb-client".getBytes(StandardCharsets.US_ASCII)).asReadOnlyBuffer();
 
   private final URI uri;
   private final HttpClient http;
@@ -180,11 +198,18 @@ final class WsChannel extends FrameChannel<WebSocket, String> {
     } // unsubscribed, and ops from newer servers: nothing to do
   }
 
-  /** Receives one connection's frames; asks for the next one only after handling this one (back-pressure). */
+  /**
+   * Receives one connection's frames; asks for the next one only after handling this one
+   * (back-pressure). Watches that the server is still there (see the class comment).
+   */
   private final class Listener implements WebSocket.Listener {
     private final CompletableFuture<WebSocket> attempt;
     private final StringBuilder partial = new StringBuilder();
-    private volatile boolean reported;
+    private final AtomicBoolean reported = new AtomicBoolean();
+    private volatile long lastHeardNanos = System.nanoTime();
+    /** While a frame is being handled the client is not reading: its silence is not the server's. */
+    private volatile boolean handling;
+    private volatile ScheduledFuture<?> watchdog;
 
     Listener(CompletableFuture<WebSocket> attempt) {
       this.attempt = attempt;
@@ -192,11 +217,40 @@ final class WsChannel extends FrameChannel<WebSocket, String> {
 
     @Override
     public void onOpen(WebSocket ws) {
+      lastHeardNanos = System.nanoTime();
+      watchdog = ClientSupport.TIMER.scheduleWithFixedDelay(() -> check(ws),
+          CHECK_EVERY_MS, CHECK_EVERY_MS, TimeUnit.MILLISECONDS);
       ws.request(1);
+    }
+
+    /** On the timer: pings a silent connection, drops a dead one. */
+    private void check(WebSocket ws) {
+      if (reported.get() || state() == State.CLOSED) {
+        watchdog.cancel(false);
+        return;
+      }
+      if (handling) {
+        return;
+      }
+      long silentNanos = System.nanoTime() - lastHeardNanos;
+      if (silentNanos >= DEAD_AFTER.toNanos()) {
+        long ms = silentNanos / 1_000_000;
+        log.debug("no frame from {} for {} ms: dropping the connection", uri, ms);
+        ended(new SwitchboardException(Status.UNAVAILABLE,
+            "connection to " + uri + " presumed dead: no frame or pong for " + ms + " ms"));
+        ws.abort();
+      } else if (silentNanos >= PING_AFTER.toNanos() && !ws.isOutputClosed()) {
+        ws.sendPing(PING.duplicate()).whenComplete((x, e) -> {
+          if (e != null) {
+            log.debug("ping to {} failed: {}", uri, unwrap(e).toString());
+          }
+        });
+      }
     }
 
     @Override
     public CompletionStage<?> onText(WebSocket ws, CharSequence data, boolean last) {
+      handling = true;
       partial.append(data);
       if (last) {
         String text = partial.toString();
@@ -207,12 +261,29 @@ final class WsChannel extends FrameChannel<WebSocket, String> {
           log.warn("frame handling failed", e);
         }
       }
+      lastHeardNanos = System.nanoTime();
+      handling = false;
       ws.request(1);
       return null;
     }
 
     @Override
     public CompletionStage<?> onBinary(WebSocket ws, ByteBuffer data, boolean last) {
+      lastHeardNanos = System.nanoTime();
+      ws.request(1);
+      return null;
+    }
+
+    @Override
+    public CompletionStage<?> onPing(WebSocket ws, ByteBuffer message) {
+      lastHeardNanos = System.nanoTime(); // the JDK answers with a pong
+      ws.request(1);
+      return null;
+    }
+
+    @Override
+    public CompletionStage<?> onPong(WebSocket ws, ByteBuffer message) {
+      lastHeardNanos = System.nanoTime();
       ws.request(1);
       return null;
     }
@@ -229,8 +300,11 @@ final class WsChannel extends FrameChannel<WebSocket, String> {
     }
 
     private void ended(SwitchboardException cause) {
-      if (!reported) {
-        reported = true;
+      if (reported.compareAndSet(false, true)) {
+        ScheduledFuture<?> w = watchdog;
+        if (w != null) {
+          w.cancel(false);
+        }
         disconnected(attempt, cause);
       }
     }
