@@ -254,8 +254,10 @@ public final class SseTransportFilter implements Filter {
    * {@code isReady()}; the container calls {@code onWritePossible} when it is again.
    *
    * <p>Every use of the output stream and the async context holds {@link #io}, and the container's
-   * own end of the request ({@code onError}, {@code onTimeout}, {@code onComplete}) takes it too and
-   * marks the stream {@link #over}: from then on nothing touches the request. Writes come from any
+   * callbacks that end the stream ({@code onError}, {@code onTimeout}, {@code onComplete}) take it
+   * too and mark it {@link #over}: from then on nothing is written (the request is still completed,
+   * once, unless the container completed it: after a write listener's {@code onError} Jetty leaves
+   * that to the application, and a stream never completed keeps its socket). Writes come from any
    * thread (publishers, the heartbeat timer), and on Tomcat 11 a write that fails on one of them
    * hands the error to a container thread <em>before</em> it records the exception in the response;
    * when that thread ended and recycled the request first, the next connection to reuse the
@@ -267,7 +269,8 @@ public final class SseTransportFilter implements Filter {
     private final AsyncContext ctx;
     private final ServletOutputStream out;
     private final Object io = new Object();
-    private boolean over; // under io: the request has ended or is ending; no more use of it
+    private boolean over; // under io: the stream failed or is ending; no more writes
+    private boolean completed; // under io: the request is complete (onComplete ran)
     volatile boolean heartbeatQueued; // set by the heartbeat timer, cleared by any write
     volatile long lastWriteNanos = System.nanoTime(); // written by the writer, read by heartbeats
 
@@ -337,22 +340,24 @@ public final class SseTransportFilter implements Filter {
     protected void close(SwitchboardException error) {
       streams.remove(this);
       synchronized (io) {
-        if (over) {
-          return; // the container is ending the request itself
-        }
         over = true;
+        if (completed) {
+          return;
+        }
         try {
           ctx.complete();
         } catch (RuntimeException e) {
+          // Tomcat, after an error, completes the request itself and refuses other threads.
           log.debug("completing SSE stream failed: {}", e.toString());
         }
       }
     }
 
-    /** The container is ending the request: waits for a write in progress, then allows no more. */
-    private void containerEnds() {
+    /** The container reports the stream's end: waits for a write in progress, then allows no more. */
+    private void containerEnds(boolean complete) {
       synchronized (io) {
         over = true;
+        completed |= complete;
       }
     }
 
@@ -364,7 +369,7 @@ public final class SseTransportFilter implements Filter {
     @Override
     public void onError(Throwable t) {
       log.debug("SSE stream failed: {}", String.valueOf(t));
-      containerEnds();
+      containerEnds(false);
       closeNow(new SwitchboardException(Status.INTERNAL, "stream failed"));
     }
 
@@ -372,14 +377,14 @@ public final class SseTransportFilter implements Filter {
 
     @Override
     public void onComplete(AsyncEvent event) {
-      containerEnds();
+      containerEnds(true);
       streams.remove(this);
       released();
     }
 
     @Override
     public void onTimeout(AsyncEvent event) {
-      containerEnds();
+      containerEnds(false);
       closeNow(new SwitchboardException(Status.UNAVAILABLE, "stream timed out"));
     }
 
