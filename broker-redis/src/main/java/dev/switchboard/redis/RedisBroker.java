@@ -353,6 +353,11 @@ public final class RedisBroker implements Broker {
     // Sending only hands the command to Lettuce (it does not wait for Redis); a command refused at
     // once completes on the sending thread and drains again, which the reentrant lock allows.
     if (onNettyThread()) {
+      synchronized (queue) {
+        if (queue.isEmpty() || batchesInFlight >= maxBatchesInFlight) {
+          return; // nothing to send now: no hand-off (a publish queued after this drains itself)
+        }
+      }
       if (senderDrainQueued.compareAndSet(false, true)) {
         sendLater(() -> {
           senderDrainQueued.set(false);
