@@ -644,6 +644,21 @@ public abstract class TransportContractTest {
   }
 
   @Test
+  void nonAsciiText_arrivesIntact_liveAndFromHistory() throws Exception {
+    String text = "Grüße, 日本語, emoji 👋, quote \" and backslash \\";
+    Message marker = publish("utf8", "marker");
+    RecordingListener live = listener();
+    Channel c = open();
+    c.subscribe("utf8", marker.id(), live);
+    publish("utf8", text);
+    await(c.send(Message.text("utf8", text + " (sent)")).toCompletableFuture());
+    assertEquals(List.of(text, text + " (sent)"), texts(live.messages(2, WAIT)));
+    RecordingListener replayed = listener();
+    open().subscribe("utf8", marker.id(), replayed);
+    assertEquals(List.of(text, text + " (sent)"), texts(replayed.messages(2, WAIT)));
+  }
+
+  @Test
   void invalidTopic_getsInvalidArgument() {
     Channel c = open();
     RecordingListener l = listener();

@@ -169,8 +169,7 @@ public final class HubEndpoint extends Endpoint {
     @Override
     protected void write(String frame) {
       JettyFrames j = jetty;
-      String next;
-      if (j == null || (next = pollFrame()) == null) {
+      if (j == null) {
         // Tomcat throws IllegalStateException here when the session closed under us: the writer
         // ends this session only.
         session.getAsyncRemote().sendText(frame, onSent);
@@ -181,6 +180,11 @@ public final class HubEndpoint extends Endpoint {
         // A batched frame's failure fails the frame after it too (Jetty's flusher fails what is
         // queued behind it), whose completion ends the session: nothing to do here.
         batched = new JettyFrames.Done(() -> { }, t -> log.debug("batched send failed: {}", t.toString()));
+      }
+      String next = pollFrame();
+      if (next == null) {
+        j.send(frame, false, lastSent); // a lone frame: written at once, from the shared bytes
+        return;
       }
       int chars = frame.length();
       do {

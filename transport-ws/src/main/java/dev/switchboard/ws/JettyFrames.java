@@ -1,6 +1,9 @@
 package dev.switchboard.ws;
 
+import dev.switchboard.transport.internal.FanoutCache;
 import jakarta.websocket.RemoteEndpoint;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import org.eclipse.jetty.util.Callback;
 import org.eclipse.jetty.websocket.core.Frame;
 import org.eclipse.jetty.websocket.core.OpCode;
@@ -17,6 +20,15 @@ import org.eclipse.jetty.websocket.core.OutgoingFrames;
  * <p>Thread-safety: one writer at a time per session (the session's {@code OutboundWriter}).
  */
 final class JettyFrames {
+  /**
+   * A frame's UTF-8 bytes, encoded once per fan-out: every session of a fan-out gets the same frame
+   * {@code String} instance, so the bytes are shared and each session wraps them in a buffer of its
+   * own (Jetty reads the buffer's position, never its contents). Jakarta's {@code sendText} encodes
+   * the same text again for every session.
+   */
+  private static final FanoutCache<String, byte[]> UTF8 =
+      new FanoutCache<>(String::length, text -> text.getBytes(StandardCharsets.UTF_8));
+
   private final OutgoingFrames out;
 
   private JettyFrames(OutgoingFrames out) {
@@ -37,7 +49,7 @@ final class JettyFrames {
    * completes {@code done} then; without, the frame and everything batched before it are written.
    */
   void send(String text, boolean batch, Done done) {
-    out.sendFrame(new Frame(OpCode.TEXT, text), done.callback, batch);
+    out.sendFrame(new Frame(OpCode.TEXT, ByteBuffer.wrap(UTF8.get(text))), done.callback, batch);
   }
 
   /**
