@@ -20,7 +20,7 @@ export interface ConnectOptions {
   publishAttempts?: number;
   /** Seconds a long poll waits at the hub (default 25, at most 60). */
   wait?: number;
-  /** Ms an SSE stream may stay silent (the hub sends heartbeats, every 15 s by default) before it is reconnected (default 45000; 0: never). */
+  /** Ms an SSE stream may stay silent, or its request unanswered (the hub answers at once and sends heartbeats, every 15 s by default), before it is reconnected (default 45000; 0: never). */
   idle?: number;
   /** A WebSocket constructor where there is no global one (Node 20: `import WebSocket from 'ws'`). */
   WebSocket?: unknown;

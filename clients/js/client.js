@@ -115,7 +115,8 @@ async function httpError(r) {
  * Opens a channel to a hub. Options: url (required), transport ('auto' by default, or 'ws', 'sse',
  * 'longpoll'), token or getToken() (may return a Promise; called before every connection and
  * request), reconnect {initial: 250, max: 30000} (ms), publishAttempts (4 retries), wait (long-poll
- * seconds, 25), idle (ms an SSE stream may be silent before it is reconnected, 45000; 0: never), and
+ * seconds, 25), idle (ms an SSE stream may be silent, or its request unanswered, before it is
+ * reconnected, 45000; 0: never), and
  * for Node or tests the constructors WebSocket and fetch.
  */
 export function connect(options) {
@@ -521,19 +522,22 @@ class Http {
   async events(st, h) {
     const s = st.s;
     h.accept = 'text/event-stream';
-    const r = await this.get(st, '/events' + (s.lastId ? '?lastEventId=' + enc(s.lastId) : ''), h);
+    // A stream whose answer does not start within `idle` ms went to a dead connection, as one silent
+    // for that long did: start again.
+    const idle = this.ch._o.idle ?? 45000;
+    let timer = idle && setTimeout(() => st.ctl.abort(), idle);
+    const r = await this.get(st, '/events' + (s.lastId ? '?lastEventId=' + enc(s.lastId) : ''), h)
+      .finally(() => clearTimeout(timer));
     if (!/^text\/event-stream/i.test(r.headers.get('content-type'))) {
       throw fail(502, 'not_event_stream', 'the hub answered the event stream with ' + r.headers.get('content-type'));
     }
     this.up(st);
     const rd = r.body.getReader();
     const dec = new TextDecoder();
-    const idle = this.ch._o.idle ?? 45000;
     let buf = '';
     let data = [];
     let type = '';
     let f = {};
-    let timer;
     for (;;) {
       // The hub writes a heartbeat at least every 15 s: a stream silent for `idle` ms is dead.
       clearTimeout(timer);

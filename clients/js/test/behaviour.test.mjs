@@ -95,6 +95,38 @@ describe('sse idle timeout', () => {
   });
 });
 
+describe('sse stream that never answers', () => {
+  it('a stream request unanswered for longer than idle is aborted and started again, nothing lost', async () => {
+    const hub = await startHub();
+    const t = topic('unanswered');
+    let hung = 0;
+    let aborted = 0;
+    // The first event-stream request goes to a "dead connection": no answer until aborted.
+    const fetchOnce = (url, init) => {
+      if (String(url).includes('/events') && hung++ == 0) {
+        return new Promise((_, reject) => init.signal.addEventListener('abort', () => {
+          aborted++;
+          reject(new DOMException('aborted', 'AbortError'));
+        }));
+      }
+      return fetch(url, init);
+    };
+    const c = open(hub.url, 'sse', { idle: 500, fetch: fetchOnce });
+    try {
+      const got = [];
+      c.subscribe(t, (m) => got.push(m.data), { after: await hub.publish(t, 'anchor') });
+      await hub.publish(t, 'sent while the first request hung');
+      await until('the message arrived', () => got.length == 1);
+      assert.deepEqual(got, ['sent while the first request hung']);
+      assert.equal(aborted, 1, 'the unanswered request was aborted');
+      assert.ok(hung >= 2, 'a second stream was started');
+    } finally {
+      c.close();
+      await hub.close();
+    }
+  });
+});
+
 describe('retries', () => {
   let hub;
   before(async () => (hub = await startHub()));

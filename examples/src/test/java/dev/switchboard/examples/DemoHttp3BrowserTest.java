@@ -25,7 +25,7 @@ import org.openqa.selenium.chrome.ChromeOptions;
  * receives the ticker's prices as they are published. Skipped, saying why, without Chromium or where
  * the native quiche library cannot load.
  */
-@Timeout(value = 120, unit = TimeUnit.SECONDS)
+@Timeout(value = 300, unit = TimeUnit.SECONDS)
 class DemoHttp3BrowserTest {
   private static final Path CHROMIUM = Path.of("/usr/bin/chromium");
   private static final Path CHROMEDRIVER = Path.of("/usr/bin/chromedriver");
@@ -63,9 +63,9 @@ class DemoHttp3BrowserTest {
                 + ".map(e => e.name + ' ' + e.nextHopProtocol);");
         assertTrue(!protocols.isEmpty() && protocols.get(0).toString().endsWith(" h3"),
             "the page itself came over h3: " + protocols);
-        DemoBrowserTest.await("the SSE column receives prices", () -> ids(driver).size() >= 3);
+        awaitOrExplain(driver, "the SSE column receives prices", () -> ids(driver).size() >= 3);
         List<String> before = ids(driver);
-        DemoBrowserTest.await("more prices arrive while the page is open", () -> ids(driver).size() >= before.size() + 2);
+        awaitOrExplain(driver, "more prices arrive while the page is open", () -> ids(driver).size() >= before.size() + 2);
         List<Object> sse = script(driver, "return performance.getEntriesByType('resource')"
             + ".filter(e => e.name.includes('/events')).map(e => e.nextHopProtocol);");
         assertTrue(sse.isEmpty() || sse.stream().allMatch("h3"::equals), "SSE over h3: " + sse);
@@ -76,6 +76,28 @@ class DemoHttp3BrowserTest {
       } finally {
         driver.quit();
       }
+    }
+  }
+
+  /**
+   * Awaits for up to 100 s: long enough for the client to give up a stream request that got no answer
+   * (its 45 s idle limit) and open another. On a time-out, the failure says what the page's channels
+   * and requests were doing.
+   */
+  private static void awaitOrExplain(ChromeDriver driver, String what, java.util.function.BooleanSupplier condition)
+      throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(100);
+    while (!condition.getAsBoolean() && System.nanoTime() < deadline) {
+      Thread.sleep(100);
+    }
+    if (!condition.getAsBoolean()) {
+      Object state = ((JavascriptExecutor) driver).executeScript("const d = window.switchboardDemo || {};"
+          + "const col = (k) => d[k] ? { ids: d[k].ids.length, reconnects: d[k].reconnects,"
+          + " state: d[k].channel.state, error: String(d[k].channel.error) } : null;"
+          + "return JSON.stringify({ sse: col('sse'), ws: col('ws'), longpoll: col('longpoll'),"
+          + " requests: performance.getEntriesByType('resource').map(r => [r.name, r.nextHopProtocol,"
+          + " Math.round(r.startTime), Math.round(r.responseStart), Math.round(r.responseEnd)]) });");
+      throw new AssertionError("timed out waiting until " + what + "; the page: " + state);
     }
   }
 

@@ -41,6 +41,8 @@ import javax.net.ssl.TrustManagerFactory;
  *   <tr><td>switchboard.http3</td><td>SWITCHBOARD_HTTP3</td><td>false: SSE and long polling over HTTP/3 (QUIC),
  *       needs {@code dev.switchboard:switchboard-http3} and an https:// URL</td></tr>
  *   <tr><td>switchboard.keep-alive</td><td>SWITCHBOARD_KEEP_ALIVE</td><td>0 (off): gRPC client keepalive ping interval</td></tr>
+ *   <tr><td>switchboard.idle-timeout</td><td>SWITCHBOARD_IDLE_TIMEOUT</td><td>45s (0: off): an SSE stream silent
+ *       (or unanswered) this long is taken for dead and reconnected</td></tr>
  *   <tr><td>switchboard.header.NAME</td><td>—</td><td>extra request header NAME</td></tr>
  * </table>
  *
@@ -58,7 +60,7 @@ public final class TransportConfig {
   private static final List<String> KEYS = List.of("transport", "url", "token", "connect-timeout",
       "request-timeout", "reconnect.initial", "reconnect.max", "reconnect.max-attempts",
       "publish.max-attempts", "max-message-bytes", "max-pending-publishes", "max-send-queue-bytes",
-      "long-poll-wait", "http2", "http3", "keep-alive");
+      "long-poll-wait", "http2", "http3", "keep-alive", "idle-timeout");
 
   private final String transport;
   private final URI url;
@@ -76,6 +78,7 @@ public final class TransportConfig {
   private final SSLContext givenSslContext;
   private final KeyStore trustStore;
   private final Duration keepAlive;
+  private final Duration idleTimeout;
   private final Map<String, String> headers;
 
   private TransportConfig(Builder b) {
@@ -95,6 +98,7 @@ public final class TransportConfig {
     this.givenSslContext = b.sslContext;
     this.sslContext = b.sslContext != null || b.trustStore == null ? b.sslContext : trusting(b.trustStore);
     this.keepAlive = b.keepAlive;
+    this.idleTimeout = b.idleTimeout;
     this.headers = Collections.unmodifiableMap(new LinkedHashMap<>(b.headers));
   }
 
@@ -234,6 +238,14 @@ public final class TransportConfig {
     return keepAlive;
   }
 
+  /**
+   * How long an SSE stream may stay silent, or its request unanswered, before the client takes its
+   * connection for dead and reconnects (resuming after the last id); {@link Duration#ZERO} when off.
+   */
+  public Duration idleTimeout() {
+    return idleTimeout;
+  }
+
   /** Extra headers sent on every request and handshake (e.g. {@code Authorization}). */
   public Map<String, String> headers() {
     return headers;
@@ -257,6 +269,7 @@ public final class TransportConfig {
     b.sslContext = givenSslContext;
     b.trustStore = trustStore;
     b.keepAlive = keepAlive;
+    b.idleTimeout = idleTimeout;
     b.headers.putAll(headers);
     return b;
   }
@@ -267,7 +280,8 @@ public final class TransportConfig {
         + connectTimeout + ", requestTimeout=" + requestTimeout + ", reconnect=" + reconnectBackoff
         + ", maxMessageBytes=" + maxMessageBytes + ", maxPendingPublishes=" + maxPendingPublishes
         + ", maxSendQueueBytes=" + maxSendQueueBytes + ", longPollWait=" + longPollWait + ", http2="
-        + http2 + ", http3=" + http3 + ", keepAlive=" + keepAlive + ", headers=" + headers.keySet() + "}";
+        + http2 + ", http3=" + http3 + ", keepAlive=" + keepAlive + ", idleTimeout="
+        + idleTimeout + ", headers=" + headers.keySet() + "}";
   }
 
   /**
@@ -291,6 +305,7 @@ public final class TransportConfig {
     private SSLContext sslContext;
     private KeyStore trustStore;
     private Duration keepAlive = Duration.ZERO;
+    private Duration idleTimeout = Duration.ofSeconds(45);
     private final Map<String, String> headers = new LinkedHashMap<>();
 
     private Builder() {}
@@ -436,6 +451,21 @@ public final class TransportConfig {
       return this;
     }
 
+    /**
+     * How long an SSE stream may stay silent, or its request unanswered, before it is taken for dead
+     * and reconnected, resuming after the last id (default 45 s: three of the hub's default 15 s
+     * heartbeats; keep it above the server's heartbeat interval). It catches connections that died
+     * without a close (a NAT or proxy that dropped them, a network that went away). {@link Duration#ZERO}
+     * turns it off; otherwise at least 1 s.
+     */
+    public Builder idleTimeout(Duration d) {
+      if (d == null || d.isNegative() || (!d.isZero() && d.compareTo(Duration.ofSeconds(1)) < 0)) {
+        throw new IllegalArgumentException("idle-timeout must be 0 (off) or at least 1s: " + d);
+      }
+      this.idleTimeout = d;
+      return this;
+    }
+
     /** Sends {@code Authorization: Bearer <token>} on every request and handshake. */
     public Builder token(String token) {
       return header("Authorization", "Bearer " + Objects.requireNonNull(token, "token"));
@@ -477,6 +507,7 @@ public final class TransportConfig {
           case "http2": return http2(parseBoolean(v));
           case "http3": return http3(parseBoolean(v));
           case "keep-alive": return keepAlive(parseDuration(v));
+          case "idle-timeout": return idleTimeout(parseDuration(v));
           default:
             if (key.startsWith("header.") && key.length() > "header.".length()) {
               return header(key.substring("header.".length()), v);

@@ -78,6 +78,20 @@ class TransportConfigTest {
   }
 
   @Test
+  void idleTimeout_defaultsTo45s_isSetByPropertyAndEnvironment_andRefusesLessThanASecond() {
+    assertEquals(Duration.ofSeconds(45), TransportConfig.builder().url("http://h").build().idleTimeout());
+    TransportConfig c = TransportConfig.fromProperties(Map.of("switchboard.url", "http://h",
+        "switchboard.idle-timeout", "0")).build();
+    assertEquals(Duration.ZERO, c.idleTimeout());
+    assertEquals(Duration.ofMinutes(2), c.toBuilder().idleTimeout(Duration.ofMinutes(2)).build().idleTimeout());
+    assertEquals(Duration.ofSeconds(90), TransportConfig.fromEnvironment(Map.of("SWITCHBOARD_URL", "http://h",
+        "SWITCHBOARD_IDLE_TIMEOUT", "90s")).build().idleTimeout());
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> TransportConfig.fromProperties(Map.of("switchboard.idle-timeout", "500ms")));
+    assertTrue(e.getMessage().contains("idle-timeout"), e.getMessage());
+  }
+
+  @Test
   void http3AndSslContext_areKeptAndCopied() throws Exception {
     TransportConfig c = TransportConfig.fromProperties(Map.of("switchboard.url", "https://h:8443",
         "switchboard.http3", "true")).build();

@@ -7,6 +7,7 @@ import dev.switchboard.transport.MessageListener;
 import dev.switchboard.transport.Status;
 import dev.switchboard.transport.SwitchboardException;
 import dev.switchboard.transport.TransportConfig;
+import dev.switchboard.transport.internal.ClientSupport;
 import dev.switchboard.transport.internal.HttpChannel;
 import dev.switchboard.transport.internal.MessageJson;
 import java.net.http.HttpRequest;
@@ -17,6 +18,10 @@ import java.time.Duration;
 import java.util.Base64;
 import java.util.List;
 import java.util.concurrent.Flow;
+import java.util.concurrent.Future;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
 
 /**
  * A {@link dev.switchboard.transport.Channel} over Server-Sent Events: one event stream per
@@ -47,7 +52,7 @@ final class SseChannel extends HttpChannel {
     }
     EventSubscriber events = new EventSubscriber(stream);
     stream.onAbort(events::cancel);
-    http.sendAsync(b.build(), info -> {
+    var exchange = http.sendAsync(b.build(), info -> {
       if (info.statusCode() == 200) {
         stream.opened();
         return HttpResponse.BodySubscribers.fromSubscriber(events);
@@ -57,22 +62,32 @@ final class SseChannel extends HttpChannel {
         events.failed(MessageJson.readError(info.statusCode(), body, hint), hint);
         return null;
       });
-    }).whenComplete((resp, err) -> {
+    });
+    exchange.whenComplete((resp, err) -> {
       if (err != null) {
         Throwable c = unwrap(err);
         events.failed(new SwitchboardException(Status.UNAVAILABLE,
             "event stream from " + config.url() + " failed: " + c, c), null);
       }
     });
+    events.watch(exchange);
   }
 
-  /** Parses one stream's bytes and hands events to its {@link Stream}; reports its end once. */
+  /**
+   * Parses one stream's bytes and hands events to its {@link Stream}; reports its end once. A stream
+   * that receives nothing, not even the hub's heartbeats, for the {@linkplain TransportConfig#idleTimeout
+   * idle timeout} (time spent in the listener excepted) is taken for a dead connection: it is
+   * abandoned and reported as ended, so the stream reconnects and resumes.
+   */
   private final class EventSubscriber implements Flow.Subscriber<List<ByteBuffer>>, SseParser.Handler {
     private final Stream stream;
     private final SseParser parser;
     private volatile Flow.Subscription subscription;
     private volatile boolean cancelled;
     private boolean ended; // guarded by this
+    private ScheduledFuture<?> watchdog; // guarded by this
+    private volatile long lastHeardNanos = System.nanoTime();
+    private volatile boolean inListener;
     private volatile long retryMillis = -1;
     private String contentType; // extension fields of the event being parsed
     private boolean base64;
@@ -84,9 +99,45 @@ final class SseChannel extends HttpChannel {
 
     void cancel() {
       cancelled = true;
+      stopWatching();
       Flow.Subscription s = subscription;
       if (s != null) {
         s.cancel();
+      }
+    }
+
+    /** Starts the idle check of this attempt (from the request on: an unanswered one counts too). */
+    void watch(Future<?> exchange) {
+      long idle = config.idleTimeout().toNanos();
+      if (idle == 0) {
+        return;
+      }
+      long period = Math.max(1, config.idleTimeout().toMillis() / 4);
+      synchronized (this) {
+        if (ended) {
+          return;
+        }
+        try {
+          watchdog = ClientSupport.TIMER.scheduleWithFixedDelay(() -> {
+            if (!inListener && System.nanoTime() - lastHeardNanos >= idle) {
+              Flow.Subscription s = subscription;
+              if (s != null) {
+                s.cancel();
+              }
+              exchange.cancel(true);
+              failed(new SwitchboardException(Status.UNAVAILABLE, "event stream from " + config.url()
+                  + " silent for " + config.idleTimeout().toMillis() + " ms: taken for dead, reconnecting"), null);
+            }
+          }, period, period, TimeUnit.MILLISECONDS);
+        } catch (RejectedExecutionException e) {
+          // the client timer is stopped: the JVM is going down
+        }
+      }
+    }
+
+    private synchronized void stopWatching() {
+      if (watchdog != null) {
+        watchdog.cancel(false);
       }
     }
 
@@ -96,6 +147,9 @@ final class SseChannel extends HttpChannel {
           return;
         }
         ended = true;
+        if (watchdog != null) {
+          watchdog.cancel(false);
+        }
       }
       if (!cancelled) {
         stream.ended(e, hint != null ? hint : retryHint());
@@ -118,6 +172,7 @@ final class SseChannel extends HttpChannel {
 
     @Override
     public void onNext(List<ByteBuffer> items) {
+      inListener = true; // parsing delivers to the listener, which may take its time
       try {
         for (ByteBuffer b : items) {
           parser.feed(b);
@@ -126,6 +181,9 @@ final class SseChannel extends HttpChannel {
         subscription.cancel();
         failed(new SwitchboardException(Status.UNAVAILABLE, "bad event stream: " + e.getMessage(), e), null);
         return;
+      } finally {
+        lastHeardNanos = System.nanoTime();
+        inListener = false;
       }
       subscription.request(1);
     }
