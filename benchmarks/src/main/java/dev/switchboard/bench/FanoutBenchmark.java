@@ -40,8 +40,8 @@ import org.HdrHistogram.Histogram;
  *
  * <p>Usage: {@code FanoutBenchmark [--quick] [--subscribers 1000,10000] [--step-seconds 3]
  * [--targets a,b] [--grpc-streams-per-connection 10] [--rounds 1] [--cost-rate 20000] [--cost-seconds 5]
- * [--out FILE] [--charts DIR]}; with
- * {@code --rounds K} every target runs K times, interleaved with its baseline, and the table shows the
+ * [--out FILE] [--charts DIR]}; {@code --targets} runs those targets, in the order given, in each
+ * round; with {@code --rounds K} every target runs K times, interleaved with its baseline, and the table shows the
  * median round and each round's ratio to its baseline; the JSON then holds the median rows and every
  * round ({@link #jsonRounds}), so the ratios can be recomputed from it. {@code --replot FILE.json}
  * prints the table and draws the charts of an earlier run's JSON (the median rows of a rounds file).
@@ -293,7 +293,9 @@ public final class FanoutBenchmark {
     for (int n : ns) {
       List<Target> candidates = new ArrayList<>(TARGETS);
       if (only != null) {
+        // In the order given: where a target runs in a round can change its figures (see benchmarks.md).
         candidates.addAll(ON_REQUEST_TARGETS);
+        candidates.sort(java.util.Comparator.comparingInt(t -> only.indexOf(t.name())));
       }
       for (Target t : candidates) {
         if (only != null && !only.contains(t.name())) {
