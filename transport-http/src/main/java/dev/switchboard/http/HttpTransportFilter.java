@@ -158,9 +158,15 @@ public final class HttpTransportFilter implements Filter {
    */
   private void publish(HttpServletRequest req, HttpServletResponse res, Map<String, List<String>> query,
       String topic) throws IOException {
-    Topics.requireValid(topic);
-    Principal principal = authenticate(req, query);
-    hub.authorize("http", principal, topic, dev.switchboard.hub.Authorizer.Action.PUBLISH);
+    Principal principal;
+    try {
+      Topics.requireValid(topic);
+      principal = authenticate(req, query);
+      hub.authorize("http", principal, topic, dev.switchboard.hub.Authorizer.Action.PUBLISH);
+    } catch (SwitchboardException e) {
+      discardSmallBody(req);
+      throw e;
+    }
     String event = ServletIo.single(query, "event");
     String header = req.getContentType();
     String contentType = header == null || header.isBlank() ? Message.DEFAULT_CONTENT_TYPE : header;
@@ -219,6 +225,32 @@ public final class HttpTransportFilter implements Filter {
       throw tooLarge(total, max);
     }
     return out.toByteArray();
+  }
+
+  /** The most of a refused publish's body read (and dropped) so that the refusal reaches the client. */
+  private static final int REFUSED_DISCARD_BYTES = 64 * 1024;
+
+  /**
+   * Reads and drops a small body of a publish refused before its body was read (400, 401, 403). Left
+   * unread, HTTP/2 and HTTP/3 containers reset the request stream when the response ends, and a reset
+   * that overtakes the response's end fails the exchange on the client, which then sees UNAVAILABLE
+   * instead of the refusal (seen with Jetty's HTTP/3 client). A body declared larger than 64 KiB, or
+   * longer than that, is left: the stream is reset, as before.
+   */
+  private static void discardSmallBody(HttpServletRequest req) {
+    if (req.getContentLengthLong() > REFUSED_DISCARD_BYTES) {
+      return;
+    }
+    byte[] buf = new byte[8192];
+    long total = 0;
+    try (InputStream in = req.getInputStream()) {
+      int n;
+      while (total <= REFUSED_DISCARD_BYTES && (n = in.read(buf)) >= 0) {
+        total += n;
+      }
+    } catch (IOException | RuntimeException e) {
+      // the client went away, or the body was already read: the refusal is answered all the same
+    }
   }
 
   private static SwitchboardException tooLarge(long size, int max) {
