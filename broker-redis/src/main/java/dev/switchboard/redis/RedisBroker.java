@@ -21,6 +21,7 @@ import io.lettuce.core.codec.RedisCodec;
 import io.lettuce.core.codec.StringCodec;
 import io.lettuce.core.pubsub.RedisPubSubAdapter;
 import io.lettuce.core.pubsub.StatefulRedisPubSubConnection;
+import io.netty.util.concurrent.FastThreadLocalThread;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
@@ -38,8 +39,10 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -185,7 +188,7 @@ public final class RedisBroker implements Broker {
     t.setDaemon(true);
     return t;
   });
-  private final java.util.concurrent.atomic.AtomicBoolean senderDrainQueued = new java.util.concurrent.atomic.AtomicBoolean();
+  private final AtomicBoolean senderDrainQueued = new AtomicBoolean();
   private int batchesInFlight; // guarded by queue
   private final AtomicLong queuedBytes = new AtomicLong();
   private volatile boolean closed;
@@ -372,13 +375,13 @@ public final class RedisBroker implements Broker {
   }
 
   private static boolean onNettyThread() {
-    return Thread.currentThread() instanceof io.netty.util.concurrent.FastThreadLocalThread;
+    return Thread.currentThread() instanceof FastThreadLocalThread;
   }
 
   private void sendLater(Runnable task) {
     try {
       sender.execute(task);
-    } catch (java.util.concurrent.RejectedExecutionException e) {
+    } catch (RejectedExecutionException e) {
       // closed: close() fails what is still queued
     }
   }

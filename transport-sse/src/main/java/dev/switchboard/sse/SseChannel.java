@@ -147,9 +147,7 @@ final class SseChannel extends HttpChannel {
           return;
         }
         ended = true;
-        if (watchdog != null) {
-          watchdog.cancel(false);
-        }
+        stopWatching();
       }
       if (!cancelled) {
         stream.ended(e, hint != null ? hint : retryHint());
