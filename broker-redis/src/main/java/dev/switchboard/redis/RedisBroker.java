@@ -652,6 +652,9 @@ public final class RedisBroker implements Broker {
     recover(topic, t);
   }
 
+  /** How long a failed catch-up read after a re-subscription waits before it is tried again. */
+  private static final long RECOVERY_RETRY_MILLIS = 200;
+
   private void recover(String topic, TopicListeners t) {
     String from;
     synchronized (t) {
@@ -662,8 +665,18 @@ public final class RedisBroker implements Broker {
       return;
     }
     history(topic, from, 10_000).whenComplete((h, err) -> {
+      if (err != null && !closed && topics.get(topic) == t) {
+        // The subscription came back before the command connection did (each reconnects on its own):
+        // what was published meanwhile reached no subscription here, and only this read delivers it.
+        // Live messages stay held until it succeeds.
+        log.debug("reading what topic {} missed while Redis was unreachable failed; trying again: {}", topic,
+            err.toString());
+        CompletableFuture.runAsync(() -> recover(topic, t),
+            CompletableFuture.delayedExecutor(RECOVERY_RETRY_MILLIS, TimeUnit.MILLISECONDS));
+        return;
+      }
       if (err != null) {
-        log.warn("could not read what topic {} missed while Redis was unreachable: {}", topic, err.toString());
+        log.debug("topic {}: broker closed or topic dropped while catching up: {}", topic, err.toString());
       } else if (!h.recovered()) {
         log.warn("topic {}: history no longer reaches back to {}; live delivery resumes after a gap", topic, from);
       }
